@@ -1,0 +1,8 @@
+"""``python -m sidecar``: run the stdio daemon."""
+
+import sys
+
+from sidecar.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

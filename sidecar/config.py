@@ -1,0 +1,33 @@
+"""Run-time configuration, from the command line and the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_HEARTBEAT_S = 5.0
+DEFAULT_DRAIN_S = 1.0
+DEFAULT_MAX_INFLIGHT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Settings for one run.
+
+    app_name: the folder name under the platform's app-data dirs.
+    data_dir: an explicit data dir (None: the platform default).
+    heartbeat_interval: seconds between HEARTBEAT lines; 0 turns them off.
+    log_level: debug, info, warning, error or critical.
+    max_frame_bytes: the largest accepted input line.
+    drain_timeout: seconds in-flight requests get to finish at shutdown.
+    max_inflight: requests handled at once before stdin reading pauses.
+    test_methods: register the test-only methods (SIDECAR_TEST_METHODS=1).
+    """
+
+    app_name: str
+    data_dir: str | None
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_S
+    log_level: str = "info"
+    max_frame_bytes: int = 16 * 1024 * 1024
+    drain_timeout: float = DEFAULT_DRAIN_S
+    max_inflight: int = DEFAULT_MAX_INFLIGHT
+    test_methods: bool = False

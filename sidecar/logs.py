@@ -1,0 +1,166 @@
+"""Structured logs: JSON lines on stderr and in a size-rotated file.
+
+Records go through a bounded queue to a listener thread, so logging never
+blocks the event loop on a slow stderr reader or a slow disk; when the queue
+is full records are dropped and counted (the count is logged later), memory
+stays bounded. Every record passes the redaction step: fields named like
+secrets and any value registered with :func:`redact_value` are replaced by
+``"***"`` before they are written anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import queue
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+LOG_QUEUE_RECORDS: Final = 10_000
+LOG_FILE_BYTES: Final = 5 * 1024 * 1024
+LOG_FILE_BACKUPS: Final = 3
+REDACTED: Final = "***"
+
+_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|authorization|credential|connection_string)", re.I)
+_secret_values: set[str] = set()
+_secret_values_lock = threading.Lock()
+_redactors: list[Callable[[dict[str, Any]], dict[str, Any]]] = []
+_encoder = msgspec.json.Encoder()
+
+
+def redact_value(value: str) -> None:
+    """Never log ``value`` again, wherever it appears (secrets register themselves here)."""
+    if value:
+        with _secret_values_lock:
+            _secret_values.add(value)
+
+
+def add_redactor(hook: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Add a hook that gets each record's context dict and returns it cleaned."""
+    _redactors.append(hook)
+
+
+def redact(obj: Any) -> Any:
+    """A copy of ``obj`` with secret-named fields and registered secret values masked."""
+    if isinstance(obj, dict):
+        return {k: (REDACTED if _SECRET_KEY.search(str(k)) else redact(v)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact(v) for v in obj]
+    if isinstance(obj, str):
+        return _mask(obj)
+    return obj
+
+
+def _mask(text: str) -> str:
+    if _secret_values:
+        with _secret_values_lock:
+            values = sorted(_secret_values, key=len, reverse=True)
+        for value in values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ts, level, logger, msg, plus the record's ``ctx``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": _mask(record.getMessage()),
+        }
+        ctx = getattr(record, "ctx", None)
+        if ctx:
+            ctx = redact(dict(ctx))
+            for hook in _redactors:
+                ctx = hook(ctx)
+            entry.update(ctx)
+        if record.exc_info:
+            entry["exc"] = _mask(self.formatException(record.exc_info))
+        return _encoder.encode(entry).decode("utf-8", "replace")
+
+
+class _DroppingQueueHandler(logging.handlers.QueueHandler):
+    """A QueueHandler that drops (and counts) records when the queue is full."""
+
+    def __init__(self, q: queue.Queue[logging.LogRecord]) -> None:
+        super().__init__(q)
+        self.dropped = 0
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # Keep ctx and exc_info as objects; formatting happens on the listener thread.
+        return record
+
+
+class LogSetup:
+    """The installed handlers; :meth:`close` flushes them at exit."""
+
+    def __init__(self, listener: logging.handlers.QueueListener, handler: _DroppingQueueHandler) -> None:
+        self._listener = listener
+        self._handler = handler
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped because the queue was full."""
+        return self._handler.dropped
+
+    def close(self) -> None:
+        """Write what is queued and stop the listener thread."""
+        if self._handler.dropped:
+            logging.getLogger("sidecar").warning(
+                "log records dropped", extra={"ctx": {"dropped": self._handler.dropped}}
+            )
+        logging.getLogger().removeHandler(self._handler)
+        self._listener.stop()
+        for handler in self._listener.handlers:
+            handler.close()
+
+
+def configure_logging(level: str, log_file: Path | None) -> LogSetup:
+    """Install JSON logging to stderr (and ``log_file``, rotated by size)."""
+    formatter = JsonFormatter()
+    targets: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        targets.append(
+            logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+            )
+        )
+    for target in targets:
+        target.setFormatter(formatter)
+    records: queue.Queue[logging.LogRecord] = queue.Queue(LOG_QUEUE_RECORDS)
+    handler = _DroppingQueueHandler(records)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    listener = logging.handlers.QueueListener(records, *targets, respect_handler_level=False)
+    listener.start()
+    return LogSetup(listener, handler)
+
+
+def stderr_line(level: str, msg: str, **ctx: Any) -> None:
+    """Write one JSON log line straight to stderr (before logging is set up)."""
+    entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": level, "msg": msg, **ctx}
+    sys.stderr.write(_encoder.encode(redact(entry)).decode() + "\n")
+    sys.stderr.flush()
+
+
+def known_levels() -> Iterable[str]:
+    """The accepted ``--log-level`` values."""
+    return ("debug", "info", "warning", "error", "critical")

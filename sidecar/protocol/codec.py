@@ -1,0 +1,150 @@
+"""Decode one input line into an event; no I/O, no state.
+
+``decode_line`` is used by both ends: the sidecar feeds it stdin lines
+(requests, notifications, batches), hosts feed it stdout JSON lines
+(responses, notifications). Every malformed input becomes an
+:class:`InvalidMessage` value carrying the error to send back; nothing here
+raises for bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, Raw, Struct
+
+from sidecar.protocol.errors import ERROR_TABLE, ErrorCode
+from sidecar.protocol.messages import (
+    NULL_ID,
+    Batch,
+    ErrorObject,
+    ErrorReply,
+    Event,
+    InvalidMessage,
+    Message,
+    Notification,
+    Request,
+    Response,
+    raw_id_kind,
+)
+
+
+class _Envelope(Struct):
+    """Every member of a JSON-RPC object, undecoded, so validation is ours."""
+
+    jsonrpc: Raw = UNSET  # type: ignore[assignment]
+    method: Raw = UNSET  # type: ignore[assignment]
+    params: Raw = UNSET  # type: ignore[assignment]
+    id: Raw = UNSET  # type: ignore[assignment]
+    result: Raw = UNSET  # type: ignore[assignment]
+    error: Raw = UNSET  # type: ignore[assignment]
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+_batch_decoder = msgspec.json.Decoder(list[Raw])
+_any_decoder = msgspec.json.Decoder()
+_str_decoder = msgspec.json.Decoder(str)
+_error_decoder = msgspec.json.Decoder(ErrorObject)
+_JSONRPC_2 = b'"2.0"'
+_WHITESPACE = b" \t\r\n"
+
+
+def error_object(code: ErrorCode, message: str | None = None, **data: Any) -> ErrorObject:
+    """Build an error object whose ``data`` always names the stable ``kind``."""
+    kind, default_message = ERROR_TABLE[code]
+    data.setdefault("kind", kind)
+    return ErrorObject(int(code), message or default_message, data)
+
+
+def _invalid(id_: Raw, reason: str) -> InvalidMessage:
+    return InvalidMessage(id_, error_object(ErrorCode.INVALID_REQUEST, detail=reason))
+
+
+def _parse_error(reason: str) -> InvalidMessage:
+    return InvalidMessage(NULL_ID, error_object(ErrorCode.PARSE_ERROR, detail=reason))
+
+
+def decode_line(line: bytes) -> Event | None:
+    """Turn one line (without its newline) into an event.
+
+    Returns None for a blank line (only whitespace), which is ignored. A JSON
+    array becomes a :class:`Batch` (an empty one is itself invalid); anything
+    that is not valid UTF-8 JSON becomes a -32700 :class:`InvalidMessage`.
+    """
+    stripped = line.strip(_WHITESPACE)
+    if not stripped:
+        return None
+    try:
+        stripped.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _parse_error(f"invalid UTF-8 at byte {exc.start}")
+    first = stripped[:1]
+    if first == b"[":
+        try:
+            elements = _batch_decoder.decode(stripped)
+        except msgspec.DecodeError as exc:
+            return _parse_error(str(exc))
+        if not elements:
+            return _invalid(NULL_ID, "empty batch")
+        return Batch(tuple(decode_element(element) for element in elements))
+    if first == b"{":
+        try:
+            envelope = _envelope_decoder.decode(stripped)
+        except msgspec.DecodeError as exc:
+            return _parse_error(str(exc))
+        return _from_envelope(envelope)
+    # A scalar: valid JSON but never a valid message; bad JSON is a parse error.
+    try:
+        _any_decoder.decode(stripped)
+    except msgspec.DecodeError as exc:
+        return _parse_error(str(exc))
+    return _invalid(NULL_ID, "a message must be a JSON object or array")
+
+
+def decode_element(raw: Raw) -> Message:
+    """Decode one element of a batch (already known to be valid JSON)."""
+    if bytes(raw)[:1] != b"{":
+        return _invalid(NULL_ID, "a batch element must be a JSON object")
+    return _from_envelope(_envelope_decoder.decode(raw))
+
+
+def _from_envelope(env: _Envelope) -> Message:
+    id_ = env.id
+    has_id = id_ is not UNSET
+    if has_id and raw_id_kind(id_) not in ("string", "number", "null"):
+        return _invalid(NULL_ID, "id must be a string, a number or null")
+    reply_id = id_ if has_id else NULL_ID
+    if env.jsonrpc is UNSET or bytes(env.jsonrpc) != _JSONRPC_2:
+        return _invalid(reply_id, 'jsonrpc must be exactly "2.0"')
+
+    if env.method is UNSET:
+        return _response_from_envelope(env, reply_id)
+    if raw_id_kind(env.method) != "string":
+        return _invalid(reply_id, "method must be a string")
+    method = _str_decoder.decode(env.method)
+
+    params: Raw | None = None
+    if env.params is not UNSET:
+        kind = raw_id_kind(env.params)
+        if kind in ("object", "array"):
+            params = env.params
+        elif kind != "null":  # "params": null is treated as absent
+            return _invalid(reply_id, "params must be an object or an array")
+    if not has_id:
+        return Notification(method, params)
+    return Request(id_, method, params)
+
+
+def _response_from_envelope(env: _Envelope, reply_id: Raw) -> Message:
+    has_result = env.result is not UNSET
+    has_error = env.error is not UNSET
+    if env.id is UNSET or has_result == has_error:
+        return _invalid(reply_id, "a message needs a method, or an id with exactly one of result/error")
+    if has_result:
+        return Response(env.id, env.result)
+    try:
+        error = _error_decoder.decode(env.error)
+    except msgspec.DecodeError as exc:
+        return _invalid(reply_id, f"malformed error object: {exc}")
+    return ErrorReply(env.id, error)

@@ -1,0 +1,156 @@
+"""The method registry: typed handlers, params decoding, and the OpenRPC document.
+
+A handler is ``async def f(ctx, params: P) -> R`` (or ``def`` for methods that
+answer at once without awaiting; those run inline, with no task spawned).
+``P`` is a msgspec Struct (or absent for methods without params); ``R`` is any
+msgspec-encodable type. Types are read once, at registration.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, get_type_hints
+
+import msgspec
+from msgspec import Raw
+
+from sidecar.protocol import ErrorCode, RpcError
+
+Handler = Callable[..., Awaitable[Any]] | Callable[..., Any]
+
+_PATH_IN_MESSAGE: Final = re.compile(r" - at `(?P<path>[^`]*)`$")
+_NO_PARAMS_RAW: Final = frozenset({b"{}", b"[]"})
+
+
+class RegistryError(Exception):
+    """A handler was registered wrongly (a programming error, raised at import)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSpec:
+    """What the dispatcher needs to call one method.
+
+    name: the JSON-RPC method name.
+    handler: the function.
+    params_type: the Struct params decode into, or None for a method without params.
+    result_type: the declared result type (for discovery).
+    summary: the first line of the handler's docstring.
+    description: the rest of the docstring.
+    is_async: False for inline methods (plain ``def``).
+    decoder: a msgspec decoder for object params (built once).
+    field_names: the params fields in order (for positional params).
+    """
+
+    name: str
+    handler: Handler
+    params_type: type[msgspec.Struct] | None
+    result_type: Any
+    summary: str
+    description: str
+    is_async: bool
+    decoder: msgspec.json.Decoder | None
+    field_names: tuple[str, ...]
+
+    def decode_params(self, raw: Raw | None) -> msgspec.Struct | None:
+        """Decode raw params into ``params_type``; errors become -32602 with the JSON path."""
+        if self.params_type is None:
+            if raw is None or bytes(raw).replace(b" ", b"") in _NO_PARAMS_RAW:
+                return None
+            raise RpcError(
+                ErrorCode.INVALID_PARAMS,
+                f"{self.name} takes no params",
+                data={"path": "$", "detail": "expected no params"},
+            )
+        assert self.decoder is not None
+        try:
+            if raw is None:
+                return msgspec.convert({}, self.params_type)
+            if bytes(raw)[:1] == b"[":
+                return self._decode_positional(raw)
+            return self.decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            raise invalid_params(exc) from None
+
+    def _decode_positional(self, raw: Raw) -> msgspec.Struct:
+        values = msgspec.json.decode(raw, type=list[Any])
+        if len(values) > len(self.field_names):
+            raise RpcError(
+                ErrorCode.INVALID_PARAMS,
+                f"{self.name} takes at most {len(self.field_names)} positional params, got {len(values)}",
+                data={"path": "$", "detail": "too many positional params"},
+            )
+        assert self.params_type is not None
+        return msgspec.convert(dict(zip(self.field_names, values, strict=False)), self.params_type)
+
+
+def invalid_params(exc: msgspec.ValidationError) -> RpcError:
+    """Turn msgspec's validation error into -32602 carrying the JSON path in ``data.path``."""
+    text = str(exc)
+    match = _PATH_IN_MESSAGE.search(text)
+    path = match.group("path") if match else "$"
+    detail = text[: match.start()] if match else text
+    return RpcError(ErrorCode.INVALID_PARAMS, f"Invalid params: {text}", data={"path": path, "detail": detail})
+
+
+class Registry:
+    """Methods by name. Later registrations of the same name are refused."""
+
+    def __init__(self) -> None:
+        self._methods: dict[str, MethodSpec] = {}
+
+    def get(self, name: str) -> MethodSpec | None:
+        """The method called ``name``, if registered."""
+        return self._methods.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._methods
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self._methods.values(), key=lambda spec: spec.name))
+
+    def names(self) -> list[str]:
+        """Every registered method name, sorted."""
+        return sorted(self._methods)
+
+    def method(self, name: str) -> Callable[[Handler], Handler]:
+        """Decorator: register ``handler`` under ``name``."""
+
+        def register(handler: Handler) -> Handler:
+            self.add(name, handler)
+            return handler
+
+        return register
+
+    def add(self, name: str, handler: Handler) -> MethodSpec:
+        """Register a handler; its signature is ``(ctx)`` or ``(ctx, params: Struct)``."""
+        if name in self._methods:
+            raise RegistryError(f"method {name!r} registered twice")
+        hints = get_type_hints(handler)
+        parameters = list(inspect.signature(handler).parameters.values())
+        if not 1 <= len(parameters) <= 2:
+            raise RegistryError(f"{name}: a handler takes (ctx) or (ctx, params)")
+        params_type: type[msgspec.Struct] | None = None
+        if len(parameters) == 2:
+            params_type = hints.get(parameters[1].name)
+            if not (isinstance(params_type, type) and issubclass(params_type, msgspec.Struct)):
+                raise RegistryError(f"{name}: params must be annotated with a msgspec Struct")
+        if "return" not in hints:
+            raise RegistryError(f"{name}: the result type must be annotated")
+        doc = inspect.getdoc(handler) or ""
+        summary, _, description = doc.partition("\n")
+        spec = MethodSpec(
+            name=name,
+            handler=handler,
+            params_type=params_type,
+            result_type=hints["return"],
+            summary=summary.strip(),
+            description=description.strip(),
+            is_async=inspect.iscoroutinefunction(handler),
+            decoder=msgspec.json.Decoder(params_type) if params_type else None,
+            field_names=tuple(f.name for f in msgspec.structs.fields(params_type)) if params_type else (),
+        )
+        self._methods[name] = spec
+        return spec
