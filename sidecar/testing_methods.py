@@ -56,6 +56,10 @@ class ChildResult(Struct):
     read_stdin: bool
 
 
+class SimulatedCrash(BaseException):
+    """Not an Exception, so no handler boundary catches it: it ends the server."""
+
+
 def register_test_methods(registry: Registry) -> None:
     """Add the ``test.*`` methods."""
 
@@ -109,6 +113,11 @@ def register_test_methods(registry: Registry) -> None:
     async def raise_(ctx: RequestContext) -> bool:
         """Raise an unexpected exception (becomes -32099 with data.kind unhandled_exception)."""
         raise ValueError("boom from test.raise")
+
+    @registry.method("test.crash")
+    async def crash(ctx: RequestContext) -> bool:
+        """Raise past the JSON-RPC boundary, as a bug in the server itself would: a fatal error."""
+        raise SimulatedCrash("test.crash")
 
     @registry.method("test.block")
     async def block(ctx: RequestContext, params: SleepParams) -> bool:

@@ -1,0 +1,1 @@
+"""The stdio server: loop, dispatch, built-in methods."""

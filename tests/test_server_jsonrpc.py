@@ -1,0 +1,200 @@
+"""Every JSON-RPC vector against a real sidecar process, plus concurrency, cancel and discovery."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sidecar.host import RpcCallError
+from tests.support import check_stdout, frames, run_once, running_sidecar
+from tests.test_protocol_vectors import JSONRPC, vector_input
+
+
+def match(actual: Any, expected: Any) -> None:
+    """Compare one response (or batch) with the vector's ``respond`` shape."""
+    if isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), actual
+        for got, want in zip(actual, expected, strict=True):
+            match(got, want)
+        return
+    assert actual["jsonrpc"] == "2.0"
+    want_id = json.loads(expected["id"])
+    assert actual["id"] == want_id and type(actual["id"]) is type(want_id), actual
+    if "result" in expected:
+        assert "error" not in actual
+        assert actual["result"] == expected["result"]
+    else:
+        assert "result" not in actual
+        error = actual["error"]
+        assert error["code"] == expected["error"]["code"], error
+        assert isinstance(error["message"], str) and error["message"]
+        for key, value in expected["error"].items():
+            if key != "code":
+                assert error["data"][key] == value, error
+
+
+@pytest.mark.parametrize("case", JSONRPC, ids=[c["name"] for c in JSONRPC])
+def test_vector_against_the_process(case: dict[str, Any], data_dir: Path) -> None:
+    """One process per vector, fed the line then EOF: stdout must hold exactly the expected answer."""
+    proc = run_once(data_dir, vector_input(case) + b"\n")
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    lines = check_stdout(proc.stdout)
+    assert lines[0].startswith("BOOT ") and lines[1] == "READY" and lines[-1] == "SHUTDOWN reason=normal"
+    answers = frames(lines)
+    if case["respond"] is None:
+        assert answers == []
+        return
+    assert len(answers) == 1, answers
+    match(answers[0], case["respond"])
+    if isinstance(case["respond"], dict):
+        # The id is echoed byte for byte, not just as an equal value.
+        raw_line = next(line for line in lines if line.startswith("{"))
+        assert f'"id":{case["respond"]["id"]},' in raw_line
+
+
+@pytest.mark.anyio
+async def test_slow_handler_never_delays_ping(data_dir: Path) -> None:
+    async with running_sidecar(data_dir) as sidecar:
+        async with anyio.create_task_group() as tg:
+            slow_done: list[float] = []
+
+            async def slow() -> None:
+                await sidecar.call("test.sleep", {"seconds": 1.5})
+                slow_done.append(time.monotonic())
+
+            tg.start_soon(slow)
+            await anyio.sleep(0.1)
+            started = time.monotonic()
+            pong = await sidecar.call("system.ping")
+            ping_done = time.monotonic()
+        assert pong["pong"] is True
+        assert ping_done - started < 0.5
+        assert slow_done and slow_done[0] > ping_done
+
+
+@pytest.mark.anyio
+async def test_many_concurrent_requests_run_concurrently(data_dir: Path) -> None:
+    async with running_sidecar(data_dir) as sidecar:
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            for _ in range(100):
+                tg.start_soon(sidecar.call, "test.sleep", {"seconds": 0.5})
+        assert time.monotonic() - started < 3.0  # serial would take 50 s
+
+
+@pytest.mark.anyio
+async def test_rpc_cancel_stops_the_request_and_answers_it(data_dir: Path) -> None:
+    async with running_sidecar(data_dir) as sidecar:
+        outcome: dict[str, Any] = {}
+
+        async def long_call() -> None:
+            try:
+                await sidecar.call("test.sleep", {"seconds": 60})
+            except RpcCallError as exc:
+                outcome["error"] = exc
+                outcome["at"] = time.monotonic()
+
+        async with anyio.create_task_group() as tg:
+            target_id = sidecar.next_request_id
+            tg.start_soon(long_call)
+            await anyio.sleep(0.2)
+            status = await sidecar.call("system.status")
+            assert [r["id"] for r in status["inflight"]] == [target_id]
+            assert status["inflight"][0]["method"] == "test.sleep"
+            asked = time.monotonic()
+            assert await sidecar.call("rpc.cancel", {"id": target_id}) == {"cancelled": True}
+        error = outcome["error"]
+        assert error.code == -32001 and error.kind == "cancelled"
+        assert outcome["at"] - asked < 1.0
+        assert await sidecar.call("rpc.cancel", {"id": target_id}) == {"cancelled": False}
+        assert (await sidecar.call("system.status"))["inflight"] == []
+
+
+@pytest.mark.anyio
+async def test_cancel_as_a_notification(data_dir: Path) -> None:
+    async with running_sidecar(data_dir) as sidecar:
+        errors: list[RpcCallError] = []
+
+        async def long_call() -> None:
+            try:
+                await sidecar.call("test.sleep", {"seconds": 60})
+            except RpcCallError as exc:
+                errors.append(exc)
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                target_id = sidecar.next_request_id
+                tg.start_soon(long_call)
+                await anyio.sleep(0.2)
+                await sidecar.notify("rpc.cancel", {"id": target_id})
+        assert [e.kind for e in errors] == ["cancelled"]
+
+
+@pytest.mark.anyio
+async def test_duplicate_inflight_id_is_refused(data_dir: Path) -> None:
+    async with running_sidecar(data_dir) as sidecar:
+        line = b'{"jsonrpc":"2.0","id":"dup","method":"test.sleep","params":{"seconds":0.5}}\n'
+        await sidecar.send_raw(line + line)
+        first = await sidecar.unmatched.receive()
+        second = await sidecar.unmatched.receive()
+        assert first.value["error"]["data"]["kind"] == "duplicate_id"
+        assert first.value["error"]["code"] == -32600
+        assert second.value["result"] is True
+
+
+@pytest.mark.anyio
+async def test_notifications_reach_the_host_in_order(data_dir: Path) -> None:
+    async with running_sidecar(data_dir) as sidecar:
+        assert await sidecar.call("test.notify", {"count": 5}) == 5
+        notes = [await sidecar.notifications.receive() for _ in range(5)]
+        assert [n.method for n in notes] == ["test.note"] * 5
+        assert [json.loads(bytes(n.params))["seq"] for n in notes] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.anyio
+async def test_discover_describes_every_method(data_dir: Path) -> None:
+    async with running_sidecar(data_dir) as sidecar:
+        doc = await sidecar.call("rpc.discover")
+        methods = {m["name"]: m for m in doc["methods"]}
+        for name in ("system.ping", "system.status", "system.shutdown", "rpc.cancel", "rpc.discover"):
+            assert name in methods and methods[name]["summary"]
+        sleep_params = methods["test.sleep"]["params"]
+        assert sleep_params == [{"name": "seconds", "required": True, "schema": {"type": "number"}}]
+        cancel = methods["rpc.cancel"]["params"]
+        assert cancel[0]["name"] == "id" and cancel[0]["required"] is True
+        assert methods["test.echo"]["params"][0]["required"] is False
+        assert doc["info"]["version"] and doc["openrpc"]
+        status_schema = methods["system.status"]["result"]["schema"]
+        assert status_schema == {"$ref": "#/components/schemas/StatusResult"}
+        assert "pid" in doc["components"]["schemas"]["StatusResult"]["properties"]
+
+
+@pytest.mark.anyio
+async def test_status_reports_the_process(data_dir: Path) -> None:
+    async with running_sidecar(data_dir) as sidecar:
+        status = await sidecar.call("system.status")
+        assert status["name"] == "sidecar" and status["protocol"] == 1
+        assert status["pid"] == int(sidecar.boot.get("pid"))
+        assert status["version"] == sidecar.boot.get("version")
+        assert status["paths"]["data_dir"] == str(data_dir)
+        assert status["uptime_ms"] >= 0
+        assert "getppid" in status["parent_watch"]
+
+
+@pytest.mark.anyio
+async def test_test_methods_are_absent_without_the_flag(data_dir: Path) -> None:
+    from tests.support import sidecar_env
+
+    env = sidecar_env()
+    env.pop("SIDECAR_TEST_METHODS")
+    async with running_sidecar(data_dir, env=env) as sidecar:
+        with pytest.raises(RpcCallError) as caught:
+            await sidecar.call("test.echo", {"value": 1})
+        assert caught.value.code == -32601
+        names = {m["name"] for m in (await sidecar.call("rpc.discover"))["methods"]}
+        assert not any(name.startswith("test.") for name in names)
