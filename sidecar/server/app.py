@@ -32,13 +32,14 @@ import anyio.lowlevel
 
 from sidecar.config import Config
 from sidecar.paths import DataPaths
-from sidecar.protocol import ErrorCode, LineSplitter, ShutdownReason, decode_line, format_lifecycle
+from sidecar.protocol import ErrorCode, ShutdownReason, format_lifecycle
 from sidecar.server.outbox import Outbox
 from sidecar.server.parent_watch import PDEATH_SIGNAL, ParentWatch
 from sidecar.server.registry import Registry
 from sidecar.server.session import Session
 from sidecar.server import watchdog
-from sidecar.server.stdio import FdReader, FdWriter, ProtocolFds
+from sidecar.server.reader import StdinReader
+from sidecar.server.stdio import FdWriter, ProtocolFds
 
 log = logging.getLogger("sidecar.server")
 
@@ -113,13 +114,17 @@ async def serve(config: Config, paths: DataPaths, fds: ProtocolFds, registry: Re
                         life.request_shutdown("parent_exit")
                     await outbox.send(format_lifecycle("READY"))
                     log.info("ready", extra={"ctx": {"pid": os.getpid(), "parent_watch": watch.mechanism}})
-                    intake.start_soon(_read_stdin, fds, config, session, work, life)
+                    reader = StdinReader(fds.stdin, config.max_frame_bytes, session, work)
+                    intake.start_soon(reader.run)
                     if config.heartbeat_interval > 0:
                         intake.start_soon(_heartbeat, outbox, life, config.heartbeat_interval)
                     await life.stopping.wait()
                     reason = life.reason or "normal"
                     drain = PARENT_EXIT_DRAIN_S if reason == "parent_exit" else config.drain_timeout
-                    watchdog.arm(drain + HOOK_TIMEOUT_S + FLUSH_TIMEOUT_S + WATCHDOG_GRACE_S, reason)
+                    watchdog.arm(2 * drain + HOOK_TIMEOUT_S + FLUSH_TIMEOUT_S + WATCHDOG_GRACE_S, reason)
+                    reader.stop()
+                    with anyio.move_on_after(drain):  # let it finish dispatching the line in hand
+                        await reader.done.wait()
                     intake.cancel_scope.cancel()
                 session.accepting = False
                 with anyio.move_on_after(drain):
@@ -173,32 +178,6 @@ async def _watch_signals(life: Lifecycle, watch: ParentWatch, *, task_status: an
                 continue
             log.info("signal received", extra={"ctx": {"signal": signal.Signals(signum).name}})
             life.request_shutdown("signal")
-
-
-async def _read_stdin(
-    fds: ProtocolFds, config: Config, session: Session, work: anyio.abc.TaskGroup, life: Lifecycle
-) -> None:
-    reader = FdReader(fds.stdin)
-    splitter = LineSplitter(config.max_frame_bytes)
-    while True:
-        try:
-            chunk = await reader.read()
-        except OSError as exc:
-            log.error("stdin read failed", extra={"ctx": {"error": str(exc)}})
-            chunk = b""
-        if not chunk:
-            last = splitter.finish()
-            if last is not None:
-                event = last if not isinstance(last, bytes) else decode_line(last)
-                if event is not None:
-                    await session.handle(event, work)
-            log.info("stdin closed")
-            life.request_shutdown("normal")
-            return
-        for line in splitter.feed(chunk):
-            event = line if not isinstance(line, bytes) else decode_line(line)
-            if event is not None:
-                await session.handle(event, work)
 
 
 async def _heartbeat(outbox: Outbox, life: Lifecycle, interval: float) -> None:
