@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -151,9 +152,13 @@ async def serve(config: Config, paths: DataPaths, fds: ProtocolFds, registry: Re
 
 
 def _thread_bridge(token: object, life: Lifecycle) -> Callable[[str], None]:
-    """A function any thread can call to request shutdown on the event loop."""
+    """A function any thread (the loop's own included) can call to request shutdown."""
+    loop_thread = threading.get_ident()
 
     def request(reason: str) -> None:
+        if threading.get_ident() == loop_thread:  # e.g. from the PDEATH signal task
+            life.request_shutdown(reason)
+            return
         try:
             anyio.from_thread.run_sync(life.request_shutdown, reason, token=token)  # type: ignore[arg-type]
         except RuntimeError:
