@@ -3,7 +3,7 @@
 Host-side only: never packaged into the sidecar binary.
 """
 
-from sidecar.host.client import ProtocolViolation, SidecarClient, StopResult, UnmatchedFrame
+from sidecar.host.client import ProtocolViolation, SidecarClient, StopResult, StopTimeouts, UnmatchedFrame
 from sidecar.host.errors import (
     BinaryNotFound,
     CallTimeout,
@@ -27,5 +27,6 @@ __all__ = [
     "SidecarExited",
     "SidecarStartError",
     "StopResult",
+    "StopTimeouts",
     "UnmatchedFrame",
 ]

@@ -63,7 +63,7 @@ from sidecar.protocol import (
 READY_TIMEOUT_S: Final = 15.0
 #: Default per-call timeout.
 CALL_TIMEOUT_S: Final = 30.0
-#: Stop step 1: the answer to system.shutdown plus the process exit.
+#: Stop step 1: the answer to system.shutdown, then the process exit.
 SHUTDOWN_REQUEST_TIMEOUT_S: Final = 3.0
 #: Stop step 2: exit after stdin is closed.
 STDIN_CLOSE_TIMEOUT_S: Final = 2.0
@@ -119,6 +119,22 @@ class StopResult:
     shutdown_reason: str | None
     step: str
     seconds: float
+
+
+@dataclass(frozen=True)
+class StopTimeouts:
+    """Seconds each stop step waits before escalating to the next.
+
+    shutdown_request: for the answer to system.shutdown, then again for the exit.
+    stdin_close: for the exit after stdin is closed.
+    sigterm: for the exit after SIGTERM.
+    sigkill: for reaping after SIGKILL of the process group.
+    """
+
+    shutdown_request: float = SHUTDOWN_REQUEST_TIMEOUT_S
+    stdin_close: float = STDIN_CLOSE_TIMEOUT_S
+    sigterm: float = SIGTERM_TIMEOUT_S
+    sigkill: float = SIGKILL_TIMEOUT_S
 
 
 @dataclass
@@ -311,25 +327,26 @@ class SidecarClient:
 
     # ------------------------------------------------------------ stopping
 
-    async def stop(self) -> StopResult:
+    async def stop(self, timeouts: StopTimeouts | None = None) -> StopResult:
         """Stop gracefully, escalating step by step; see the module docstring."""
+        limits = timeouts or StopTimeouts()
         started = time.monotonic()
         step = "already_exited"
         if self.running:
             step = "shutdown_request"
             with contextlib.suppress(Exception):
-                with anyio.move_on_after(SHUTDOWN_REQUEST_TIMEOUT_S):
-                    await self.call("system.shutdown", timeout=SHUTDOWN_REQUEST_TIMEOUT_S)
-            await self.close_stdin()
-            if await self.wait(SHUTDOWN_REQUEST_TIMEOUT_S) is None:
+                await self.call("system.shutdown", timeout=limits.shutdown_request)
+            if await self.wait(limits.shutdown_request) is None:
                 step = "stdin_close"
-                if await self.wait(STDIN_CLOSE_TIMEOUT_S) is None:
+                await self.close_stdin()
+                if await self.wait(limits.stdin_close) is None:
                     step = "sigterm"
                     self.send_signal(signal.SIGTERM)
-                    if await self.wait(SIGTERM_TIMEOUT_S) is None:
+                    if await self.wait(limits.sigterm) is None:
                         step = "sigkill"
                         await self._kill_group()
-                        await self.wait(SIGKILL_TIMEOUT_S)
+                        await self.wait(limits.sigkill)
+        await self.close_stdin()
         return StopResult(
             exit_status=self.exit_status,
             shutdown_reason=self.shutdown.get("reason") if self.shutdown else None,
@@ -386,7 +403,9 @@ class SidecarClient:
                 self._violation("non_protocol_line", "(unterminated last line) " + _show(last))
         finally:
             self._stdout_closed.set()
-            self._fail_pending()
+        with anyio.move_on_after(1.0):  # stdout closes a moment before the exit status is known
+            await self._exited.wait()
+        self._fail_pending()
 
     async def _on_line(self, line: bytes | OversizeFrame) -> None:
         if isinstance(line, OversizeFrame):
