@@ -162,6 +162,8 @@ class SidecarClient:
         self.lines_before_ready: list[str] = []
         self.stderr_lines: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.exit_status: int | None = None
+        #: How the process ended when ``spawn``'s block stopped it.
+        self.stop_result: StopResult | None = None
         self._ready = anyio.Event()
         self._stdout_closed = anyio.Event()
         self._exited = anyio.Event()
@@ -222,7 +224,7 @@ class SidecarClient:
                 finally:
                     with anyio.CancelScope(shield=True):
                         if stop_on_exit:
-                            await client.stop()
+                            client.stop_result = await client.stop()
                         else:
                             await client._kill_group()
                             await client.wait(SIGKILL_TIMEOUT_S)

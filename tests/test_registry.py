@@ -1,0 +1,80 @@
+"""The method registry and the error table (no processes)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from sidecar.protocol import ERROR_TABLE, ErrorCode, RpcError
+from sidecar.server.registry import Registry, RegistryError
+from sidecar.server.session import RequestContext
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md"
+
+
+class Point(msgspec.Struct):
+    x: int
+    y: int = 0
+
+
+def test_handler_types_are_read_once() -> None:
+    registry = Registry()
+
+    @registry.method("geo.point")
+    async def point(ctx: RequestContext, params: Point) -> list[int]:
+        """Make a point.
+
+        Longer text."""
+        return [params.x, params.y]
+
+    spec = registry.get("geo.point")
+    assert spec is not None and spec.params_type is Point and spec.is_async
+    assert spec.summary == "Make a point." and spec.description == "Longer text."
+    assert spec.decode_params(msgspec.Raw(b'{"x":1}')) == Point(1, 0)
+    assert spec.decode_params(msgspec.Raw(b"[3,4]")) == Point(3, 4)
+
+
+def test_invalid_params_carry_the_path() -> None:
+    registry = Registry()
+
+    @registry.method("geo.point")
+    def point(ctx: RequestContext, params: Point) -> int:
+        return params.x
+
+    spec = registry.get("geo.point")
+    assert spec is not None
+    with pytest.raises(RpcError) as caught:
+        spec.decode_params(msgspec.Raw(b'{"x":"one"}'))
+    assert caught.value.code == -32602
+    assert caught.value.data["path"] == "$.x"
+    with pytest.raises(RpcError) as caught:
+        spec.decode_params(None)
+    assert "x" in caught.value.message
+
+
+def test_bad_registrations_fail_at_import() -> None:
+    registry = Registry()
+
+    async def no_annotation(ctx, params):  # type: ignore[no-untyped-def]
+        return 1
+
+    with pytest.raises(RegistryError):
+        registry.add("a", no_annotation)
+
+    async def ok(ctx: RequestContext) -> int:
+        return 1
+
+    registry.add("b", ok)
+    with pytest.raises(RegistryError):
+        registry.add("b", ok)
+
+
+def test_error_table_matches_the_protocol_doc() -> None:
+    """Every code and kind in the table appears in docs/PROTOCOL.md's error table, and vice versa."""
+    text = DOCS.read_text()
+    documented = {int(code): kind for code, kind in re.findall(r"^\| `(-3\d{4})` \| `([a-z_]+)` \|", text, re.M)}
+    assert documented == {int(code): kind for code, (kind, _) in ERROR_TABLE.items()}
+    assert ErrorCode.APPLICATION_ERROR in ERROR_TABLE
