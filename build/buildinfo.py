@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Build-time helpers shared by scripts/build-nuitka.sh and scripts/build-pyinstaller.sh.
+
+Sub-commands (all print to stdout):
+    version             the sidecar version, read from sidecar/_version.py (not imported)
+    triple              the Rust target triple for the binary name (rustc -vV, else derived)
+    exe-suffix          ".exe" on Windows, "" elsewhere
+    list FILE           the names in a build/*.txt list, one a line, comments dropped
+    manifest ...        write dist/<packager>/manifest.json (see --help)
+
+Only the standard library is used, so any Python 3.11+ can run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+BUILD_DIR = Path(__file__).resolve().parent
+REPO = BUILD_DIR.parent
+VERSION_FILE = REPO / "sidecar" / "_version.py"
+
+#: Product name used for the extraction cache folder (…/PlutoDuck/sidecar/<version>).
+PRODUCT = "PlutoDuck"
+
+
+def read_version(path: Path = VERSION_FILE) -> str:
+    """Return ``__version__`` from sidecar/_version.py without importing the package."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id == "__version__":
+                value = ast.literal_eval(node.value)  # type: ignore[arg-type]
+                if not isinstance(value, str) or not value:
+                    break
+                return value
+    raise SystemExit(f"error: no string __version__ in {path}")
+
+
+def derive_triple() -> str:
+    """The target triple Rust would use for this machine (used when rustc is absent)."""
+    machine = platform.machine().lower()
+    arch = {
+        "x86_64": "x86_64", "amd64": "x86_64",
+        "aarch64": "aarch64", "arm64": "aarch64",
+        "i386": "i686", "i686": "i686", "x86": "i686",
+        "armv7l": "armv7",
+    }.get(machine, machine)
+    if sys.platform == "darwin":
+        return f"{arch}-apple-darwin"
+    if sys.platform == "win32":
+        return f"{arch}-pc-windows-msvc"
+    if sys.platform.startswith("linux"):
+        libc, _ = platform.libc_ver()
+        env = "gnu" if libc == "glibc" else "musl"
+        if arch == "armv7":
+            env += "eabihf"
+        return f"{arch}-unknown-linux-{env}"
+    raise SystemExit(f"error: cannot derive a target triple for {sys.platform}/{machine}; install rustc")
+
+
+def target_triple() -> str:
+    """The ``host:`` line of ``rustc -vV`` when rustc is on PATH, else :func:`derive_triple`."""
+    rustc = shutil.which("rustc")
+    if rustc:
+        try:
+            out = subprocess.run([rustc, "-vV"], capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            out = ""
+        for line in out.splitlines():
+            if line.startswith("host:"):
+                return line.split(":", 1)[1].strip()
+    return derive_triple()
+
+
+def read_list(path: Path) -> list[str]:
+    """Names from a build/*.txt list: one a line, blank lines and '#' comments dropped."""
+    names = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        name = raw.split("#", 1)[0].strip()
+        if name:
+            names.append(name)
+    return names
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    try:
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        dirty = ""
+    return out + ("-dirty" if dirty else "")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(args: argparse.Namespace) -> None:
+    binary = Path(args.binary)
+    command = json.loads(Path(args.command_json).read_text(encoding="utf-8"))
+    size = binary.stat().st_size
+    manifest = {
+        "packager": args.packager,
+        "packager_version": args.packager_version,
+        "sidecar_version": read_version(),
+        "command": command,
+        "command_line": shlex.join(command),
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": sys.platform,
+        "platform_detail": platform.platform(),
+        "arch": platform.machine(),
+        "target_triple": args.triple,
+        "binary": str(binary.relative_to(REPO)) if binary.is_relative_to(REPO) else str(binary),
+        "binary_size_bytes": size,
+        "binary_size_mb": round(size / 1_000_000, 2),
+        "sha256": sha256(binary),
+        "build_seconds": round(float(args.seconds), 1),
+        "ccache": args.ccache or None,
+        "extraction_dir": args.extraction_dir or None,
+        "git_commit": git_commit(),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    out = Path(args.out)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("version")
+    sub.add_parser("triple")
+    sub.add_parser("exe-suffix")
+    lst = sub.add_parser("list")
+    lst.add_argument("file")
+    man = sub.add_parser("manifest")
+    man.add_argument("--packager", required=True)
+    man.add_argument("--packager-version", required=True)
+    man.add_argument("--binary", required=True)
+    man.add_argument("--triple", required=True)
+    man.add_argument("--seconds", required=True)
+    man.add_argument("--command-json", required=True, help="file holding the packager argv as a JSON list")
+    man.add_argument("--ccache", default="")
+    man.add_argument("--extraction-dir", default="")
+    man.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+
+    if args.cmd == "version":
+        print(read_version())
+    elif args.cmd == "triple":
+        print(target_triple())
+    elif args.cmd == "exe-suffix":
+        print(".exe" if sys.platform == "win32" else "")
+    elif args.cmd == "list":
+        path = Path(args.file)
+        if not path.is_absolute() and not path.exists():
+            path = BUILD_DIR / path
+        print("\n".join(read_list(path)))
+    elif args.cmd == "manifest":
+        write_manifest(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

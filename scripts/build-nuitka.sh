@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Build the sidecar as ONE self-extracting binary with Nuitka (the primary packager).
+#
+#   scripts/build-nuitka.sh [--no-copy] [--python PATH] [--jobs N]
+#
+# Output:   dist/nuitka/sidecar-<target-triple>[.exe]  (Tauri externalBin naming)
+#           dist/nuitka/manifest.json                    (command, versions, size, sha256, time, commit)
+#           dist/nuitka/build.log                        (full Nuitka output)
+#           dist/nuitka/compilation-report.xml           (every module that went in, and why)
+# Copies:   tauri-shell/src-tauri/binaries/sidecar-<target-triple>[.exe]  (unless --no-copy)
+# Work dir: build/out/nuitka/ (git-ignored; safe to delete)
+#
+# Prerequisites (checked, installed where possible): a C compiler, patchelf and
+# ccache (apt), Nuitka + zstandard at pinned versions and the sidecar's runtime
+# dependencies (pip, into the chosen Python). Inputs live in build/: entry.py,
+# include-*.txt, exclude-modules.txt; the version comes from sidecar/_version.py.
+#
+# The binary unpacks itself ONCE into a cache folder keyed by version:
+#   {CACHE_DIR}/PlutoDuck/sidecar/<version>   (Linux: ${XDG_CACHE_HOME:-~/.cache}/...)
+# and later launches reuse it (see docs/packaging.md: cold vs warm start, cleanup).
+set -euo pipefail
+
+NUITKA_VERSION="4.3.3"
+ZSTANDARD_VERSION="0.25.0"
+PRODUCT="PlutoDuck"
+# How long the onefile bootstrap lets the child finish after forwarding a
+# SIGTERM/SIGINT (as SIGINT) before it SIGKILLs it. The sidecar needs well
+# under a second for SHUTDOWN + DuckDB close; 5 s (Nuitka's default, written
+# out so it is visible) leaves room for a slow checkpoint.
+CHILD_GRACE_MS="5000"
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+COPY=1
+JOBS=""
+
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() { echo "build-nuitka: error: $*" >&2; exit 1; }
+say() { echo "build-nuitka: $*" >&2; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --no-copy) COPY=0 ;;
+    --python) PYTHON="${2:?--python needs a path}"; shift ;;
+    --jobs) JOBS="${2:?--jobs needs a number}"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+  shift
+done
+
+# ---------------------------------------------------------------- prerequisites
+can_apt() { command -v apt-get >/dev/null 2>&1 && { [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; }; }
+apt_install() {
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo -n"
+  say "installing with apt-get: $*"
+  # apt-get update only when the package lists are missing or the install fails.
+  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null; then
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
+[[ -x "$PYTHON" ]] || die "no Python at $PYTHON (create the venv: python3.11 -m venv .venv, or pass --python PATH)"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "$PYTHON is older than Python 3.11"
+
+missing_apt=()
+case "$(uname -s)" in
+  Linux)
+    command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing_apt+=(gcc)
+    command -v patchelf >/dev/null 2>&1 || missing_apt+=(patchelf)
+    command -v ccache >/dev/null 2>&1 || missing_apt+=(ccache)
+    ;;
+  Darwin)
+    command -v clang >/dev/null 2>&1 || die "no C compiler: run 'xcode-select --install'"
+    command -v ccache >/dev/null 2>&1 || say "warning: ccache not found (brew install ccache): rebuilds will be slow"
+    ;;
+esac
+if [[ ${#missing_apt[@]} -gt 0 ]]; then
+  if can_apt; then
+    apt_install "${missing_apt[@]}"
+  else
+    die "missing: ${missing_apt[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing_apt[*]}) and run again."
+  fi
+fi
+# Python headers: Nuitka compiles against them (Debian's system Python needs python3-dev).
+"$PYTHON" - <<'EOF' || die "Python.h not found for $PYTHON (Debian: apt-get install python3-dev, or use a pyenv/python.org build)"
+import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))
+EOF
+
+# Packager pinned; installed into the build Python only when the version differs.
+have_nuitka="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("nuitka"))' 2>/dev/null || true)"
+have_zstd="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("zstandard"))' 2>/dev/null || true)"
+if [[ "$have_nuitka" != "$NUITKA_VERSION" || "$have_zstd" != "$ZSTANDARD_VERSION" ]]; then
+  say "installing nuitka==$NUITKA_VERSION zstandard==$ZSTANDARD_VERSION into $PYTHON"
+  "$PYTHON" -m pip install -q "nuitka==$NUITKA_VERSION" "zstandard==$ZSTANDARD_VERSION" \
+    || die "could not pip-install nuitka==$NUITKA_VERSION zstandard==$ZSTANDARD_VERSION (is PyPI reachable?)"
+fi
+
+# The sidecar's runtime dependencies (from pyproject.toml) must be importable by
+# the build Python; the sidecar itself is taken from this work tree (PYTHONPATH),
+# never from an installed copy.
+"$PYTHON" - "$REPO" <<'EOF' || die "could not install the sidecar's runtime dependencies"
+import importlib.metadata as md, subprocess, sys, tomllib
+from pathlib import Path
+deps = tomllib.loads((Path(sys.argv[1]) / "pyproject.toml").read_text())["project"]["dependencies"]
+missing = []
+for req in deps:
+    name = req.split(";")[0].strip()
+    for sep in "<>=!~[ ":
+        name = name.split(sep)[0]
+    try:
+        md.version(name)
+    except md.PackageNotFoundError:
+        missing.append(req)
+if missing:
+    print("build: installing runtime dependencies:", *missing, file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+EOF
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+"$PYTHON" -c 'import sidecar.cli' 2>/dev/null \
+  || die "'import sidecar.cli' fails in this work tree: the sidecar package is not buildable yet"
+
+"$PYTHON" -m nuitka --help 2>/dev/null | grep -q -- '--onefile-as-archive' \
+  || die "this Nuitka has no --onefile-as-archive (need $NUITKA_VERSION)"
+
+# ---------------------------------------------------------------- inputs
+info() { "$PYTHON" "$REPO/build/buildinfo.py" "$@"; }
+VERSION="$(info version)"
+TRIPLE="$(info triple)"
+EXE="$(info exe-suffix)"
+NAME="sidecar-$TRIPLE$EXE"
+OUT="$REPO/dist/nuitka"
+WORK="$REPO/build/out/nuitka"
+CACHE_SPEC="{CACHE_DIR}/$PRODUCT/sidecar/$VERSION"
+mkdir -p "$OUT" "$WORK"
+
+join() { local IFS=,; echo "$*"; }
+mapfile -t INCLUDE_PACKAGES < <(info list include-packages.txt)
+mapfile -t INCLUDE_MODULES < <(info list include-modules.txt)
+mapfile -t INCLUDE_METADATA < <(info list include-metadata.txt)
+mapfile -t EXCLUDE_MODULES < <(info list exclude-modules.txt)
+
+NUITKA_CMD=(
+  env "PYTHONPATH=$PYTHONPATH"
+  "$PYTHON" -m nuitka
+  --mode=onefile
+  --assume-yes-for-downloads
+  --output-dir="$WORK"
+  --output-filename="$NAME"
+  # Cached extraction: unpack once per version, later launches only check CRCs.
+  --onefile-tempdir-spec="$CACHE_SPEC"
+  --onefile-cache-mode=cached
+  # Files compressed one by one, so a cached launch skips decompressing them.
+  --onefile-as-archive
+  --onefile-child-grace-time="$CHILD_GRACE_MS"
+  # Keep tests and build tools out even when a library mentions them.
+  --noinclude-pytest-mode=nofollow
+  --noinclude-setuptools-mode=nofollow
+  --noinclude-unittest-mode=nofollow
+  --noinclude-pydoc-mode=nofollow
+  --noinclude-IPython-mode=nofollow
+  --nofollow-import-to="$(join "${EXCLUDE_MODULES[@]}")"
+  --report="$WORK/compilation-report.xml"
+  --lto=no
+)
+for p in "${INCLUDE_PACKAGES[@]}"; do NUITKA_CMD+=(--include-package="$p"); done
+for m in "${INCLUDE_MODULES[@]}"; do NUITKA_CMD+=(--include-module="$m"); done
+for d in "${INCLUDE_METADATA[@]}"; do NUITKA_CMD+=(--include-distribution-metadata="$d"); done
+[[ -n "$JOBS" ]] && NUITKA_CMD+=(--jobs="$JOBS")
+NUITKA_CMD+=("$REPO/build/entry.py")
+
+# ---------------------------------------------------------------- build
+if command -v ccache >/dev/null 2>&1; then
+  export NUITKA_CCACHE_BINARY="${NUITKA_CCACHE_BINARY:-$(command -v ccache)}"
+  CCACHE_NOTE="on ($NUITKA_CCACHE_BINARY)"
+else
+  CCACHE_NOTE="off (ccache not found)"
+fi
+say "sidecar $VERSION -> dist/nuitka/$NAME (ccache $CCACHE_NOTE)"
+say "extraction cache: $CACHE_SPEC"
+
+rm -f "$WORK/$NAME"
+start=$(date +%s.%N)
+set +e
+( cd "$REPO" && "${NUITKA_CMD[@]}" ) 2>&1 | tee "$OUT/build.log" >&2
+status=${PIPESTATUS[0]}
+set -e
+end=$(date +%s.%N)
+[[ $status -eq 0 ]] || die "Nuitka failed (exit $status); see dist/nuitka/build.log"
+[[ -f "$WORK/$NAME" ]] || die "Nuitka reported success but $WORK/$NAME is missing"
+seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+
+# Replace the output by rename, never by writing into it: a copy of the old
+# binary may be running (Linux refuses to open a running executable for writing).
+install_file() {
+  local src="$1" dest="$2"
+  cp -f "$src" "$dest.tmp.$$"
+  chmod 755 "$dest.tmp.$$"
+  mv -f "$dest.tmp.$$" "$dest"
+}
+install_file "$WORK/$NAME" "$OUT/$NAME"
+cp -f "$WORK/compilation-report.xml" "$OUT/compilation-report.xml"
+
+# ---------------------------------------------------------------- smoke test
+# --version must work from the binary (this also fills the extraction cache).
+if ! smoke="$("$OUT/$NAME" --version 2>&1)"; then
+  die "the built binary failed '--version': $smoke"
+fi
+grep -q -- "$VERSION" <<<"$smoke" || die "the built binary's --version does not mention $VERSION: $smoke"
+
+# ---------------------------------------------------------------- manifest
+ccache_hits="$(grep -Eo "Cached C files \(using ccache\) with result 'cache hit': [0-9]+" "$OUT/build.log" | grep -Eo '[0-9]+$' || true)"
+ccache_total="$(grep -Eo "Compiled [0-9]+ C files using ccache" "$OUT/build.log" | grep -Eo '[0-9]+' || true)"
+CMD_JSON="$WORK/command.json"
+"$PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${NUITKA_CMD[@]}" > "$CMD_JSON"
+info manifest \
+  --packager nuitka \
+  --packager-version "$("$PYTHON" -m nuitka --version 2>/dev/null | head -n1)" \
+  --binary "$OUT/$NAME" \
+  --triple "$TRIPLE" \
+  --seconds "$seconds" \
+  --command-json "$CMD_JSON" \
+  --ccache "$CCACHE_NOTE; C files compiled: ${ccache_total:-?}, cache hits: ${ccache_hits:-0}" \
+  --extraction-dir "$CACHE_SPEC" \
+  --out "$OUT/manifest.json"
+
+if [[ $COPY -eq 1 ]]; then
+  mkdir -p "$REPO/tauri-shell/src-tauri/binaries"
+  install_file "$OUT/$NAME" "$REPO/tauri-shell/src-tauri/binaries/$NAME"
+  say "copied to tauri-shell/src-tauri/binaries/$NAME"
+fi
+say "done in ${seconds}s: dist/nuitka/$NAME ($(du -h "$OUT/$NAME" | cut -f1)), manifest dist/nuitka/manifest.json"

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Build the sidecar as ONE self-extracting binary with PyInstaller (the fallback packager).
+#
+#   scripts/build-pyinstaller.sh [--no-copy] [--clean] [--python PATH]
+#
+# Output:   dist/pyinstaller/sidecar-<target-triple>[.exe]  (Tauri externalBin naming)
+#           dist/pyinstaller/manifest.json                    (command, versions, size, sha256, time, commit)
+#           dist/pyinstaller/build.log                        (full PyInstaller output)
+# Copies:   tauri-shell/src-tauri/binaries/sidecar-<target-triple>[.exe]  (unless --no-copy)
+# Work dir: build/out/pyinstaller/ (git-ignored; safe to delete). --clean also
+#           empties PyInstaller's own cache first (a fully cold build).
+#
+# Prerequisites (checked, installed where possible): objdump and ldd (apt:
+# binutils, libc-bin), PyInstaller at a pinned version and the sidecar's runtime
+# dependencies (pip, into the chosen Python). Inputs: build/sidecar.spec, which
+# reads build/entry.py and the same include/exclude lists as the Nuitka build.
+#
+# Note: a PyInstaller onefile binary unpacks its whole payload into a fresh
+# $TMPDIR/_MEIxxxxxx folder on EVERY launch (there is no cached mode), so it
+# starts slower than the Nuitka binary; see docs/packaging.md.
+set -euo pipefail
+
+PYINSTALLER_VERSION="6.22.3"
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+COPY=1
+CLEAN=0
+
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() { echo "build-pyinstaller: error: $*" >&2; exit 1; }
+say() { echo "build-pyinstaller: $*" >&2; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --no-copy) COPY=0 ;;
+    --clean) CLEAN=1 ;;
+    --python) PYTHON="${2:?--python needs a path}"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+  shift
+done
+
+# ---------------------------------------------------------------- prerequisites
+can_apt() { command -v apt-get >/dev/null 2>&1 && { [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; }; }
+apt_install() {
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo -n"
+  say "installing with apt-get: $*"
+  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null; then
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
+[[ -x "$PYTHON" ]] || die "no Python at $PYTHON (create the venv: python3.11 -m venv .venv, or pass --python PATH)"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "$PYTHON is older than Python 3.11"
+
+if [[ "$(uname -s)" == Linux ]]; then
+  missing_apt=()
+  command -v objdump >/dev/null 2>&1 || missing_apt+=(binutils)
+  command -v ldd >/dev/null 2>&1 || missing_apt+=(libc-bin)
+  if [[ ${#missing_apt[@]} -gt 0 ]]; then
+    if can_apt; then
+      apt_install "${missing_apt[@]}"
+    else
+      die "missing: ${missing_apt[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing_apt[*]}) and run again."
+    fi
+  fi
+  # PyInstaller bundles libpython: the interpreter must have been built with a shared library.
+  "$PYTHON" -c 'import sysconfig, sys; sys.exit(not sysconfig.get_config_var("Py_ENABLE_SHARED"))' \
+    || die "$PYTHON has no shared libpython (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.11)"
+fi
+
+have_pyi="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("pyinstaller"))' 2>/dev/null || true)"
+if [[ "$have_pyi" != "$PYINSTALLER_VERSION" ]]; then
+  say "installing pyinstaller==$PYINSTALLER_VERSION into $PYTHON"
+  "$PYTHON" -m pip install -q "pyinstaller==$PYINSTALLER_VERSION" \
+    || die "could not pip-install pyinstaller==$PYINSTALLER_VERSION (is PyPI reachable?)"
+fi
+
+"$PYTHON" - "$REPO" <<'EOF' || die "could not install the sidecar's runtime dependencies"
+import importlib.metadata as md, subprocess, sys, tomllib
+from pathlib import Path
+deps = tomllib.loads((Path(sys.argv[1]) / "pyproject.toml").read_text())["project"]["dependencies"]
+missing = []
+for req in deps:
+    name = req.split(";")[0].strip()
+    for sep in "<>=!~[ ":
+        name = name.split(sep)[0]
+    try:
+        md.version(name)
+    except md.PackageNotFoundError:
+        missing.append(req)
+if missing:
+    print("build: installing runtime dependencies:", *missing, file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+EOF
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+"$PYTHON" -c 'import sidecar.cli' 2>/dev/null \
+  || die "'import sidecar.cli' fails in this work tree: the sidecar package is not buildable yet"
+
+# ---------------------------------------------------------------- inputs
+info() { "$PYTHON" "$REPO/build/buildinfo.py" "$@"; }
+VERSION="$(info version)"
+TRIPLE="$(info triple)"
+EXE="$(info exe-suffix)"
+NAME="sidecar-$TRIPLE$EXE"
+OUT="$REPO/dist/pyinstaller"
+WORK="$REPO/build/out/pyinstaller"
+mkdir -p "$OUT" "$WORK"
+
+# The spec reads the binary name and the work tree from the environment; the
+# env prefix is part of the recorded command so the manifest shows it all.
+PYI_CMD=(
+  env "PYTHONPATH=$PYTHONPATH" "SIDECAR_BINARY_NAME=$NAME" "SIDECAR_REPO=$REPO"
+  "$PYTHON" -m PyInstaller
+  --noconfirm
+  --log-level=WARN
+  --distpath "$WORK/dist"
+  --workpath "$WORK/work"
+)
+[[ $CLEAN -eq 1 ]] && PYI_CMD+=(--clean)
+PYI_CMD+=("$REPO/build/sidecar.spec")
+
+# ---------------------------------------------------------------- build
+say "sidecar $VERSION -> dist/pyinstaller/$NAME"
+rm -f "$WORK/dist/$NAME"
+start=$(date +%s.%N)
+set +e
+( cd "$REPO" && "${PYI_CMD[@]}" ) 2>&1 | tee "$OUT/build.log" >&2
+status=${PIPESTATUS[0]}
+set -e
+end=$(date +%s.%N)
+[[ $status -eq 0 ]] || die "PyInstaller failed (exit $status); see dist/pyinstaller/build.log"
+[[ -f "$WORK/dist/$NAME" ]] || die "PyInstaller reported success but $WORK/dist/$NAME is missing"
+seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+
+# Replace by rename: a copy of the old binary may be running.
+install_file() {
+  local src="$1" dest="$2"
+  cp -f "$src" "$dest.tmp.$$"
+  chmod 755 "$dest.tmp.$$"
+  mv -f "$dest.tmp.$$" "$dest"
+}
+install_file "$WORK/dist/$NAME" "$OUT/$NAME"
+[[ -f "$WORK/work/sidecar/warn-sidecar.txt" ]] && cp -f "$WORK/work/sidecar/warn-sidecar.txt" "$OUT/" || true
+
+# ---------------------------------------------------------------- smoke test
+if ! smoke="$("$OUT/$NAME" --version 2>&1)"; then
+  die "the built binary failed '--version': $smoke"
+fi
+grep -q -- "$VERSION" <<<"$smoke" || die "the built binary's --version does not mention $VERSION: $smoke"
+
+# ---------------------------------------------------------------- manifest
+CMD_JSON="$WORK/command.json"
+"$PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${PYI_CMD[@]}" > "$CMD_JSON"
+info manifest \
+  --packager pyinstaller \
+  --packager-version "$("$PYTHON" -m PyInstaller --version 2>/dev/null | head -n1)" \
+  --binary "$OUT/$NAME" \
+  --triple "$TRIPLE" \
+  --seconds "$seconds" \
+  --command-json "$CMD_JSON" \
+  --extraction-dir "\${TMPDIR:-/tmp}/_MEIxxxxxx (fresh per launch)" \
+  --out "$OUT/manifest.json"
+
+if [[ $COPY -eq 1 ]]; then
+  mkdir -p "$REPO/tauri-shell/src-tauri/binaries"
+  install_file "$OUT/$NAME" "$REPO/tauri-shell/src-tauri/binaries/$NAME"
+  say "copied to tauri-shell/src-tauri/binaries/$NAME"
+fi
+say "done in ${seconds}s: dist/pyinstaller/$NAME ($(du -h "$OUT/$NAME" | cut -f1)), manifest dist/pyinstaller/manifest.json"
