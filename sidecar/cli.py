@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
+import signal
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sidecar import exit_codes
 from sidecar._version import PROTOCOL_VERSION, SIDECAR_NAME, __version__
 from sidecar.config import DEFAULT_DRAIN_S, DEFAULT_HEARTBEAT_S, DEFAULT_MAX_INFLIGHT, Config
-from sidecar.paths import DEFAULT_APP_NAME, DataDirError, ensure_dir, resolve_paths
+from sidecar.paths import DEFAULT_APP_NAME, DataDirError, DataPaths, ensure_dir, resolve_paths
+
+if TYPE_CHECKING:
+    from sidecar.server.stdio import ProtocolFds
 
 _LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -93,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sidecar; returns the process exit status."""
     started = time.monotonic()
+    launcher_pid = os.getppid()  # first thing: the launcher may die while we start
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
@@ -107,10 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_inflight=args.max_inflight,
         test_methods=os.environ.get("SIDECAR_TEST_METHODS") == "1",
     )
-    return run(config, started)
+    return run(config, started, launcher_pid)
 
 
-def run(config: Config, started: float) -> int:
+#: Held back from BOOT until the event loop's receiver is installed (then unblocked
+#: in sidecar.server.app), so a SIGTERM during startup, or the SIGINT a onefile
+#: bootstrap forwards, still ends in a clean ``SHUTDOWN reason=signal``.
+STARTUP_BLOCKED_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n))
+
+
+def run(config: Config, started: float, launcher_pid: int) -> int:
     """Claim the data dir, then serve until shutdown."""
     from sidecar.instance_lock import DataDirLocked, InstanceLock
     from sidecar.logs import stderr_line
@@ -142,16 +153,18 @@ def run(config: Config, started: float) -> int:
     from sidecar.server.stdio import claim_stdio, restore_blocking
 
     fds = claim_stdio()
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_BLOCKED_SIGNALS)
     boot = format_lifecycle("BOOT", sidecar=SIDECAR_NAME, version=__version__, protocol=PROTOCOL_VERSION, pid=os.getpid())
     os.write(fds.stdout, boot)
     try:
-        return _serve(config, paths, fds, started)
+        return _serve(config, paths, fds, started, launcher_pid)
     finally:
         restore_blocking(fds)
         lock.release()
 
 
-def _serve(config: Config, paths, fds, started: float) -> int:  # type: ignore[no-untyped-def]
+def _serve(config: Config, paths: DataPaths, fds: ProtocolFds, started: float, launcher_pid: int) -> int:
     import logging
 
     import anyio
@@ -171,7 +184,11 @@ def _serve(config: Config, paths, fds, started: float) -> int:  # type: ignore[n
         register_test_methods(registry)
         log.warning("test-only methods are enabled (SIDECAR_TEST_METHODS=1)")
     try:
-        reason = anyio.run(serve, config, paths, fds, registry, started)
+        reason = anyio.run(serve, config, paths, fds, registry, started, launcher_pid)
+    except KeyboardInterrupt:  # Ctrl-C where signals cannot be received by the loop (Windows)
+        log.info("exit", extra={"ctx": {"reason": "signal"}})
+        logs.close()
+        return exit_codes.OK
     except BaseException:
         log.critical("fatal error", exc_info=True)
         logs.close()

@@ -276,3 +276,22 @@ def test_boot_pid_is_the_process(data_dir: Path) -> None:
     proc.stdin.close()
     proc.wait(10)
     assert f"pid={proc.pid}" in boot
+
+
+def test_sigterm_during_startup_still_ends_cleanly(tmp_path: Path) -> None:
+    """A signal that lands right after BOOT (during the heavy imports) is held, then honoured."""
+    for attempt in range(3):
+        proc = subprocess.Popen(
+            sidecar_args(tmp_path / f"data{attempt}"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=sidecar_env(),
+        )
+        assert proc.stdout is not None
+        boot = proc.stdout.readline()
+        os.kill(proc.pid, signal.SIGTERM)
+        rest = proc.stdout.read()
+        assert proc.wait(10) == 0
+        lines = check_stdout(boot + rest)
+        assert lines[-1] == "SHUTDOWN reason=signal"

@@ -84,8 +84,15 @@ class Lifecycle:
         return int((time.monotonic() - self.started) * 1000)
 
 
-async def serve(config: Config, paths: DataPaths, fds: ProtocolFds, registry: Registry, started: float) -> ShutdownReason:
-    """Serve requests until something asks us to stop; returns the shutdown reason."""
+async def serve(
+    config: Config, paths: DataPaths, fds: ProtocolFds, registry: Registry, started: float, launcher_pid: int
+) -> ShutdownReason:
+    """Serve requests until something asks us to stop; returns the shutdown reason.
+
+    ``started`` is the monotonic time the process started; ``launcher_pid`` the
+    parent pid read at that moment (so a launcher that died during startup is
+    still noticed).
+    """
     life = Lifecycle(started=started)
     outbox = Outbox(FdWriter(fds.stdout))
     session = Session(
@@ -101,7 +108,7 @@ async def serve(config: Config, paths: DataPaths, fds: ProtocolFds, registry: Re
         watchdog.arm(PARENT_EXIT_DEADLINE_S, "parent_exit")  # before touching the loop, which may be stuck
         shutdown_from_thread("parent_exit")
 
-    watch = ParentWatch(parent_lost)
+    watch = ParentWatch(parent_lost, launcher_pid)
     session.state["parent_watch"] = watch
 
     async with anyio.create_task_group() as tg:
@@ -134,6 +141,10 @@ async def serve(config: Config, paths: DataPaths, fds: ProtocolFds, registry: Re
                 if cancelled:
                     log.warning("requests cancelled by shutdown", extra={"ctx": {"count": cancelled}})
             await _run_hooks(life.hooks)
+        except KeyboardInterrupt:
+            # SIGINT/SIGTERM before the signal receiver was installed (see cli.py).
+            life.reason = life.reason or "signal"
+            raise
         except BaseException:
             life.reason = life.reason if life.reason and life.reason != "normal" else "error"
             raise
@@ -174,6 +185,9 @@ async def _watch_signals(life: Lifecycle, watch: ParentWatch, *, task_status: an
     if PDEATH_SIGNAL is not None:
         wanted.append(PDEATH_SIGNAL)
     with anyio.open_signal_receiver(*wanted) as signals:
+        if hasattr(signal, "pthread_sigmask"):
+            # cli.py blocked these until now: anything sent during startup arrives here.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
         task_status.started()
         async for signum in signals:
             if signum == PDEATH_SIGNAL:

@@ -36,9 +36,10 @@ _PR_SET_PDEATHSIG: Final = 1
 class ParentWatch:
     """Calls ``on_lost`` once, from a thread, when the launching process is gone."""
 
-    def __init__(self, on_lost: Callable[[], None]) -> None:
+    def __init__(self, on_lost: Callable[[], None], launcher_pid: int) -> None:
+        """``launcher_pid`` is ``os.getppid()`` read first thing at startup."""
         self._on_lost = on_lost
-        self.original_ppid = os.getppid()
+        self.original_ppid = launcher_pid
         self._stop = threading.Event()
         self._fired = threading.Event()
         self._thread: threading.Thread | None = None
