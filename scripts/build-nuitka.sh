@@ -86,10 +86,16 @@ if [[ ${#missing_apt[@]} -gt 0 ]]; then
   fi
 fi
 # Python headers: Nuitka compiles against them (Debian's system Python needs python3-dev).
-"$PYTHON" - <<'EOF' || die "Python.h not found for $PYTHON (Debian: apt-get install python3-dev, or use a pyenv/python.org build)"
-import os, sys, sysconfig
-sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))
-EOF
+has_python_h() {
+  "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'
+}
+if ! has_python_h; then
+  py_base="$("$PYTHON" -c 'import sys; print(sys.base_prefix)')"
+  if [[ "$py_base" == /usr && "$(uname -s)" == Linux ]] && can_apt; then
+    apt_install python3-dev
+  fi
+  has_python_h || die "Python.h not found for $PYTHON (Debian/Ubuntu: apt-get install python3-dev)"
+fi
 
 # Packager pinned; installed into the build Python only when the version differs.
 have_nuitka="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("nuitka"))' 2>/dev/null || true)"

@@ -1,0 +1,289 @@
+"""The onefile process model of the BUILT binaries, checked by pid (Linux).
+
+Both packagers run two processes: the bootstrap the host spawned (the only pid
+the host knows) and the real Python child, which inherits stdin/stdout. These
+tests drive the bootstrap the way a host does and check what happens to the
+child. They run against ``dist/nuitka/sidecar-<triple>`` and
+``dist/pyinstaller/sidecar-<triple>`` (built by scripts/build-*.sh) and skip a
+packager whose binary is not built.
+
+Each test session gets its own extraction locations (``XDG_CACHE_HOME`` for the
+Nuitka cache, ``TMPDIR`` for PyInstaller's ``_MEIxxxxxx``), so counting leftover
+folders is exact and the user's cache is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "build"))
+import buildinfo  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process model checked on Linux")
+
+PACKAGERS = ("nuitka", "pyinstaller")
+KILL_CYCLES = 50
+
+
+def binary_path(packager: str) -> Path:
+    return REPO / "dist" / packager / f"sidecar-{buildinfo.target_triple()}"
+
+
+@pytest.fixture(scope="session")
+def extraction_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("extraction")
+
+
+@pytest.fixture(params=PACKAGERS)
+def packager(request: pytest.FixtureRequest) -> str:
+    if not binary_path(request.param).is_file():
+        pytest.skip(f"{binary_path(request.param).relative_to(REPO)} not built (scripts/build-{request.param}.sh)")
+    return request.param
+
+
+@pytest.fixture
+def env(packager: str, extraction_root: Path) -> dict[str, str]:
+    root = extraction_root / packager
+    (root / "cache").mkdir(parents=True, exist_ok=True)
+    (root / "tmp").mkdir(parents=True, exist_ok=True)
+    out = {k: v for k, v in os.environ.items() if not k.startswith(("SIDECAR_", "NUITKA_", "_PYI", "_MEI"))}
+    out["XDG_CACHE_HOME"] = str(root / "cache")  # Nuitka: {CACHE_DIR}
+    out["TMPDIR"] = str(root / "tmp")  # PyInstaller: _MEIxxxxxx parent
+    out.pop("PYTHONPATH", None)  # the binary must not need the source tree
+    return out
+
+
+@dataclass
+class Launched:
+    proc: subprocess.Popen[bytes]
+    child_pid: int
+
+    @property
+    def bootstrap_pid(self) -> int:
+        return self.proc.pid
+
+
+@pytest.fixture
+def launch(packager: str, env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Launched]]:
+    started: list[Launched] = []
+
+    def _launch(data_name: str = "data") -> Launched:
+        proc = subprocess.Popen(
+            [str(binary_path(packager)), "--data-dir", str(tmp_path / data_name), "--heartbeat-interval", "0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        assert proc.stdout is not None
+        boot = proc.stdout.readline()
+        assert boot.startswith(b"BOOT "), boot
+        assert proc.stdout.readline() == b"READY\n"
+        child_pid = int(boot.split(b"pid=")[1].split()[0])
+        launched = Launched(proc, child_pid)
+        started.append(launched)
+        return launched
+
+    yield _launch
+    for launched in started:  # never leave an orphan behind, whatever failed
+        for pid in (launched.child_pid, launched.bootstrap_pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        launched.proc.wait(5)
+
+
+def alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def read_rest(proc: subprocess.Popen[bytes], seconds: float) -> list[bytes]:
+    """stdout lines until EOF or ``seconds``."""
+    assert proc.stdout is not None
+    lines: list[bytes] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.05)
+        if ready:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip(b"\n"))
+    return lines
+
+
+# ----------------------------------------------------------------------------- facts
+
+
+def test_two_processes_in_one_process_group(packager: str, launch: Callable[..., Launched]) -> None:
+    """The child is a direct child of the bootstrap and shares its process group."""
+    run = launch()
+    assert run.child_pid != run.bootstrap_pid
+    child = psutil.Process(run.child_pid)
+    assert child.ppid() == run.bootstrap_pid
+    assert os.getpgid(run.child_pid) == os.getpgid(run.bootstrap_pid)
+    # Neither packager makes the bootstrap a group leader: it stays in the host's group.
+    assert os.getpgid(run.bootstrap_pid) == os.getpgid(0)
+    child_env = child.environ()
+    if packager == "nuitka":
+        assert child_env.get("NUITKA_ONEFILE_PARENT") == str(run.bootstrap_pid)
+    else:
+        # PyInstaller names no bootstrap pid anywhere in the child's environment.
+        assert str(run.bootstrap_pid) not in child_env.values()
+        assert "_PYI_ARCHIVE_FILE" in child_env
+
+
+def test_sigterm_to_the_bootstrap_gives_one_shutdown_signal_line(packager: str, launch: Callable[..., Launched]) -> None:
+    run = launch()
+    sent = time.monotonic()
+    run.proc.send_signal(signal.SIGTERM)
+    rest = read_rest(run.proc, 3)
+    status = run.proc.wait(2)
+    assert time.monotonic() - sent < 2.0
+    assert status == 0
+    assert rest.count(b"SHUTDOWN reason=signal") == 1, rest
+    assert rest[-1] == b"SHUTDOWN reason=signal", rest
+    assert gone_within(run.child_pid, 0.5)
+
+
+@pytest.mark.parametrize("reaped", [True, False], ids=["reaped", "zombie"])
+def test_sigkill_of_the_bootstrap_ends_the_child(packager: str, launch: Callable[..., Launched], reaped: bool) -> None:
+    """What Tauri's kill() does. ``zombie``: the host has not reaped the bootstrap yet."""
+    run = launch()
+    os.kill(run.bootstrap_pid, signal.SIGKILL)
+    killed = time.monotonic()
+    if reaped:
+        run.proc.wait(2)
+    assert gone_within(run.child_pid, 1.5), "the Python child outlived its SIGKILLed bootstrap by 1.5 s"
+    assert time.monotonic() - killed < 1.5
+    rest = read_rest(run.proc, 2)
+    assert rest and rest[-1] == b"SHUTDOWN reason=parent_exit", rest
+
+
+def test_stdin_closed_ends_both_processes(packager: str, launch: Callable[..., Launched]) -> None:
+    run = launch()
+    assert run.proc.stdin is not None
+    run.proc.stdin.close()
+    closed = time.monotonic()
+    rest = read_rest(run.proc, 2)
+    status = run.proc.wait(2)
+    assert time.monotonic() - closed < 2.0
+    assert status == 0
+    assert rest[-1] == b"SHUTDOWN reason=normal", rest
+    assert gone_within(run.child_pid, 0.2)
+
+
+@pytest.mark.slow
+def test_launch_and_sigkill_cycles_leave_no_stale_extraction(
+    packager: str, launch: Callable[..., Launched], env: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    """50 x (launch, READY, SIGKILL the bootstrap): Nuitka reuses its one cached folder;
+    PyInstaller must not leave a _MEIxxxxxx folder per killed launch."""
+    if packager == "pyinstaller":
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="needs the sidecar to remove sys._MEIPASS when it exits after its bootstrap died "
+                "(see issue-log/0002-pyinstaller-sigkill-leaves-orphan-and-mei-dir.md)",
+                strict=False,
+            )
+        )
+    try:
+        for _ in range(KILL_CYCLES):
+            run = launch()
+            os.kill(run.bootstrap_pid, signal.SIGKILL)
+            run.proc.wait(2)
+            assert gone_within(run.child_pid, 1.5)
+            run.proc.stdout.close()  # type: ignore[union-attr]
+        if packager == "nuitka":
+            versions = Path(env["XDG_CACHE_HOME"]) / "PlutoDuck" / "sidecar"
+            assert [p.name for p in versions.iterdir()] == [buildinfo.read_version()]
+        else:
+            time.sleep(0.2)
+            stale = sorted(p.name for p in Path(env["TMPDIR"]).glob("_MEI*"))
+            assert stale == [], f"{len(stale)} stale extraction folders"
+    finally:
+        # A stale _MEIxxxxxx folder holds the whole payload (~120 MB): never keep them.
+        for stale_dir in Path(env["TMPDIR"]).glob("_MEI*"):
+            shutil.rmtree(stale_dir, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- contents
+
+
+def test_nothing_host_side_or_build_time_went_in(packager: str) -> None:
+    banned = ("sidecar.host", "sidecar.harness", "sidecar.demo", "tests", "pytest", "_pytest", "setuptools", "pip")
+    if packager == "nuitka":
+        report = REPO / "dist" / "nuitka" / "compilation-report.xml"
+        if not report.is_file():
+            pytest.skip("no compilation report")
+        root = ET.parse(report).getroot()
+        modules = {m.get("name", "") for m in root.iter("module")}
+        metadata = {d.get("name", "") for d in root.iter("distribution")}
+        assert "keyring.backends.SecretService" in modules
+        assert "sidecar.cli" in modules
+        assert "keyring" in {m.lower() for m in metadata}
+    else:
+        readers = pytest.importorskip("PyInstaller.archive.readers")
+        archive = readers.CArchiveReader(str(binary_path(packager)))
+        modules = set(archive.open_embedded_archive("PYZ.pyz").toc)
+        assert "keyring.backends.SecretService" in modules
+        assert "sidecar.cli" in modules
+        entry_points = [n for n in archive.toc if n.startswith("keyring-") and n.endswith("entry_points.txt")]
+        assert entry_points, "keyring's entry points (its backend list) are not in the binary"
+    leaked = sorted(m for m in modules if any(m == b or m.startswith(b + ".") for b in banned))
+    assert leaked == []
+
+
+def test_the_nuitka_cache_holds_no_python_source(
+    launch: Callable[..., Launched], packager: str, env: dict[str, str]
+) -> None:
+    """Compiled builds carry no .py files: nothing may need them at run time."""
+    if packager != "nuitka":
+        pytest.skip("PyInstaller keeps bytecode in its archive")
+    run = launch()
+    run.proc.stdin.close()  # type: ignore[union-attr]
+    run.proc.wait(5)
+    unpacked = Path(env["XDG_CACHE_HOME"]) / "PlutoDuck" / "sidecar" / buildinfo.read_version()
+    assert unpacked.is_dir()
+    sources = [str(p.relative_to(unpacked)) for p in unpacked.rglob("*.py")]
+    assert sources == []
+
+
+def test_manifest_describes_the_binary(packager: str) -> None:
+    manifest = json.loads((REPO / "dist" / packager / "manifest.json").read_text())
+    binary = binary_path(packager)
+    assert manifest["packager"] == packager
+    assert manifest["binary_size_bytes"] == binary.stat().st_size
+    assert manifest["sha256"] == buildinfo.sha256(binary)
+    assert manifest["sidecar_version"] == buildinfo.read_version()
+    for key in ("command_line", "packager_version", "python_version", "platform", "arch", "build_seconds", "git_commit"):
+        assert manifest[key] not in (None, ""), key
