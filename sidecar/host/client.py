@@ -23,7 +23,7 @@ import signal
 import subprocess
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -152,6 +152,7 @@ class SidecarClient:
         self.process = process
         self.command = list(command)
         self.pid: int = process.pid
+        #: Monotonic time just before the process was created.
         self.spawned_at = time.monotonic()
         self.boot: LifecycleLine | None = None
         self.boot_at: float | None = None
@@ -193,13 +194,17 @@ class SidecarClient:
         notification_buffer: int = 10_000,
         new_process_group: bool = True,
         stop_on_exit: bool = True,
+        on_spawn: Callable[[SidecarClient], None] | None = None,
     ) -> AsyncIterator[SidecarClient]:
         """Start ``command``, wait for READY, yield the client, stop it on exit.
 
         ``new_process_group`` puts the sidecar in its own process group so the
         last stop step (SIGKILL) also reaches a onefile bootstrap's child.
+        ``on_spawn`` is called with the client as soon as the process exists
+        (before READY), e.g. to watch its pid even if it never becomes ready.
         """
         _check_executable(command[0])
+        launched = time.monotonic()
         try:
             process = await anyio.open_process(
                 list(command),
@@ -213,6 +218,9 @@ class SidecarClient:
         except (FileNotFoundError, PermissionError) as exc:
             raise BinaryNotFound(command[0], exc.strerror or str(exc)) from exc
         client = cls(process, command, notification_buffer)
+        client.spawned_at = launched
+        if on_spawn is not None:
+            on_spawn(client)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(client._read_stdout)

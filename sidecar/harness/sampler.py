@@ -1,0 +1,66 @@
+"""Watch a process tree from a thread: peak RSS and every pid that belonged to it."""
+
+from __future__ import annotations
+
+import threading
+
+import psutil
+
+SAMPLE_INTERVAL_S = 0.02
+
+
+class TreeSampler:
+    """Samples ``pid`` and its descendants until :meth:`stop`.
+
+    peak_rss: the largest summed RSS seen (bytes).
+    pids: every pid seen in the tree (the root included).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_rss = 0
+        self.pids: set[int] = {pid}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
+
+    def start(self) -> None:
+        """Begin sampling (returns at once)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling and wait for the thread."""
+        self._stop.set()
+        self._thread.join(2)
+
+    def add_pid(self, pid: int) -> None:
+        """Also account for ``pid`` (e.g. the Python child named in BOOT)."""
+        self.pids.add(pid)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(SAMPLE_INTERVAL_S)
+
+    def sample(self) -> None:
+        """Take one sample now."""
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        total = 0
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+                self.pids.add(proc.pid)
+            except psutil.Error:
+                continue
+        self.peak_rss = max(self.peak_rss, total)
+
+
+def alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -1,0 +1,132 @@
+"""The launch-reliability harness, against the real sidecar and the bad-sidecar fixtures.
+
+The fixtures (tests/fixtures/bad_sidecars/) are tiny stand-ins, not the real
+sidecar; each misbehaves in exactly one way (seed 004 section 2D).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar.harness.decision import evaluate
+
+FIXTURES = Path(__file__).parent / "fixtures" / "bad_sidecars"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def harness(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sidecar.harness", *args, "--out", str(out), "--decision", str(tmp_path / "decision.md"),
+         "--drafts-dir", str(tmp_path / "drafts")],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
+    return proc, report
+
+
+def test_source_runs_clean_with_every_cycle_kind(tmp_path: Path) -> None:
+    proc, report = harness(tmp_path, "--source", "--launches", "2", "--kill", "--term")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    launches = report["launches"]
+    assert len(launches) == 6 and all(l["ok"] for l in launches)
+    assert {l["kind"] for l in launches} == {"graceful", "kill", "term"}
+    for launch in launches:
+        assert 0 < launch["launch_to_boot_ms"] <= launch["launch_to_ready_ms"]
+        assert launch["first_rpc_ms"] > 0 and launch["peak_rss_bytes"] > 1_000_000
+        assert launch["leftover_pids"] == [] if "leftover_pids" in launch else True
+    graceful = [l for l in launches if l["kind"] == "graceful"]
+    assert all(l["shutdown_reason"] == "normal" and l["exit_status"] == 0 for l in graceful)
+    term = [l for l in launches if l["kind"] == "term"]
+    assert all(l["shutdown_reason"] == "signal" for l in term)
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "| launch -> READY |" in markdown and "## Launch reliability" in markdown
+    assert proc.stdout == markdown  # the report is printed
+    assert (tmp_path / "out" / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert proc.stderr.count("ok") >= 6  # one progress line per launch
+    assert not (tmp_path / "decision.md").exists()  # no Nuitka build measured: no verdict
+
+
+CASES = [
+    # (fixture, expected class, a phrase the message must contain)
+    (None, "missing_binary", "not found"),
+    ("exits_before_ready", "exit_before_ready", "status 7"),
+    ("silent_no_ready", "ready_timeout", "never became ready"),
+    ("garbage_no_ready", "malformed_stdout", "Hello from a stray debug print"),
+    ("ready_twice", "duplicate_ready", "more than once"),
+    ("hang_after_ready", "rpc_error", "hangs after READY"),
+]
+
+
+@pytest.mark.parametrize("fixture,failure,phrase", CASES, ids=[c[1] for c in CASES])
+def test_each_failure_path_gets_its_class_and_an_actionable_message(
+    tmp_path: Path, fixture: str | None, failure: str, phrase: str
+) -> None:
+    binary = str(tmp_path / "missing" / "sidecar-x86_64-unknown-linux-gnu") if fixture is None else str(FIXTURES / f"{fixture}.py")
+    started = time.monotonic()
+    proc, report = harness(tmp_path, "--binary", f"bad={binary}", "--launches", "1", "--ready-timeout", "2", "--rpc-timeout", "1")
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 1
+    [launch] = report["launches"]
+    assert launch["ok"] is False and launch["failure"] == failure
+    assert phrase in launch["message"], launch["message"]
+    assert elapsed < 2 + 1 + 10  # reported within the READY timeout plus cleanup, not hanging
+    drafts = list((tmp_path / "drafts").glob(f"*-bad-{failure}.md"))
+    assert len(drafts) == 1
+    draft = drafts[0].read_text()
+    for field in ("- Date:", "- Platform:", "- Arch:", "- Python:", "- Nuitka:", "- Severity:", "## Symptoms",
+                  "## Reproduction", "## Expected vs Actual", "## Diagnostics", "- Exit code:", "## Suspected Cause",
+                  "## Resolution / Mitigation", "## Follow-up Actions"):
+        assert field in draft
+    assert launch["leftover_pids"] == [] if "leftover_pids" in launch else True
+
+
+def test_failure_messages_are_distinct(tmp_path: Path) -> None:
+    messages = set()
+    for fixture in ("exits_before_ready", "silent_no_ready", "garbage_no_ready", "ready_twice", "hang_after_ready"):
+        proc, report = harness(tmp_path / fixture, "--binary", f"bad={FIXTURES / fixture}.py", "--launches", "1",
+                               "--ready-timeout", "1.5", "--rpc-timeout", "1", "--quiet")
+        messages.add(report["launches"][0]["message"].split(":")[0])
+    assert len(messages) == 5
+
+
+def _summary(packager: str, launches: int, failures: dict[str, int], size: int | None = 30_000_000) -> dict[str, Any]:
+    handshake = sum(v for k, v in failures.items() if k in ("exit_before_ready", "ready_timeout", "malformed_stdout", "duplicate_ready", "missing_binary"))
+    return {
+        "packager": packager, "launches": launches, "ok": launches - sum(failures.values()), "failures": failures,
+        "handshake_failures": handshake, "handshake_failure_rate": handshake / launches, "binary_size_bytes": size,
+        "build_seconds": 600,
+    }
+
+
+def test_decision_keeps_nuitka_when_no_criterion_is_met() -> None:
+    verdict = evaluate([_summary("nuitka", 20, {}), _summary("pyinstaller", 20, {})])
+    assert verdict["verdict"] == "nuitka"
+    assert [c["met"] for c in verdict["criteria"]] == [False, False, False, None]
+
+
+def test_decision_falls_back_over_ten_percent_handshake_failures() -> None:
+    verdict = evaluate([_summary("nuitka", 20, {"ready_timeout": 3}), _summary("pyinstaller", 20, {})])
+    assert verdict["verdict"] == "pyinstaller"
+    assert verdict["criteria"][2]["met"] is True and "15.0 %" in verdict["criteria"][2]["evidence"]
+
+
+def test_decision_exactly_ten_percent_is_not_over() -> None:
+    verdict = evaluate([_summary("nuitka", 20, {"ready_timeout": 2}), _summary("pyinstaller", 20, {})])
+    assert verdict["criteria"][2]["met"] is False
+    assert verdict["criteria"][1]["met"] is True  # instability was still observed
+
+
+def test_decision_needs_a_nuitka_build() -> None:
+    assert evaluate([_summary("pyinstaller", 20, {})])["verdict"] == "undecided"
