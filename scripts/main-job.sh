@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The main job. Until the launch harness lands (issue 4) this runs the sidecar
-# from source and prints a short report of a real exchange with it.
+# The main job: build the Nuitka sidecar, then run the launch-reliability
+# harness against it (20 launches, plus SIGKILL and SIGTERM cycles) and print
+# its report. Outputs: dist/nuitka/ (binary + manifest), dist/harness/
+# (report.json, report.md, latency.png), docs/packaging-decision.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-exec .venv/bin/python -m sidecar.demo "$@"
+./scripts/build-nuitka.sh
+name="sidecar-$(.venv/bin/python build/buildinfo.py triple)$(.venv/bin/python build/buildinfo.py exe-suffix)"
+exec .venv/bin/python -m sidecar.harness --binary "dist/nuitka/$name" --launches 20 --kill --term --out dist/harness "$@"
