@@ -31,23 +31,39 @@ class Outbox:
         self._receive: MemoryObjectReceiveStream[bytes] = receive
         self.broken = False
         self.frames_written = 0
+        self._unwritten = 0  # lines handed to the queue and not yet written
         #: Set when the writer has written (or given up on) everything and returned.
         self.finished = anyio.Event()
 
     async def send(self, line: bytes) -> None:
-        """Queue one complete ``\\n``-terminated line; waits while the queue is full."""
+        """Write one complete ``\\n``-terminated line, or queue it; waits while the queue is full.
+
+        Fast path: when no earlier line is still unwritten, the line is written
+        at once (no task switch, no copy into the queue); whatever the pipe did
+        not take is queued, so order is always kept.
+        """
         if self.broken:
             return  # the host closed stdout: there is nobody to tell
+        if self._unwritten == 0:
+            try:
+                written = self._writer.try_write(line)
+            except (BrokenPipeError, ConnectionResetError):
+                self.broken = True
+                return
+            if written is not None:
+                if written == len(line):
+                    self.frames_written += 1
+                    return
+                line = line[written:]
+        # Counted before the hand-off: the writer may receive the line straight from
+        # this call, and until it is written no later line may take the fast path.
+        # (If this send is cancelled the count stays high: slower, never out of order.)
+        self._unwritten += 1
         await self._send.send(line)
 
     def close(self) -> None:
         """No more lines: the writer finishes what is queued, then returns."""
         self._send.close()
-
-    @property
-    def queued(self) -> int:
-        """Lines waiting to be written."""
-        return self._receive.statistics().current_buffer_used
 
     async def run(self) -> None:
         """The writer task: drain the queue to the fd until closed."""
@@ -74,4 +90,6 @@ class Outbox:
                     self.broken = True
                     # Keep draining so producers never block on a dead pipe.
                     continue
+                finally:
+                    self._unwritten -= len(batch)
                 self.frames_written += len(batch)

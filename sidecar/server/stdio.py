@@ -85,8 +85,10 @@ class FdReader:
                     self._nonblocking = False
                     return await self.read()
                 continue
-            # A regular file never blocks: give other tasks a turn between chunks.
-            await anyio.lowlevel.checkpoint()
+            if len(data) == READ_CHUNK:
+                # Maybe more is waiting (or stdin is a regular file, which never
+                # blocks): let other tasks run between full chunks.
+                await anyio.lowlevel.checkpoint()
             return data
 
 
@@ -110,6 +112,15 @@ class FdWriter:
                     await anyio.wait_writable(self._fd)
                     continue
             view = view[written:]
+
+    def try_write(self, data: bytes) -> int | None:
+        """One non-blocking write attempt: bytes written (0 if it would block), None if unsupported."""
+        if not self._nonblocking:
+            return None
+        try:
+            return os.write(self._fd, data)
+        except BlockingIOError:
+            return 0
 
     def write_now(self, data: bytes) -> bool:
         """Best-effort immediate write outside the event loop; False if it would block."""
