@@ -1,0 +1,154 @@
+//! The Tauri shell: starts the sidecar supervisor in `setup` (without
+//! blocking the window), exposes four commands, forwards notifications,
+//! state changes and log lines as events, and stops the sidecar when the app
+//! exits (window closed or `ExitRequested`).
+
+mod commands;
+mod error;
+mod settings;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use sidecar_host::{LogLine, Supervisor, SupervisorEvent};
+use tauri::{AppHandle, Emitter, Manager, RunEvent, WindowEvent};
+use tokio::sync::broadcast::error::RecvError;
+
+pub use settings::Settings;
+
+/// Event: the supervisor's state changed; payload `SidecarState` (`{state, ...}`).
+pub const EVENT_STATE: &str = "sidecar:state";
+/// Event: a notification from the sidecar; payload `{method, params}`.
+pub const EVENT_NOTIFICATION: &str = "sidecar:notification";
+/// Event: a log line (sidecar stderr or host message); payload `LogLine`.
+pub const EVENT_LOG: &str = "sidecar:log";
+/// Log lines kept for a window that opens late.
+const RECENT_LOG_LINES: usize = 300;
+
+/// What the commands share.
+pub struct ShellState {
+    /// The sidecar supervisor.
+    pub supervisor: Supervisor,
+    /// The folder with the sidecar's and the host's logs.
+    pub logs_dir: PathBuf,
+    /// The last log lines, for a window that subscribes late.
+    pub recent_logs: Arc<Mutex<VecDeque<LogLine>>>,
+    stopping: AtomicBool,
+    stopped: Arc<AtomicBool>,
+}
+
+#[derive(Clone, Serialize)]
+struct NotificationPayload {
+    method: String,
+    params: serde_json::Value,
+}
+
+/// Build and run the app.
+pub fn run() {
+    let app = tauri::Builder::default()
+        .setup(|app| {
+            let settings = Settings::resolve(app.handle())?;
+            let config = settings.supervisor_config();
+            // Supervisor::start returns at once; READY is awaited in the background.
+            let (supervisor, events) = tauri::async_runtime::block_on(async move { Supervisor::start(config) });
+            let recent_logs = Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_LOG_LINES)));
+            tauri::async_runtime::spawn(pump_events(app.handle().clone(), events));
+            tauri::async_runtime::spawn(pump_logs(app.handle().clone(), supervisor.subscribe_logs(), recent_logs.clone()));
+            app.manage(ShellState {
+                supervisor,
+                logs_dir: settings.logs_dir,
+                recent_logs,
+                stopping: AtomicBool::new(false),
+                stopped: Arc::new(AtomicBool::new(false)),
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::sidecar_call,
+            commands::sidecar_status,
+            commands::sidecar_restart,
+            commands::sidecar_logs_path,
+        ])
+        .build(tauri::generate_context!())
+        .expect("error while building the Tauri application");
+
+    app.run(|handle, event| match event {
+        RunEvent::WindowEvent { label, event: WindowEvent::CloseRequested { .. }, .. } if label == "main" => {
+            begin_stop(handle, "the main window was closed");
+        }
+        RunEvent::ExitRequested { api, .. } => {
+            let state = handle.state::<ShellState>();
+            if !state.stopped.load(Ordering::SeqCst) {
+                api.prevent_exit(); // exit again once the sidecar is stopped
+                begin_stop(handle, "the app is exiting");
+            }
+        }
+        RunEvent::Exit => {
+            // Last resort (e.g. an exit path that skipped ExitRequested): stop synchronously.
+            let state = handle.state::<ShellState>();
+            if !state.stopped.load(Ordering::SeqCst) {
+                let supervisor = state.supervisor.clone();
+                tauri::async_runtime::block_on(async move { supervisor.stop_with_reason("the app exited").await });
+            }
+        }
+        _ => {}
+    });
+}
+
+/// Stop the sidecar once, then exit the app.
+fn begin_stop(handle: &AppHandle, reason: &'static str) {
+    let state = handle.state::<ShellState>();
+    if state.stopping.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let supervisor = state.supervisor.clone();
+    let stopped = state.stopped.clone();
+    let handle = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        supervisor.stop_with_reason(reason).await;
+        stopped.store(true, Ordering::SeqCst);
+        handle.exit(0);
+    });
+}
+
+async fn pump_events(handle: AppHandle, mut events: tokio::sync::mpsc::Receiver<SupervisorEvent>) {
+    while let Some(event) = events.recv().await {
+        let _ = match event {
+            SupervisorEvent::State(state) => handle.emit(EVENT_STATE, state),
+            SupervisorEvent::Notification { method, params } => {
+                handle.emit(EVENT_NOTIFICATION, NotificationPayload { method, params })
+            }
+            _ => Ok(()),
+        };
+    }
+}
+
+async fn pump_logs(
+    handle: AppHandle,
+    mut logs: tokio::sync::broadcast::Receiver<LogLine>,
+    recent: Arc<Mutex<VecDeque<LogLine>>>,
+) {
+    loop {
+        let line = match logs.recv().await {
+            Ok(line) => line,
+            Err(RecvError::Lagged(n)) => LogLine {
+                ts_ms: 0,
+                source: sidecar_host::LogSource::Host,
+                pid: 0,
+                line: format!("({n} log lines skipped in the live view; the log file has them)"),
+            },
+            Err(RecvError::Closed) => break,
+        };
+        {
+            let mut recent = recent.lock().expect("recent logs");
+            if recent.len() == RECENT_LOG_LINES {
+                recent.pop_front();
+            }
+            recent.push_back(line.clone());
+        }
+        let _ = handle.emit(EVENT_LOG, line);
+    }
+}

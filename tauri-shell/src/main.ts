@@ -1,0 +1,274 @@
+// The shell's UI: sidecar state, live logs, a query console, the job list.
+// It reaches Rust only through ./sidecar-client.js.
+
+import * as sidecar from "./sidecar-client.js";
+import type { CommandError, LogLine, Notification, SidecarState } from "./sidecar-client.js";
+
+const MAX_LOG_LINES = 500;
+const QUERY_ROW_LIMIT = 1000;
+
+function $(id: string): HTMLElement {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing from index.html`);
+  return el;
+}
+
+function text(el: HTMLElement, value: string): void {
+  el.textContent = value;
+}
+
+let available = new Set<string>();
+
+// ------------------------------------------------------------------ state
+
+function describe(state: SidecarState): string {
+  switch (state.state) {
+    case "starting":
+      return state.attempt > 0 ? `starting (attempt ${state.attempt}): ${state.program}` : `starting ${state.program}`;
+    case "ready":
+      return `ready: pid ${state.pid}, engine pid ${state.engine_pid ?? "?"}, version ${state.version ?? "?"}, READY after ${state.startup_ms} ms`;
+    case "restarting":
+      return `restarting (restart ${state.attempt}) in ${state.delay_ms} ms: ${state.reason}`;
+    case "stopping":
+      return `stopping: ${state.reason}`;
+    case "stopped":
+      return `stopped: ${state.reason}`;
+    case "failed":
+      return `failed (${state.kind}): ${state.error}`;
+  }
+}
+
+function showState(state: SidecarState): void {
+  const badge = $("state");
+  badge.dataset.state = state.state;
+  text(badge, state.state);
+  text($("state-detail"), describe(state));
+  const problem = $("problem");
+  if (state.state === "failed" || state.state === "restarting") {
+    problem.hidden = false;
+    text($("problem-text"), state.state === "failed" ? state.error : state.reason);
+  } else if (state.state === "ready") {
+    problem.hidden = true;
+  }
+  const ready = state.state === "ready";
+  for (const id of ["run-query", "submit-ingest"]) ($(id) as HTMLButtonElement).disabled = !ready;
+  if (ready) void refreshAfterReady();
+}
+
+async function refreshStatus(): Promise<void> {
+  const st = await sidecar.status();
+  showState(st.state);
+  text($("restarts"), String(st.restarts));
+  text($("heartbeat"), st.last_heartbeat_seq === null ? "-" : `#${st.last_heartbeat_seq}, ${st.last_heartbeat_ms_ago} ms ago`);
+  return;
+}
+
+async function refreshAfterReady(): Promise<void> {
+  try {
+    available = await sidecar.methods();
+  } catch (err) {
+    available = new Set();
+    appendLog({ ts_ms: Date.now(), source: "host", pid: 0, line: `rpc.discover failed: ${(err as CommandError).message}` });
+  }
+  text($("methods"), `${available.size} methods`);
+  const engine = available.has("db.query");
+  $("query-unavailable").hidden = engine;
+  $("jobs-unavailable").hidden = available.has("jobs.submit");
+  if (available.has("jobs.list")) void loadJobs();
+}
+
+// ------------------------------------------------------------------ logs
+
+function appendLog(line: LogLine): void {
+  const pre = $("logs");
+  const row = document.createElement("div");
+  row.className = `log ${line.source}`;
+  const ts = line.ts_ms ? new Date(line.ts_ms).toISOString().slice(11, 23) : "";
+  row.textContent = `${ts} ${line.source === "host" ? "[host]" : "[sidecar]"} ${line.line}`;
+  pre.appendChild(row);
+  while (pre.childElementCount > MAX_LOG_LINES) pre.firstElementChild?.remove();
+  pre.scrollTop = pre.scrollHeight;
+}
+
+// ------------------------------------------------------------------ query console
+
+interface QueryResult {
+  columns: { name: string; type?: string }[];
+  rows: unknown[][] | Record<string, unknown>[];
+  row_count?: number;
+  truncated?: boolean;
+  elapsed_ms?: number;
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function renderResult(result: QueryResult): void {
+  const table = $("results") as HTMLTableElement;
+  table.replaceChildren();
+  const head = table.createTHead().insertRow();
+  for (const col of result.columns) {
+    const th = document.createElement("th");
+    th.textContent = col.name;
+    if (col.type) th.title = col.type;
+    head.appendChild(th);
+  }
+  const body = table.createTBody();
+  for (const row of result.rows) {
+    const tr = body.insertRow();
+    const values = Array.isArray(row) ? row : result.columns.map((c) => (row as Record<string, unknown>)[c.name]);
+    for (const v of values) tr.insertCell().textContent = cell(v);
+  }
+  const count = result.row_count ?? result.rows.length;
+  text($("query-meta"), `${count} row${count === 1 ? "" : "s"}${result.truncated ? " (truncated)" : ""}${result.elapsed_ms !== undefined ? ` in ${result.elapsed_ms} ms` : ""}`);
+}
+
+async function runQuery(): Promise<void> {
+  const sql = ($("sql") as HTMLTextAreaElement).value.trim();
+  const error = $("query-error");
+  error.hidden = true;
+  if (!sql) return;
+  text($("query-meta"), "running...");
+  try {
+    renderResult(await sidecar.call<QueryResult>("db.query", { sql, limit: QUERY_ROW_LIMIT }));
+  } catch (err) {
+    const e = err as CommandError;
+    error.hidden = false;
+    text(error, e.kind === "rpc_error" && e.code === -32601 ? "db.query is not available in this sidecar build." : `${e.data?.kind ?? e.kind}: ${e.message}`);
+    text($("query-meta"), "");
+  }
+}
+
+// ------------------------------------------------------------------ jobs
+
+interface Job {
+  job_id: string;
+  type?: string;
+  status: string;
+  progress?: number;
+  message?: string | null;
+}
+
+const jobs = new Map<string, Job>();
+const FINAL = new Set(["succeeded", "failed", "canceled"]);
+
+function renderJobs(): void {
+  const list = $("jobs");
+  list.replaceChildren();
+  const ordered = [...jobs.values()].reverse();
+  for (const job of ordered) {
+    const li = document.createElement("li");
+    li.className = "job";
+    li.dataset.jobId = job.job_id;
+    li.dataset.status = job.status;
+    const label = document.createElement("span");
+    label.className = "job-label";
+    label.textContent = `${job.type ?? "job"} ${job.job_id.slice(0, 8)}`;
+    const status = document.createElement("span");
+    status.className = "job-status";
+    status.textContent = job.status;
+    const bar = document.createElement("progress");
+    bar.max = 1;
+    bar.value = job.progress ?? 0;
+    const message = document.createElement("span");
+    message.className = "job-message";
+    message.textContent = job.message ?? "";
+    const cancel = document.createElement("button");
+    cancel.className = "cancel";
+    cancel.textContent = "Cancel";
+    cancel.disabled = FINAL.has(job.status);
+    cancel.onclick = () => void cancelJob(job.job_id);
+    li.append(label, status, bar, message, cancel);
+    list.appendChild(li);
+  }
+}
+
+function mergeJob(update: Partial<Job> & { job_id: string }): void {
+  const old = jobs.get(update.job_id) ?? { job_id: update.job_id, status: "queued" };
+  const merged = { ...old, ...update };
+  if (merged.progress !== undefined && old.progress !== undefined && merged.progress < old.progress) merged.progress = old.progress;
+  jobs.set(update.job_id, merged);
+  renderJobs();
+}
+
+async function loadJobs(): Promise<void> {
+  try {
+    const result = await sidecar.call<Job[] | { jobs: Job[] }>("jobs.list", { limit: 50 });
+    const list = Array.isArray(result) ? result : result.jobs ?? [];
+    for (const job of list.reverse()) mergeJob(job);
+  } catch (err) {
+    appendLog({ ts_ms: Date.now(), source: "host", pid: 0, line: `jobs.list failed: ${(err as CommandError).message}` });
+  }
+}
+
+async function submitIngest(): Promise<void> {
+  const source = ($("ingest-source") as HTMLInputElement).value.trim();
+  const table = ($("ingest-table") as HTMLInputElement).value.trim();
+  const error = $("jobs-error");
+  error.hidden = true;
+  try {
+    const job = await sidecar.call<Job>("jobs.submit", { type: "ingest", payload: { source, table } });
+    mergeJob({ type: "ingest", ...job });
+  } catch (err) {
+    const e = err as CommandError;
+    error.hidden = false;
+    text(error, `${e.data?.kind ?? e.kind}: ${e.message}`);
+  }
+}
+
+async function cancelJob(jobId: string): Promise<void> {
+  try {
+    await sidecar.call("jobs.cancel", { job_id: jobId });
+  } catch (err) {
+    const error = $("jobs-error");
+    error.hidden = false;
+    text(error, `cancel failed: ${(err as CommandError).message}`);
+  }
+}
+
+function onNotification(n: Notification): void {
+  if ((n.method === "job.status" || n.method === "job.progress") && n.params?.job_id) {
+    mergeJob(n.params as Job);
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+
+async function main(): Promise<void> {
+  // Subscribe first, then read the current state: no change can fall between the two.
+  await sidecar.onState(showState);
+  await sidecar.onNotification(onNotification);
+  await sidecar.onLog(appendLog);
+  const st = await sidecar.status();
+  for (const line of st.recent_logs) appendLog(line);
+  await refreshStatus();
+  const paths = await sidecar.logsPath();
+  text($("logs-path"), paths.dir);
+  $("logs-path").title = `host log: ${paths.host_log ?? "(none)"}\nsidecar log: ${paths.sidecar_log}`;
+
+  $("restart").onclick = async () => {
+    ($("restart") as HTMLButtonElement).disabled = true;
+    try {
+      await sidecar.restart();
+    } catch (err) {
+      appendLog({ ts_ms: Date.now(), source: "host", pid: 0, line: `restart failed: ${(err as CommandError).message}` });
+    } finally {
+      ($("restart") as HTMLButtonElement).disabled = false;
+    }
+  };
+  $("run-query").onclick = () => void runQuery();
+  $("submit-ingest").onclick = () => void submitIngest();
+  ($("sql") as HTMLTextAreaElement).addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) void runQuery();
+  });
+  setInterval(() => void refreshStatus().catch(() => undefined), 2000);
+  document.body.dataset.loaded = "true";
+}
+
+main().catch((err) => {
+  document.body.dataset.loaded = "error";
+  text($("state-detail"), `the UI could not start: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
+});

@@ -1,0 +1,124 @@
+// The one module that talks to Rust: the four commands and the three events
+// of the Tauri shell (src-tauri/src/lib.rs), typed. Nothing else in the
+// frontend touches window.__TAURI__.
+
+/** The supervisor's state, as the `sidecar:state` event and `sidecar_status` carry it. */
+export type SidecarState =
+  | { state: "starting"; attempt: number; program: string }
+  | { state: "ready"; pid: number; engine_pid: number | null; version: string | null; startup_ms: number }
+  | { state: "restarting"; attempt: number; reason: string; delay_ms: number }
+  | { state: "stopping"; reason: string }
+  | { state: "stopped"; reason: string }
+  | { state: "failed"; kind: string; error: string };
+
+/** One log line: the sidecar's stderr or a message from the host. */
+export interface LogLine {
+  ts_ms: number;
+  source: "stderr" | "host";
+  pid: number;
+  line: string;
+}
+
+/** `sidecar_status`'s answer. */
+export interface SidecarStatus {
+  state: SidecarState;
+  pid: number | null;
+  engine_pid: number | null;
+  restarts: number;
+  last_heartbeat_seq: number | null;
+  last_heartbeat_ms_ago: number | null;
+  log_file: string | null;
+  uptime_ms: number;
+  recent_logs: LogLine[];
+}
+
+/** `sidecar_logs_path`'s answer. */
+export interface LogsPath {
+  dir: string;
+  host_log: string | null;
+  sidecar_log: string;
+}
+
+/** A notification from the sidecar (`job.progress`, `job.status`, ...). */
+export interface Notification {
+  method: string;
+  params: any;
+}
+
+/** What a failed command rejects with. `kind` is stable; `message` is for people. */
+export interface CommandError {
+  kind: string;
+  message: string;
+  /** JSON-RPC error code when kind is "rpc_error". */
+  code?: number;
+  /** JSON-RPC error data (with `kind`, e.g. "sql_syntax") when kind is "rpc_error". */
+  data?: { kind?: string; [key: string]: unknown };
+}
+
+type Unlisten = () => void;
+
+interface TauriGlobal {
+  core: { invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T> };
+  event: { listen<T>(event: string, handler: (event: { payload: T }) => void): Promise<Unlisten> };
+}
+
+function tauri(): TauriGlobal {
+  const t = (window as unknown as { __TAURI__?: TauriGlobal }).__TAURI__;
+  if (!t) throw new Error("window.__TAURI__ is missing: run inside the Tauri app (app.withGlobalTauri = true)");
+  return t;
+}
+
+/** Turn anything a command rejected with into a CommandError. */
+export function asCommandError(err: unknown): CommandError {
+  if (err && typeof err === "object" && "kind" in err && "message" in err) return err as CommandError;
+  return { kind: "shell_error", message: String(err) };
+}
+
+/** Call a sidecar JSON-RPC method; rejects with a CommandError. */
+export async function call<T = unknown>(method: string, params?: unknown, timeoutMs?: number): Promise<T> {
+  try {
+    return await tauri().core.invoke<T>("sidecar_call", { method, params: params ?? null, timeoutMs: timeoutMs ?? null });
+  } catch (err) {
+    throw asCommandError(err);
+  }
+}
+
+/** The supervisor's status plus the recent log lines. */
+export function status(): Promise<SidecarStatus> {
+  return tauri().core.invoke<SidecarStatus>("sidecar_status");
+}
+
+/** Stop the sidecar gracefully and start a new one (follow onState for the result). */
+export async function restart(): Promise<void> {
+  try {
+    await tauri().core.invoke<void>("sidecar_restart");
+  } catch (err) {
+    throw asCommandError(err);
+  }
+}
+
+/** Where the logs are. */
+export function logsPath(): Promise<LogsPath> {
+  return tauri().core.invoke<LogsPath>("sidecar_logs_path");
+}
+
+/** Follow state changes. */
+export function onState(handler: (state: SidecarState) => void): Promise<Unlisten> {
+  return tauri().event.listen<SidecarState>("sidecar:state", (e) => handler(e.payload));
+}
+
+/** Follow notifications from the sidecar. */
+export function onNotification(handler: (n: Notification) => void): Promise<Unlisten> {
+  return tauri().event.listen<Notification>("sidecar:notification", (e) => handler(e.payload));
+}
+
+/** Follow the live log. */
+export function onLog(handler: (line: LogLine) => void): Promise<Unlisten> {
+  return tauri().event.listen<LogLine>("sidecar:log", (e) => handler(e.payload));
+}
+
+/** The names of the methods the running sidecar serves (from rpc.discover). */
+export async function methods(): Promise<Set<string>> {
+  const doc = await call<{ methods?: { name: string }[] }>("rpc.discover");
+  return new Set((doc.methods ?? []).map((m) => m.name));
+}
