@@ -169,6 +169,7 @@ def _serve(config: Config, paths: DataPaths, fds: ProtocolFds, started: float, l
 
     import anyio
 
+    from sidecar.engine_methods import register_engine_methods
     from sidecar.logs import configure_logging
     from sidecar.server.app import serve
     from sidecar.server.builtins import register_builtins
@@ -178,13 +179,14 @@ def _serve(config: Config, paths: DataPaths, fds: ProtocolFds, started: float, l
     log = logging.getLogger("sidecar")
     registry = Registry()
     register_builtins(registry)
+    engine = register_engine_methods(registry)  # light: DuckDB and keyring load on first use
     if config.test_methods:
         from sidecar.testing_methods import register_test_methods
 
         register_test_methods(registry)
         log.warning("test-only methods are enabled (SIDECAR_TEST_METHODS=1)")
     try:
-        reason = anyio.run(serve, config, paths, fds, registry, started, launcher_pid)
+        reason = anyio.run(engine.hosting(serve), config, paths, fds, registry, started, launcher_pid)
     except KeyboardInterrupt:  # Ctrl-C where signals cannot be received by the loop (Windows)
         log.info("exit", extra={"ctx": {"reason": "signal"}})
         logs.close()

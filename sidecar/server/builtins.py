@@ -6,9 +6,11 @@ import os
 import time
 from typing import Any
 
+import msgspec
 from msgspec import Struct
 
 from sidecar._version import PROTOCOL_VERSION, SIDECAR_NAME, __version__
+from sidecar.engine.status import WorkerCounts, engine_figures
 from sidecar.server.discovery import openrpc_document
 from sidecar.server.registry import Registry
 from sidecar.server.session import RequestContext
@@ -36,6 +38,10 @@ class StatusResult(Struct):
     uptime_ms: since start. paths: data_dir, logs_dir, cache_dir.
     inflight: the requests being handled right now (this one excluded).
     parent_watch: how the launcher's death is detected on this platform.
+    engine_started: false until the first engine method ran. queue_depth: jobs waiting.
+    workers: active and idle job workers. jobs_by_status: job counts per status (empty
+    before the engine started). duckdb_bytes: engine.duckdb plus its WAL on disk.
+    rss_bytes: resident memory of the process.
     """
 
     name: str
@@ -47,6 +53,12 @@ class StatusResult(Struct):
     paths: dict[str, str]
     inflight: list[InFlightRequest]
     parent_watch: str
+    engine_started: bool = False
+    queue_depth: int = 0
+    workers: WorkerCounts = msgspec.field(default_factory=WorkerCounts)
+    jobs_by_status: dict[str, int] = {}
+    duckdb_bytes: int = 0
+    rss_bytes: int | None = None
 
 
 class ShutdownResult(Struct):
@@ -77,10 +89,11 @@ def register_builtins(registry: Registry) -> None:
 
     @registry.method("system.status")
     def status(ctx: RequestContext) -> StatusResult:
-        """Name, version, pid, uptime, protocol version, data paths and in-flight requests."""
+        """Name, version, pid, uptime, protocol version, data paths, in-flight requests, engine figures."""
         session = ctx.session
         now = time.monotonic()
         life = session.state["lifecycle"]
+        figures = engine_figures(session.state)
         return StatusResult(
             name=SIDECAR_NAME,
             version=__version__,
@@ -94,6 +107,12 @@ def register_builtins(registry: Registry) -> None:
                 for entry in session.inflight.values()
             ],
             parent_watch=session.state["parent_watch"].mechanism,
+            engine_started=figures.engine_started,
+            queue_depth=figures.queue_depth,
+            workers=figures.workers,
+            jobs_by_status=figures.jobs_by_status,
+            duckdb_bytes=figures.duckdb_bytes,
+            rss_bytes=figures.rss_bytes,
         )
 
     @registry.method("system.shutdown")

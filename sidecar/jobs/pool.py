@@ -1,0 +1,385 @@
+"""The worker pool: a bounded queue, N workers, cancellation, retries, recovery.
+
+* Bounded: at most ``jobs_queue_limit`` jobs wait; one more is refused with
+  data.kind ``queue_full`` (nothing is dropped silently). At most
+  ``jobs_concurrency`` run at once; the limit can change while running.
+* Every transition goes through the store (the transition table is checked
+  there, in the same sqlite transaction) and then out as ``job.status``.
+* A running job owns a CancelScope. jobs.cancel cancels it (the job's DuckDB
+  cursor is interrupted by its QueryHandle) and waits for the job to stop;
+  shutdown does the same for every running job and marks them failed with
+  kind ``interrupted``, exactly as start-up does for jobs a killed process
+  left running. Interrupted idempotent jobs are re-queued as new jobs.
+* A runner's exception is the job's failure (this is the job boundary): known
+  errors keep their kind, anything else becomes ``unhandled_exception`` with
+  the traceback in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import msgspec
+from anyio.abc import TaskGroup
+
+from sidecar.clock import utc_now
+from sidecar.engine.errors import failure_class, is_duckdb_error, to_application_error
+from sidecar.ids import new_uuid7
+from sidecar.jobs.messages import JobProgressNote, JobStatusNote
+from sidecar.jobs.model import CANCELED, FAILED, QUEUED, RUNNING, STATUSES, SUCCEEDED, JobRecord, job_error
+from sidecar.jobs.progress import Progress
+from sidecar.jobs.store import JobStore
+from sidecar.jobs.types import JobContext, JobFailed, JobType, RetryPolicy
+from sidecar.masking import mask_secrets
+from sidecar.protocol import ApplicationError, ErrorCode, RpcError
+
+if TYPE_CHECKING:
+    from sidecar.engine_services import Services
+
+log = logging.getLogger("sidecar.jobs")
+
+Notify = Callable[[str, Any], Awaitable[None]]
+
+#: How long jobs.cancel waits for a running job to stop before answering.
+CANCEL_WAIT_S: Final = 5.0
+#: How long shutdown waits for running jobs to stop (inside the 5 s hook bound).
+STOP_WAIT_S: Final = 3.0
+
+
+@dataclass(eq=False)
+class RunningJob:
+    """A job a worker holds: its cancel scope, why it was cancelled, when it is done."""
+
+    job_id: str
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    done: anyio.Event = field(default_factory=anyio.Event)
+    reason: str | None = None  # "user" (jobs.cancel) or "shutdown"
+
+    def cancel(self, reason: str) -> None:
+        """Stop the job; the first reason wins."""
+        self.reason = self.reason or reason
+        self.scope.cancel()
+
+
+class JobPool:
+    """Queue, workers and bookkeeping for every job of this process."""
+
+    def __init__(self, store: JobStore, types: dict[str, JobType], services: Services, notify: Notify) -> None:
+        self.store = store
+        self.types = types
+        self.services = services
+        self._notify = notify
+        settings = services.settings.current
+        self._limiter = anyio.CapacityLimiter(settings.jobs_concurrency)
+        self._queue_limit = settings.jobs_queue_limit
+        self._backoff_ms = settings.jobs_retry_backoff_ms
+        services.settings.observe(self._apply_settings)
+        self._queue: deque[str] = deque()
+        self._wakeup = anyio.Event()
+        self._running: dict[str, RunningJob] = {}
+        self.counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        self._tg: TaskGroup | None = None
+        self._dispatcher: anyio.CancelScope | None = None
+        self.stopping = False
+
+    # ------------------------------------------------------------ numbers for system.status
+
+    @property
+    def queue_depth(self) -> int:
+        """Jobs waiting for a worker."""
+        return len(self._queue)
+
+    @property
+    def active(self) -> int:
+        """Workers running a job."""
+        return len(self._running)
+
+    @property
+    def concurrency(self) -> int:
+        """Workers in the pool."""
+        return int(self._limiter.total_tokens)
+
+    def _apply_settings(self, settings: Any) -> None:
+        self._limiter.total_tokens = settings.jobs_concurrency
+        self._queue_limit = settings.jobs_queue_limit
+        self._backoff_ms = settings.jobs_retry_backoff_ms
+
+    # ------------------------------------------------------------ start and stop
+
+    async def start(self, tg: TaskGroup) -> None:
+        """Recover jobs a previous process left running, queue the queued ones, start the dispatcher."""
+        self._tg = tg
+        self.counts = await self.store.counts()
+        for job_id in await self.store.ids_with_status(RUNNING):
+            await self._recover(job_id)
+        self._queue.extend(await self.store.ids_with_status(QUEUED))
+        self._dispatcher = anyio.CancelScope()
+        tg.start_soon(self._dispatch)
+        log.info("job pool started", extra={"ctx": {"workers": self.concurrency, "queued": len(self._queue)}})
+
+    async def _recover(self, job_id: str) -> None:
+        record = await self.store.get(job_id)
+        if record is None:
+            return
+        await self._interrupted(record, "the sidecar stopped while this job was running (previous process)", recovered=True)
+
+    async def _interrupted(self, record: JobRecord, message: str, *, recovered: bool) -> None:
+        """Mark a running job failed with kind interrupted; re-queue it once if its type is idempotent."""
+        job_type = self.types.get(record.type)
+        requeue = job_type is not None and job_type.idempotent and record.retry_of is None and not self.stopping
+        requeued_as = None
+        if requeue:
+            requeued_as = (await self._create(record.type, record.payload, record.run_id, retry_of=record.job_id)).job_id
+        error = job_error("interrupted", message, "interrupted", requeued_as=requeued_as)
+        updated = await self._transition(record, FAILED, recovered=recovered, requeued_as=requeued_as, error=error, finished_at=utc_now())
+        if recovered and job_type is not None and job_type.abandon is not None:
+            await job_type.abandon(self.services, updated, "interrupted")
+        log.warning(
+            "job interrupted",
+            extra={"ctx": {"job_id": record.job_id, "job_type": record.type, "run_id": updated.run_id, "recovered": recovered, "requeued_as": requeued_as}},
+        )
+
+    async def stop(self) -> None:
+        """Shutdown: stop dispatching, interrupt running jobs, wait (bounded) until they are recorded."""
+        self.stopping = True
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+        running = list(self._running.values())
+        for job in running:
+            job.cancel("shutdown")
+        with anyio.move_on_after(STOP_WAIT_S):
+            for job in running:
+                await job.done.wait()
+        left = [job.job_id for job in running if not job.done.is_set()]
+        if left:
+            log.error("jobs still running at shutdown", extra={"ctx": {"job_ids": left}})
+
+    # ------------------------------------------------------------ submit, cancel
+
+    async def submit(self, type_name: str, payload: dict[str, Any], run_id: str | None) -> JobRecord:
+        """Validate and queue a job (-32602 for an unknown type or a bad payload, queue_full when full)."""
+        job_type = self.types.get(type_name)
+        if job_type is None:
+            known = sorted(self.types)
+            raise RpcError(
+                ErrorCode.INVALID_PARAMS,
+                f"unknown job type {type_name!r}; known types: {', '.join(known)}",
+                data={"path": "$.type", "detail": "unknown job type", "known": known},
+            )
+        try:
+            validated = msgspec.convert(payload, job_type.payload)
+        except msgspec.ValidationError as exc:
+            raise _payload_error(exc) from None
+        if self.stopping:
+            raise RpcError(ErrorCode.SHUTTING_DOWN, "the sidecar is stopping: no new jobs", data={"method": "jobs.submit"})
+        if len(self._queue) >= self._queue_limit:
+            raise ApplicationError(
+                "queue_full",
+                f"the job queue is full ({self._queue_limit} jobs waiting); retry later",
+                limit=self._queue_limit,
+                queued=len(self._queue),
+            )
+        job_id = new_uuid7()
+        if job_type.prepare is not None:
+            payload, run_id = await job_type.prepare(self.services, validated, run_id, job_id)
+        return await self._create(type_name, payload, run_id, job_id=job_id)
+
+    async def _create(
+        self, type_name: str, payload: dict[str, Any], run_id: str | None, retry_of: str | None = None, job_id: str | None = None
+    ) -> JobRecord:
+        now = utc_now()
+        record = JobRecord(
+            job_id=job_id or new_uuid7(), type=type_name, status=QUEUED, created_at=now, updated_at=now, progress=0.0,
+            message=None, payload=payload, result=None, error=None, run_id=run_id, retry_of=retry_of,
+        )
+        await self.store.insert(record)
+        self.counts[QUEUED] += 1
+        self._queue.append(record.job_id)
+        self._wakeup.set()
+        await self._send_status(record, None)
+        return record
+
+    async def cancel(self, job_id: str) -> tuple[JobRecord, bool]:
+        """Cancel a queued or running job; returns the record and whether the cancel took effect."""
+        if job_id in self._queue:
+            self._queue.remove(job_id)
+            record = await self.store.get(job_id)
+            assert record is not None
+            return await self._cancel_unstarted(record), True
+        running = self._running.get(job_id)
+        if running is not None:
+            running.cancel("user")
+            with anyio.move_on_after(CANCEL_WAIT_S):
+                await running.done.wait()
+            record = await self.store.get(job_id)
+            assert record is not None
+            return record, record.status == CANCELED
+        record = await self.store.get(job_id)
+        if record is None:
+            raise ApplicationError("job_not_found", f"no job with id {job_id}", job_id=job_id)
+        return record, False
+
+    async def _cancel_unstarted(self, record: JobRecord) -> JobRecord:
+        updated = await self._transition(
+            record, CANCELED, error=job_error("canceled", "canceled by jobs.cancel before it started", "interrupted"),
+            finished_at=utc_now(),
+        )
+        job_type = self.types.get(record.type)
+        if job_type is not None and job_type.abandon is not None:
+            await job_type.abandon(self.services, updated, "canceled")
+        return updated
+
+    # ------------------------------------------------------------ running
+
+    async def _dispatch(self) -> None:
+        assert self._dispatcher is not None and self._tg is not None
+        with self._dispatcher:
+            while True:
+                while not self._queue:
+                    self._wakeup = anyio.Event()
+                    await self._wakeup.wait()
+                borrower = object()
+                await self._limiter.acquire_on_behalf_of(borrower)
+                if not self._queue:  # canceled while we waited for a worker
+                    self._limiter.release_on_behalf_of(borrower)
+                    continue
+                job_id = self._queue.popleft()
+                running = RunningJob(job_id)
+                self._running[job_id] = running  # before the task starts: jobs.cancel must find it
+                self._tg.start_soon(self._run, running, borrower)
+
+    async def _run(self, running: RunningJob, borrower: object) -> None:
+        try:
+            record = await self.store.get(running.job_id)
+            if record is None or record.status != QUEUED:
+                return
+            if running.reason is not None:  # canceled between the queue and this worker
+                await self._cancel_unstarted(record)
+                return
+            await self._execute(record, running)
+        finally:
+            self._running.pop(running.job_id, None)
+            running.done.set()
+            self._limiter.release_on_behalf_of(borrower)
+
+    async def _execute(self, record: JobRecord, running: RunningJob) -> None:
+        job_type = self.types[record.type]
+        payload = msgspec.convert(record.payload, job_type.payload)
+        record = await self._transition(record, RUNNING, started_at=utc_now(), attempts=1)
+        progress = Progress(
+            send=lambda value, message: self._send_progress(record.job_id, value, message),
+            persist=lambda value, message: self.store.update(record.job_id, progress=value, message=message),
+        )
+        context = JobContext(record.job_id, record.type, record.run_id, 1, progress, self.services)
+        result: Any = None
+        error: dict[str, Any] | None = None
+        async with anyio.create_task_group() as ticker:
+            ticker.start_soon(progress.run)
+            with running.scope:
+                try:
+                    result = await self._attempts(job_type, context, payload)
+                except JobFailed as failed:
+                    error = failed.error
+            ticker.cancel_scope.cancel()
+        with anyio.CancelScope(shield=True):
+            await self._finish(record, running, context, result, error)
+
+    async def _attempts(self, job_type: JobType, context: JobContext, payload: Any) -> Any:
+        policy: RetryPolicy = job_type.retry
+        while True:
+            try:
+                return await job_type.run(context, payload)
+            except Exception as exc:  # the job boundary: every failure becomes the job's error
+                error = _as_job_error(exc, context)
+            if not policy.should_retry(context.attempt, error["kind"]):
+                raise JobFailed({**error, "attempts": context.attempt})
+            delay = policy.delay_s(context.attempt, self._backoff_ms)
+            context.log(logging.WARNING, "job attempt failed; retrying", attempt=context.attempt, error_kind=error["kind"], delay_s=delay)
+            await self.store.add_event(
+                context.job_id, "warn", f"attempt {context.attempt} failed ({error['kind']}): {error['message']}",
+                {"attempt": context.attempt, "error_kind": error["kind"], "retry_in_s": delay},
+            )
+            context.progress.set(message=f"attempt {context.attempt} failed ({error['kind']}); retrying in {delay:g} s")
+            await anyio.sleep(delay)
+            context.attempt += 1
+            await self.store.update(context.job_id, attempts=context.attempt)
+
+    async def _finish(
+        self, record: JobRecord, running: RunningJob, context: JobContext, result: Any, error: dict[str, Any] | None
+    ) -> None:
+        current = await self.store.get(record.job_id)
+        assert current is not None
+        if running.scope.cancelled_caught:
+            if running.reason == "shutdown":
+                await self._interrupted(current, "the sidecar stopped while this job was running", recovered=False)
+            else:
+                await self._transition(
+                    current, CANCELED, error=job_error("canceled", "canceled by jobs.cancel", "interrupted"),
+                    finished_at=utc_now(), attempts=context.attempt,
+                )
+            context.log(logging.INFO, "job stopped", reason=running.reason)
+            return
+        if error is not None:
+            await context.progress.flush()
+            await self._transition(current, FAILED, error=mask_secrets(error), finished_at=utc_now(), attempts=context.attempt)
+            context.log(logging.ERROR, "job failed", error_kind=error["kind"], error=error["message"])
+            return
+        context.progress.set(1.0)
+        await context.progress.flush()
+        encoded = mask_secrets(msgspec.to_builtins(result))
+        await self._transition(current, SUCCEEDED, result=encoded, progress=1.0, finished_at=utc_now(), attempts=context.attempt)
+        context.log(logging.INFO, "job succeeded")
+
+    # ------------------------------------------------------------ bookkeeping and notifications
+
+    async def _transition(
+        self, record: JobRecord, status: str, *, recovered: bool = False, requeued_as: str | None = None, **fields: Any
+    ) -> JobRecord:
+        updated = await self.store.transition(record.job_id, status, **fields)
+        self.counts[record.status] -= 1
+        self.counts[status] += 1
+        await self._send_status(updated, record.status, recovered=recovered, requeued_as=requeued_as)
+        return updated
+
+    async def _send_status(
+        self, record: JobRecord, previous: str | None, *, recovered: bool = False, requeued_as: str | None = None
+    ) -> None:
+        note = JobStatusNote(
+            job_id=record.job_id, type=record.type, status=record.status, updated_at=record.updated_at,
+            progress=record.progress, previous=previous, message=record.message, error=record.error,  # type: ignore[arg-type]
+            result=record.result, run_id=record.run_id, attempts=record.attempts, recovered=recovered,
+            requeued_as=requeued_as,
+        )
+        await self._notify("job.status", note)
+
+    async def _send_progress(self, job_id: str, value: float, message: str | None) -> None:
+        await self._notify("job.progress", JobProgressNote(job_id=job_id, progress=round(value, 4), message=message))
+
+
+def _payload_error(exc: msgspec.ValidationError) -> RpcError:
+    text = str(exc)
+    path = "$"
+    if " - at `" in text:
+        text, _, tail = text.partition(" - at `")
+        path = tail.rstrip("`")
+    return RpcError(
+        ErrorCode.INVALID_PARAMS,
+        f"Invalid params: payload: {text}",
+        data={"path": path.replace("$", "$.payload", 1), "detail": text},
+    )
+
+
+def _as_job_error(exc: Exception, context: JobContext) -> dict[str, Any]:
+    if isinstance(exc, JobFailed):
+        return exc.error
+    if is_duckdb_error(exc) or isinstance(exc, OSError):
+        exc = to_application_error(exc)
+    if isinstance(exc, RpcError):
+        return job_error(exc.kind, exc.message, failure_class(exc.kind), **exc.data)
+    context.log(logging.ERROR, "job raised an unexpected exception", exc_info=exc, exception=type(exc).__name__)
+    return job_error("unhandled_exception", f"{type(exc).__name__}: {exc}", None, exception=type(exc).__name__)

@@ -1,0 +1,302 @@
+"""Durable job state: sqlite3 in WAL mode (``state.sqlite3`` in the data dir).
+
+Why sqlite3 and not a DuckDB table:
+* job bookkeeping is many tiny transactions (every transition, every progress
+  checkpoint) while DuckDB ingests run long write transactions: DuckDB's
+  optimistic concurrency would turn concurrent job updates into conflicts, and
+  a job could not record "failed" while its own failing transaction holds on;
+* jobs.list/jobs.get and the startup recovery must work without importing
+  or opening DuckDB (no 160 ms import, no WAL replay of a huge ingest first),
+  and even when engine.duckdb is damaged or locked;
+* WAL mode with synchronous=NORMAL: a committed transition survives a killed
+  process (only a power loss can drop the last few), readers never block
+  the writer, and sqlite3 ships with Python.
+
+The file is used from worker threads, one at a time (a capacity limiter of
+one), so the event loop never waits on a disk sync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import anyio
+import anyio.to_thread
+import msgspec
+
+from sidecar.clock import utc_now
+from sidecar.jobs.model import STATUSES, JobRecord, check_transition
+
+T = TypeVar("T")
+
+STATE_FILE: Final = "state.sqlite3"
+
+JOBS_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT,
+    payload_json TEXT NOT NULL,
+    result_json TEXT,
+    error_json TEXT,
+    run_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT,
+    finished_at TEXT,
+    retry_of TEXT,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_type ON jobs(type, seq);
+CREATE TABLE IF NOT EXISTS job_events (
+    event_id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL REFERENCES jobs(job_id),
+    created_at TEXT NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL,
+    meta_json TEXT
+);
+CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events(job_id, event_id);
+"""
+
+_COLUMNS: Final = (
+    "job_id, type, status, created_at, updated_at, progress, message, payload_json, result_json, "
+    "error_json, run_id, attempts, started_at, finished_at, retry_of"
+)
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
+
+
+class StateDB:
+    """The sqlite3 file shared by the job store and the run ledger."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._connection: sqlite3.Connection | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def open(self, schemas: Sequence[str]) -> None:
+        """Open (creating tables as needed)."""
+        self._limiter = anyio.CapacityLimiter(1)
+        self._connection = await anyio.to_thread.run_sync(_connect, self.path, list(schemas), limiter=self._limiter)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(connection, *args)`` in a worker thread, one call at a time."""
+        if self._connection is None or self._limiter is None:
+            raise RuntimeError("state database is not open")
+        return await anyio.to_thread.run_sync(work, self._connection, *args, limiter=self._limiter)
+
+    async def close(self) -> None:
+        """Close the file (WAL content is checkpointed by sqlite on the last close)."""
+        connection, self._connection = self._connection, None
+        if connection is not None and self._limiter is not None:
+            await anyio.to_thread.run_sync(connection.close, limiter=self._limiter)
+
+
+@contextlib.contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """One explicit write transaction (the connection is in autocommit mode otherwise)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _connect(path: Path, schemas: list[str]) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    for schema in schemas:
+        connection.executescript(schema)
+    return connection
+
+
+class JobStore:
+    """Jobs and job events on a :class:`StateDB`."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    async def insert(self, record: JobRecord) -> None:
+        """Store a new job (status queued)."""
+        await self.db.run(_insert, record)
+
+    async def transition(self, job_id: str, status: str, **fields: Any) -> JobRecord:
+        """Move a job to ``status`` (checked against the transition table), setting ``fields``."""
+        return await self.db.run(_transition, job_id, status, fields)
+
+    async def update(self, job_id: str, **fields: Any) -> None:
+        """Set fields without a transition (progress, message, attempts)."""
+        await self.db.run(_update, job_id, fields)
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """One job, or None."""
+        return await self.db.run(_get, job_id)
+
+    async def list(self, status: str | None, job_type: str | None, limit: int) -> list[JobRecord]:
+        """Newest first, filtered."""
+        return await self.db.run(_list, status, job_type, limit)
+
+    async def ids_with_status(self, status: str) -> list[str]:
+        """Job ids in ``status``, oldest first."""
+        return await self.db.run(_ids_with_status, status)
+
+    async def counts(self) -> dict[str, int]:
+        """How many jobs are in each status (all statuses present)."""
+        return await self.db.run(_counts)
+
+    async def add_event(self, job_id: str, level: str, message: str, meta: dict[str, Any] | None = None) -> None:
+        """Append to the job's event log."""
+        await self.db.run(_add_event, job_id, level, message, meta)
+
+    async def events(self, job_id: str, limit: int) -> list[dict[str, Any]]:
+        """The job's events, oldest first."""
+        return await self.db.run(_events, job_id, limit)
+
+
+def _row_to_record(row: Sequence[Any]) -> JobRecord:
+    (job_id, job_type, status, created, updated, progress, message, payload, result, error, run_id,
+     attempts, started, finished, retry_of) = row
+    return JobRecord(
+        job_id=job_id,
+        type=job_type,
+        status=status,
+        created_at=created,
+        updated_at=updated,
+        progress=float(progress),
+        message=message,
+        payload=_decode(payload),
+        result=_decode(result) if result is not None else None,
+        error=_decode(error) if error is not None else None,
+        run_id=run_id,
+        attempts=int(attempts),
+        started_at=started,
+        finished_at=finished,
+        retry_of=retry_of,
+    )
+
+
+def _insert(connection: sqlite3.Connection, record: JobRecord) -> None:
+    with transaction(connection):
+        seq = connection.execute("SELECT coalesce(max(seq), 0) + 1 FROM jobs").fetchone()[0]
+        connection.execute(
+            f"INSERT INTO jobs ({_COLUMNS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.job_id, record.type, record.status, record.created_at, record.updated_at, record.progress,
+                record.message, _encode(record.payload), None, None, record.run_id, record.attempts, None, None,
+                record.retry_of, seq,
+            ),
+        )
+        _event(connection, record.job_id, "info", f"status {record.status}", {"status": record.status})
+
+
+_FIELD_COLUMNS: Final = {
+    "progress": ("progress", None),
+    "message": ("message", None),
+    "result": ("result_json", _encode),
+    "error": ("error_json", _encode),
+    "attempts": ("attempts", None),
+    "started_at": ("started_at", None),
+    "finished_at": ("finished_at", None),
+    "run_id": ("run_id", None),
+}
+
+
+def _assignments(fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    names, values = [], []
+    for key, value in fields.items():
+        column, encode = _FIELD_COLUMNS[key]
+        names.append(f"{column} = ?")
+        values.append(encode(value) if encode is not None and value is not None else value)
+    return names, values
+
+
+def _transition(connection: sqlite3.Connection, job_id: str, status: str, fields: dict[str, Any]) -> JobRecord:
+    with transaction(connection):
+        row = connection.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        check_transition(row[0], status)
+        names, values = _assignments(fields)
+        now = utc_now()
+        connection.execute(
+            f"UPDATE jobs SET {', '.join(['status = ?', 'updated_at = ?', *names])} WHERE job_id = ?",
+            (status, now, *values, job_id),
+        )
+        meta = {"status": status, "previous": row[0]}
+        if fields.get("error"):
+            meta["error_kind"] = fields["error"].get("kind")
+        _event(connection, job_id, "error" if status == "failed" else "info", f"status {status}", meta)
+        return _get(connection, job_id)  # type: ignore[return-value]
+
+
+def _update(connection: sqlite3.Connection, job_id: str, fields: dict[str, Any]) -> None:
+    names, values = _assignments(fields)
+    with transaction(connection):
+        connection.execute(
+            f"UPDATE jobs SET {', '.join(['updated_at = ?', *names])} WHERE job_id = ?", (utc_now(), *values, job_id)
+        )
+
+
+def _get(connection: sqlite3.Connection, job_id: str) -> JobRecord | None:
+    row = connection.execute(f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    return _row_to_record(row) if row else None
+
+
+def _list(connection: sqlite3.Connection, status: str | None, job_type: str | None, limit: int) -> list[JobRecord]:
+    clauses, args = [], []
+    if status is not None:
+        clauses.append("status = ?")
+        args.append(status)
+    if job_type is not None:
+        clauses.append("type = ?")
+        args.append(job_type)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = connection.execute(f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?", (*args, limit))
+    return [_row_to_record(row) for row in rows]
+
+
+def _ids_with_status(connection: sqlite3.Connection, status: str) -> list[str]:
+    return [row[0] for row in connection.execute("SELECT job_id FROM jobs WHERE status = ? ORDER BY seq", (status,))]
+
+
+def _counts(connection: sqlite3.Connection) -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, count in connection.execute("SELECT status, count(*) FROM jobs GROUP BY status"):
+        counts[status] = int(count)
+    return counts
+
+
+def _event(connection: sqlite3.Connection, job_id: str, level: str, message: str, meta: dict[str, Any] | None) -> None:
+    connection.execute(
+        "INSERT INTO job_events (job_id, created_at, level, message, meta_json) VALUES (?, ?, ?, ?, ?)",
+        (job_id, utc_now(), level, message, _encode(meta) if meta is not None else None),
+    )
+
+
+def _add_event(connection: sqlite3.Connection, job_id: str, level: str, message: str, meta: dict[str, Any] | None) -> None:
+    with transaction(connection):
+        _event(connection, job_id, level, message, meta)
+
+
+def _events(connection: sqlite3.Connection, job_id: str, limit: int) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        "SELECT event_id, created_at, level, message, meta_json FROM job_events WHERE job_id = ? ORDER BY event_id LIMIT ?",
+        (job_id, limit),
+    )
+    return [
+        {"event_id": e, "created_at": c, "level": lvl, "message": m, "meta": _decode(meta) if meta else None}
+        for e, c, lvl, m, meta in rows
+    ]

@@ -1,0 +1,108 @@
+"""The ``pipeline.run`` job type: payload, submit-time preparation, abandonment."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+import msgspec
+from msgspec import Struct
+
+from sidecar.ids import new_uuid7, parse_uuid
+from sidecar.jobs.model import JobRecord, job_error
+from sidecar.jobs.types import JobContext, JobType, RetryPolicy
+from sidecar.pipelines.definition import Pipeline, fingerprint, load_file
+from sidecar.pipelines.runner import PipelineRunResult, run_pipeline, write_run_report
+from sidecar.protocol import ApplicationError, ErrorCode, RpcError
+
+if TYPE_CHECKING:
+    from sidecar.engine_services import Services
+
+
+class PipelineRunPayload(Struct, forbid_unknown_fields=True):
+    """pipeline: the definition (an object) or the path of a .json/.yaml/.yml file holding it.
+    run_id: the run's UUID (default: jobs.submit's run_id, else a new UUIDv7); a run id is used once.
+    source: set by the sidecar: the file the definition came from (the stored payload holds the
+    definition itself, so a run can be replayed even if the file changes).
+    """
+
+    pipeline: Pipeline | str
+    run_id: str | None = None
+    source: str | None = None
+
+
+async def prepare(services: Services, payload: PipelineRunPayload, run_id: str | None, job_id: str) -> tuple[dict[str, Any], str]:
+    """Load the definition, settle the run id, record a pending run in the ledger."""
+    chosen = payload.run_id or run_id
+    if payload.run_id and run_id and parse_uuid(payload.run_id) != parse_uuid(run_id):
+        raise RpcError(ErrorCode.INVALID_PARAMS, "run_id differs between params and payload", data={"path": "$.run_id", "detail": "conflicting run ids"})
+    if chosen is None:
+        chosen = new_uuid7()
+    else:
+        normal = parse_uuid(chosen)
+        if normal is None:
+            raise RpcError(ErrorCode.INVALID_PARAMS, f"run_id {chosen!r} is not a UUID", data={"path": "$.run_id", "detail": "not a UUID"})
+        chosen = normal
+    if await services.ledger.exists(chosen):
+        raise ApplicationError("run_exists", f"run {chosen} already exists: a run id is used once", run_id=chosen)
+    if isinstance(payload.pipeline, str):
+        source: str | None = payload.pipeline
+        pipeline = await anyio.to_thread.run_sync(load_file, payload.pipeline)
+    else:
+        source, pipeline = payload.source, payload.pipeline
+    definition = msgspec.to_builtins(pipeline)
+    await services.ledger.create(
+        chosen, job_id, pipeline.name, fingerprint(pipeline), definition, source, [step.name for step in pipeline.steps]
+    )
+    return {"pipeline": definition, "run_id": chosen, "source": source}, chosen
+
+
+async def run(context: JobContext, payload: PipelineRunPayload) -> PipelineRunResult:
+    """Run the pipeline the payload holds (prepare made it an inline definition)."""
+    pipeline = payload.pipeline
+    if isinstance(pipeline, str):
+        pipeline = await anyio.to_thread.run_sync(load_file, pipeline)
+    assert payload.run_id is not None
+    return await run_pipeline(context, pipeline, payload.run_id, payload.source, fingerprint(pipeline))
+
+
+async def abandon(services: Services, record: JobRecord, reason: str) -> None:
+    """Close the run of a job canceled while queued (skipped) or found interrupted at start-up (failed)."""
+    run_id = record.payload.get("run_id")
+    if not run_id:
+        return
+    run_record = await services.ledger.get(run_id)
+    if run_record is None or run_record.status in ("success", "failed", "skipped"):
+        return
+    pipeline = msgspec.convert(record.payload["pipeline"], Pipeline)
+    now = record.updated_at
+    error = None
+    if reason == "canceled" and run_record.status == "pending":
+        for step in run_record.steps:
+            await services.ledger.move_step(run_id, step.index, "skipped")
+        await services.ledger.move_run(run_id, "skipped", finished_at=now)
+    else:
+        running = next((s for s in run_record.steps if s.status == "running"), None)
+        error = job_error(
+            "interrupted", "the sidecar stopped while this run was in progress", "interrupted",
+            step=running.name if running else None, run_id=run_id,
+        )
+        for step in run_record.steps:
+            if step.status == "running":
+                await services.ledger.move_step(run_id, step.index, "failed", finished_at=now, error=error)
+            elif step.status == "pending":
+                await services.ledger.move_step(run_id, step.index, "skipped")
+        await services.ledger.move_run(run_id, "failed", finished_at=now, error=error)
+    await write_run_report(services, run_id, pipeline, record.payload.get("source"))
+
+
+PIPELINE_RUN = JobType(
+    name="pipeline.run",
+    payload=PipelineRunPayload,
+    run=run,
+    retry=RetryPolicy(max_attempts=1),  # steps carry their own retries
+    idempotent=False,
+    summary="run a pipeline definition's SQL steps in order, with a run ledger entry and a report",
+    prepare=prepare,
+    abandon=abandon,
+)
