@@ -46,7 +46,7 @@ function showState(state: SidecarState): void {
   const problem = $("problem");
   if (state.state === "failed" || state.state === "restarting") {
     problem.hidden = false;
-    text($("problem-text"), state.state === "failed" ? state.error : state.reason);
+    text($("problem-text"), state.state === "failed" ? `${state.kind}: ${state.error}` : state.reason);
   } else if (state.state === "ready") {
     problem.hidden = true;
   }

@@ -406,7 +406,7 @@ async fn after_failure(
             }
         }
         None => {
-            let error = if failure.is_retryable() {
+            let error = if failure.is_retryable() && shared.config.restart.max_restarts > 0 {
                 let policy = shared.config.restart;
                 Error::RestartLimit { restarts: budget.times.len() as u32, window: policy.window, last_error: reason }
             } else {
