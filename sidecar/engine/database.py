@@ -118,7 +118,7 @@ class Database:
             return
         for handle in list(self._handles):
             handle.interrupt()
-        with anyio.move_on_after(2.0):
+        with anyio.move_on_after(1.0):
             while any(not handle.idle for handle in self._handles):
                 await anyio.sleep(0.02)
         started = time.monotonic()

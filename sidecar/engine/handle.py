@@ -25,7 +25,7 @@ T = TypeVar("T")
 #: How often a cancelled handle re-sends interrupt() while its thread still runs.
 INTERRUPT_EVERY_S: Final = 0.02
 #: How long a cancelled handle waits for its thread before giving up on it.
-INTERRUPT_PATIENCE_S: Final = 10.0
+INTERRUPT_PATIENCE_S: Final = 3.0
 
 
 class QueryHandle:
@@ -46,25 +46,35 @@ class QueryHandle:
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(cursor, *args)`` in a worker thread; cancellation interrupts it."""
         done = threading.Event()
+        gate = threading.Lock()
+        phase = ["waiting"]  # waiting -> running, or waiting -> abandoned (the work never starts)
 
         def target() -> T:
-            try:
-                if self.cancelled:
+            with gate:
+                if phase[0] == "abandoned" or self.cancelled:
+                    phase[0] = "abandoned"
                     raise _CancelledBeforeStart()
+                phase[0] = "running"
+            try:
                 return work(self.cursor, *args)
             finally:
                 done.set()
+                self._busy.set()
 
         self._busy.clear()
         try:
             return await anyio.to_thread.run_sync(target, abandon_on_cancel=True)
         except anyio.get_cancelled_exc_class():
             self.cancelled = True
-            with anyio.CancelScope(shield=True):
-                await self._stop(done)
+            with gate:
+                started = phase[0] == "running"
+                phase[0] = phase[0] if started else "abandoned"
+            if started:  # cancelled before a thread picked it up: nothing runs, nothing to stop
+                with anyio.CancelScope(shield=True):
+                    await self._stop(done)
             raise
         finally:
-            if done.is_set():
+            if phase[0] == "abandoned":
                 self._busy.set()
 
     async def _stop(self, done: threading.Event) -> None:
@@ -73,9 +83,7 @@ class QueryHandle:
             while not done.is_set():
                 self.interrupt()
                 await anyio.sleep(INTERRUPT_EVERY_S)
-        if done.is_set():
-            self._busy.set()
-        else:
+        if not done.is_set():
             log.error("a DuckDB query ignored interrupt()", extra={"ctx": {"waited_s": INTERRUPT_PATIENCE_S}})
 
     def interrupt(self) -> None:

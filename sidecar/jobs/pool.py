@@ -48,7 +48,7 @@ Notify = Callable[[str, Any], Awaitable[None]]
 #: How long jobs.cancel waits for a running job to stop before answering.
 CANCEL_WAIT_S: Final = 5.0
 #: How long shutdown waits for running jobs to stop (inside the 5 s hook bound).
-STOP_WAIT_S: Final = 3.0
+STOP_WAIT_S: Final = 2.5
 
 
 @dataclass(eq=False)
@@ -131,7 +131,7 @@ class JobPool:
     async def _interrupted(self, record: JobRecord, message: str, *, recovered: bool) -> None:
         """Mark a running job failed with kind interrupted; re-queue it once if its type is idempotent."""
         job_type = self.types.get(record.type)
-        requeue = job_type is not None and job_type.idempotent and record.retry_of is None and not self.stopping
+        requeue = job_type is not None and job_type.idempotent and record.retry_of is None
         requeued_as = None
         if requeue:
             requeued_as = (await self._create(record.type, record.payload, record.run_id, retry_of=record.job_id)).job_id

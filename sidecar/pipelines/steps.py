@@ -13,9 +13,7 @@ from typing import Any, Final
 
 from sidecar.engine.query import (
     Rows,
-    decode_rows,
     fetch_select,
-    lossless_projection,
     rollback_quietly,
     select_relation,
     split_statements,
@@ -23,7 +21,6 @@ from sidecar.engine.query import (
     statement_type,
 )
 
-_FETCH_CHUNK: Final = 10_000
 #: The table a CREATE TABLE ... AS or INSERT INTO statement writes (best effort, for the report's preview).
 _TARGET: Final = re.compile(
     r"^\s*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
@@ -78,17 +75,12 @@ def _count(cursor: Any) -> int:
 
 
 def _select_rows(cursor: Any, sql: str, preview_rows: int) -> tuple[Rows, int]:
+    # Two bounded reads instead of one unbounded one: DuckDB relations do not stream, and a
+    # step's SELECT can be large. The count lets DuckDB prune every column it does not need.
+    preview = fetch_select(cursor, sql, None, preview_rows)
     relation = select_relation(cursor, sql, None)
-    columns, projected, decoders = lossless_projection(relation, None)
-    result = relation.query("_sidecar_rows", projected)
-    first = result.fetchmany(preview_rows + 1) if preview_rows else []
-    count = len(first)
-    while True:  # count the rest without keeping it
-        chunk = result.fetchmany(_FETCH_CHUNK)
-        if not chunk:
-            break
-        count += len(chunk)
-    return Rows(columns, decode_rows(first[:preview_rows], decoders), count > preview_rows), count
+    count = int(relation.query("_sidecar_rows", "SELECT count(*) FROM _sidecar_rows").fetchall()[0][0])
+    return preview, count
 
 
 def preview_table(cursor: Any, table: str, preview_rows: int) -> Rows:
