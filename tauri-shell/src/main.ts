@@ -155,35 +155,36 @@ interface Job {
 const jobs = new Map<string, Job>();
 const FINAL = new Set(["succeeded", "failed", "canceled"]);
 
-function renderJobs(): void {
+/** Update the job's row in place (a progress tick must not replace the Cancel button under the pointer). */
+function renderJob(job: Job): void {
   const list = $("jobs");
-  list.replaceChildren();
-  const ordered = [...jobs.values()].reverse();
-  for (const job of ordered) {
-    const li = document.createElement("li");
+  let li = list.querySelector<HTMLLIElement>(`li[data-job-id="${CSS.escape(job.job_id)}"]`);
+  if (!li) {
+    li = document.createElement("li");
     li.className = "job";
     li.dataset.jobId = job.job_id;
-    li.dataset.status = job.status;
     const label = document.createElement("span");
     label.className = "job-label";
-    label.textContent = `${job.type ?? "job"} ${job.job_id.slice(0, 8)}`;
     const status = document.createElement("span");
     status.className = "job-status";
-    status.textContent = job.status;
     const bar = document.createElement("progress");
     bar.max = 1;
-    bar.value = job.progress ?? 0;
     const message = document.createElement("span");
     message.className = "job-message";
-    message.textContent = job.message ?? "";
     const cancel = document.createElement("button");
     cancel.className = "cancel";
     cancel.textContent = "Cancel";
-    cancel.disabled = FINAL.has(job.status);
-    cancel.onclick = () => void cancelJob(job.job_id);
+    const id = job.job_id;
+    cancel.onclick = () => void cancelJob(id);
     li.append(label, status, bar, message, cancel);
-    list.appendChild(li);
+    list.prepend(li);
   }
+  li.dataset.status = job.status;
+  (li.querySelector(".job-label") as HTMLElement).textContent = `${job.type ?? "job"} ${job.job_id.slice(0, 8)}`;
+  (li.querySelector(".job-status") as HTMLElement).textContent = job.status;
+  (li.querySelector("progress") as HTMLProgressElement).value = job.progress ?? 0;
+  (li.querySelector(".job-message") as HTMLElement).textContent = job.message ?? "";
+  (li.querySelector(".cancel") as HTMLButtonElement).disabled = FINAL.has(job.status);
 }
 
 function mergeJob(update: Partial<Job> & { job_id: string }): void {
@@ -191,7 +192,7 @@ function mergeJob(update: Partial<Job> & { job_id: string }): void {
   const merged = { ...old, ...update };
   if (merged.progress !== undefined && old.progress !== undefined && merged.progress < old.progress) merged.progress = old.progress;
   jobs.set(update.job_id, merged);
-  renderJobs();
+  renderJob(merged);
 }
 
 async function loadJobs(): Promise<void> {

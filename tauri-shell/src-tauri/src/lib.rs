@@ -57,6 +57,8 @@ pub fn run() {
             let recent_logs = Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_LOG_LINES)));
             tauri::async_runtime::spawn(pump_events(app.handle().clone(), events));
             tauri::async_runtime::spawn(pump_logs(app.handle().clone(), supervisor.subscribe_logs(), recent_logs.clone()));
+            #[cfg(unix)]
+            tauri::async_runtime::spawn(exit_on_signal(app.handle().clone()));
             app.manage(ShellState {
                 supervisor,
                 logs_dir: settings.logs_dir,
@@ -112,6 +114,26 @@ fn begin_stop(handle: &AppHandle, reason: &'static str) {
         stopped.store(true, Ordering::SeqCst);
         handle.exit(0);
     });
+}
+
+/// SIGTERM, SIGINT or SIGHUP (a session logout, `kill`, Ctrl+C in a terminal) exit the app
+/// the normal way, so the sidecar gets the graceful stop sequence instead of an EOF.
+#[cfg(unix)]
+async fn exit_on_signal(handle: AppHandle) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
+    else {
+        return;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+        _ = hup.recv() => "SIGHUP",
+    };
+    let state = handle.state::<ShellState>();
+    state.supervisor.log().host(0, &format!("the app got {name}; exiting"));
+    begin_stop(&handle, "the app got a termination signal");
 }
 
 async fn pump_events(handle: AppHandle, mut events: tokio::sync::mpsc::Receiver<SupervisorEvent>) {

@@ -172,6 +172,11 @@ impl Supervisor {
         self.shared.log().subscribe()
     }
 
+    /// The host log (to add the app's own messages to it).
+    pub fn log(&self) -> &HostLog {
+        self.shared.log()
+    }
+
     /// The log file, if one is written.
     pub fn log_path(&self) -> Option<std::path::PathBuf> {
         self.shared.log().path()
