@@ -170,7 +170,7 @@ class Session:
     def request(method: str, url: str, body: Any = None, timeout: float = 60, retries: int = 3) -> Any:
         """One WebDriver command. A dropped connection is retried: tauri-driver reuses a
         keep-alive connection to WebKitWebDriver that the latter may have closed, and then
-        fails the request without sending it (issue-log 0007)."""
+        fails the request without sending it (issue-log 0008)."""
         data = json.dumps(body).encode() if body is not None else None
         for attempt in range(retries + 1):
             req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
@@ -256,7 +256,7 @@ class App:
         )
         self.base = f"http://127.0.0.1:{port}"
         # tauri-driver listens at once but proxies to WebKitWebDriver, which starts a moment
-        # later: a request sent before the native port listens is dropped (issue-log 0006).
+        # later: a request sent before the native port listens is dropped (issue-log 0008).
         wait_until(lambda: self._listening(port), 20, "tauri-driver to listen")
         wait_until(lambda: self._listening(native), 20, "WebKitWebDriver (the native driver) to listen")
         before = set(pids_of_exe(binary))  # other apps may still be running (a module's fixture)
