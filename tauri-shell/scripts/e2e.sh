@@ -16,12 +16,14 @@ export PATH="$HOME/.cargo/bin:$PATH"
 cd "$here"
 [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund
 "$here/scripts/prepare-sidecar.sh"
-npm run build --silent
-cargo build -p sidecar-shell
+# One debug build serves both suites: the real bundler (externalBin copied next to the
+# executable as `sidecar`) writes the .deb, and the e2e tests drive the same executable.
+npx tauri build --debug --bundles deb
 if ! command -v tauri-driver >/dev/null; then
     cargo install tauri-driver --locked
 fi
 
 cd "$repo"
+basetemp=$(mktemp -d /tmp/sidecar-shell-e2e.XXXXXX)
 SIDECAR_SHELL_E2E=1 SIDECAR_SHELL_APP="$CARGO_TARGET_DIR/debug/sidecar-shell" \
-    .venv/bin/python -m pytest tests/test_tauri_e2e.py -v "$@"
+    .venv/bin/python -m pytest tests/test_tauri_deb.py tests/test_tauri_e2e.py -v --basetemp "$basetemp" "$@"
