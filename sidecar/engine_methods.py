@@ -5,8 +5,6 @@ service, shape the result. Only light modules are imported here (Structs,
 the runtime); DuckDB, keyring, PyYAML and the job runners load on first use.
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -106,7 +104,7 @@ def _register_db(registry: Registry, runtime: EngineRuntime) -> None:
 
         started = time.monotonic()
 
-        async def work(handle: QueryHandle) -> Any:
+        async def work(handle: "QueryHandle") -> Any:
             return await handle.run(run_query, params.sql, params.params, limit, params.allow_write)
 
         rows = await _bounded("db.query", params.timeout_ms, lambda: engine.database.using(work))
@@ -124,7 +122,7 @@ def _register_db(registry: Registry, runtime: EngineRuntime) -> None:
         target = resolve_target(engine.services.paths.data_dir, params.format, params.path)
         started = time.monotonic()
 
-        async def work(handle: QueryHandle) -> Any:
+        async def work(handle: "QueryHandle") -> Any:
             return await handle.run(write_export, params.sql, params.params, params.format, target)
 
         written = await _bounded("db.export", params.timeout_ms, lambda: engine.database.using(work))

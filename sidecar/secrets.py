@@ -12,8 +12,6 @@ keyring is imported on first use (it scans entry points: ~125 ms), in a
 worker thread; calls are serialised, which also keeps the name list exact.
 """
 
-from __future__ import annotations
-
 import logging
 from typing import Annotated, Any, Final
 
@@ -105,7 +103,7 @@ class SecretStore:
             raise ApplicationError("invalid_input", f"a secret value is limited to {MAX_VALUE_BYTES} bytes")
         redact_value(value)
         created = await self._call(self._set, name, value)
-        log.info("secret stored", extra={"ctx": {"secret_name": name, "created": created}})
+        log.info("secret stored", extra={"ctx": {"name": name, "created": created}})
         return created
 
     async def get(self, name: str) -> str:
@@ -119,7 +117,7 @@ class SecretStore:
     async def delete(self, name: str) -> bool:
         """Remove ``name``; False if it did not exist."""
         deleted = await self._call(self._delete, name)
-        log.info("secret deleted", extra={"ctx": {"secret_name": name, "deleted": deleted}})
+        log.info("secret deleted", extra={"ctx": {"name": name, "deleted": deleted}})
         return deleted
 
     async def names(self) -> list[str]:

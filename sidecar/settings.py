@@ -7,8 +7,6 @@ file or the new one, never a mix. Unknown keys in a request are -32602;
 unknown keys in the file (written by a newer version) are ignored.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 from collections.abc import Callable

@@ -1,8 +1,6 @@
 """Params and results of the ``db.*`` methods (msgspec Structs: they validate
 requests and generate the schemas ``rpc.discover`` shows)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct

@@ -5,8 +5,6 @@ was first used the figures come from the file system alone (the DuckDB
 file's size, the process's RSS) and ``engine_started`` is false.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Callable

@@ -1,7 +1,5 @@
 """Params and results of the ``jobs.*`` methods, and the two job notifications."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from msgspec import Meta, Struct

@@ -1,7 +1,5 @@
 """Job states, the one table of legal transitions, and the record hosts see."""
 
-from __future__ import annotations
-
 from typing import Any, Final, Literal
 
 from msgspec import Struct

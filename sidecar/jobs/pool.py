@@ -141,7 +141,8 @@ class JobPool:
             await job_type.abandon(self.services, updated, "interrupted")
         log.warning(
             "job interrupted",
-            extra={"ctx": {"job_id": record.job_id, "job_type": record.type, "run_id": updated.run_id, "recovered": recovered, "requeued_as": requeued_as}},
+            extra={"ctx": {"job_id": record.job_id, "job_type": record.type, "run_id": updated.run_id, "step": None,
+                           "recovered": recovered, "requeued_as": requeued_as}},
         )
 
     async def stop(self) -> None:
@@ -380,6 +381,6 @@ def _as_job_error(exc: Exception, context: JobContext) -> dict[str, Any]:
     if is_duckdb_error(exc) or isinstance(exc, OSError):
         exc = to_application_error(exc)
     if isinstance(exc, RpcError):
-        return job_error(exc.kind, exc.message, failure_class(exc.kind), **exc.data)
+        return job_error(exc.kind, mask_secrets(exc.message), failure_class(exc.kind), **mask_secrets(exc.data))
     context.log(logging.ERROR, "job raised an unexpected exception", exc_info=exc, exception=type(exc).__name__)
-    return job_error("unhandled_exception", f"{type(exc).__name__}: {exc}", None, exception=type(exc).__name__)
+    return job_error("unhandled_exception", mask_secrets(f"{type(exc).__name__}: {exc}"), None, exception=type(exc).__name__)

@@ -1,7 +1,5 @@
 """Params and results of ``reports.get``, ``runs.get`` and ``runs.list``."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from msgspec import Meta, Struct

@@ -1,7 +1,5 @@
 """The run ledger's records as hosts (and a later sync) see them."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from msgspec import Struct

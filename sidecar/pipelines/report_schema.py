@@ -1,7 +1,5 @@
 """metadata.json of a run report: schema ``sidecar.run-report/1``."""
 
-from __future__ import annotations
-
 from typing import Any, Final
 
 from msgspec import Struct

@@ -27,6 +27,7 @@ from sidecar.engine.handle import QueryHandle
 from sidecar.engine.query import Rows
 from sidecar.jobs.model import job_error
 from sidecar.jobs.types import JobContext, JobFailed, RetryPolicy
+from sidecar.masking import mask_secrets
 from sidecar.pipelines.definition import Pipeline, secret_names, substitute_secrets
 from sidecar.pipelines.report import report_dir, write_report
 from sidecar.pipelines.report_schema import (
@@ -83,11 +84,12 @@ class _Run:
 
 
 def _error_of(exc: Exception) -> tuple[str, str]:
+    """The kind and (secret-masked) message of a step's failure."""
     if is_duckdb_error(exc) or isinstance(exc, OSError):
         exc = to_application_error(exc)
     if isinstance(exc, RpcError):
-        return exc.kind, exc.message
-    return "unhandled_exception", f"{type(exc).__name__}: {exc}"
+        return exc.kind, mask_secrets(exc.message)
+    return "unhandled_exception", mask_secrets(f"{type(exc).__name__}: {exc}")
 
 
 async def run_pipeline(context: JobContext, pipeline: Pipeline, run_id: str, source: str | None, sha256: str) -> PipelineRunResult:
@@ -130,7 +132,7 @@ async def _run_steps(run: _Run) -> None:
     try:
         secrets = {name: await services.secrets.get(name) for name in secret_names(run.pipeline)}
     except RpcError as exc:
-        run.error = job_error(exc.kind, exc.message, "permission", step=None, run_id=run.run_id)
+        run.error = job_error(exc.kind, mask_secrets(exc.message), "permission", step=None, run_id=run.run_id)
         return
     preview_rows = services.settings.current.report_preview_rows
     handle = await services.database.handle()
