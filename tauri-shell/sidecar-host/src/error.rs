@@ -95,7 +95,12 @@ pub enum Error {
         reason: String,
     },
     /// The process ended before printing READY.
-    #[error("sidecar exited ({}) before READY; stdout lines seen: {}; stderr tail:\n  {}", opt_status(status), seen_text(lines_seen), tail_text(stderr_tail))]
+    #[error(
+        "sidecar exited ({}) before READY; stdout lines seen: {}; stderr tail:\n  {}",
+        opt_status(status),
+        seen_text(lines_seen),
+        tail_text(stderr_tail)
+    )]
     ExitedBeforeReady {
         /// Its exit status.
         status: Option<ExitStatus>,

@@ -119,9 +119,9 @@ async fn handshake_and_calls(config: SidecarConfig) -> TestResult {
 }
 
 /// join_all without the futures crate.
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
@@ -141,7 +141,9 @@ async fn handshake_calls_notifications_and_stop_python() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_calls_notifications_and_stop_nuitka() -> TestResult {
     let Some(binary) = nuitka_binary() else {
-        eprintln!("SKIPPED: no Nuitka binary in dist/nuitka (build it with scripts/build-nuitka.sh, or set SIDECAR_BINARY)");
+        eprintln!(
+            "SKIPPED: no Nuitka binary in dist/nuitka (build it with scripts/build-nuitka.sh, or set SIDECAR_BINARY)"
+        );
         return Ok(());
     };
     let data = Scratch::new("nuitka");
@@ -239,8 +241,12 @@ async fn duplicate_ready_is_a_violation_not_a_failure() -> TestResult {
 async fn stop_escalates_to_stdin_close() -> TestResult {
     // Never answers system.shutdown, exits at stdin EOF.
     let dir = Scratch::new("stdin");
-    let config = shell_sidecar(&dir, "eof.sh", "echo BOOT sidecar=sh version=0 protocol=1 pid=$$\necho READY\ncat >/dev/null\necho SHUTDOWN reason=normal")
-        .stop_timeouts(quick_stops());
+    let config = shell_sidecar(
+        &dir,
+        "eof.sh",
+        "echo BOOT sidecar=sh version=0 protocol=1 pid=$$\necho READY\ncat >/dev/null\necho SHUTDOWN reason=normal",
+    )
+    .stop_timeouts(quick_stops());
     let (sidecar, _events) = SidecarProcess::start(config).await?;
     let report = sidecar.stop().await;
     assert_eq!(report.step, StopStep::StdinClose, "{report:?}");
@@ -267,7 +273,12 @@ async fn stop_escalates_to_sigkill_of_the_whole_group() -> TestResult {
     // hang_after_ready ignores stdin, SIGTERM and SIGINT; a grandchild shares its group.
     let dir = Scratch::new("kill");
     let fixture_path = repo_root().join("tests/fixtures/bad_sidecars/hang_after_ready.py");
-    let body = format!("sleep 1000 &\necho $! > {}/grandchild.pid\nexec {} {}", dir.path().display(), python().display(), fixture_path.display());
+    let body = format!(
+        "sleep 1000 &\necho $! > {}/grandchild.pid\nexec {} {}",
+        dir.path().display(),
+        python().display(),
+        fixture_path.display()
+    );
     let config = shell_sidecar(&dir, "hang.sh", &body).stop_timeouts(quick_stops());
     let (sidecar, _events) = SidecarProcess::start(config).await?;
     let grandchild: u32 = std::fs::read_to_string(dir.path().join("grandchild.pid"))?.trim().parse()?;
@@ -400,7 +411,15 @@ async fn supervisor_restarts_after_the_sidecar_is_killed() -> TestResult {
         .collect();
     assert_eq!(
         names,
-        [StateName::Starting, StateName::Ready, StateName::Restarting, StateName::Starting, StateName::Ready, StateName::Stopping, StateName::Stopped]
+        [
+            StateName::Starting,
+            StateName::Ready,
+            StateName::Restarting,
+            StateName::Starting,
+            StateName::Ready,
+            StateName::Stopping,
+            StateName::Stopped
+        ]
     );
     Ok(())
 }
@@ -447,7 +466,10 @@ async fn supervisor_gives_up_after_the_restart_budget() -> TestResult {
     let failed = wait_state(&supervisor, Duration::from_secs(30), |s| s.name() == StateName::Failed).await?;
     let SidecarState::Failed { kind, error } = failed else { unreachable!() };
     assert_eq!(kind, "restart_limit");
-    assert!(error.contains("3 restarts") && error.contains("exit status 7") && error.contains("permission denied"), "{error}");
+    assert!(
+        error.contains("3 restarts") && error.contains("exit status 7") && error.contains("permission denied"),
+        "{error}"
+    );
     assert_eq!(supervisor.status().restarts, 3);
     assert!(matches!(supervisor.wait_ready(Duration::from_secs(1)).await, Err(Error::NotRunning { .. })));
     supervisor.stop().await;
@@ -485,7 +507,10 @@ async fn supervisor_restart_on_request_and_notifications() -> TestResult {
             None => panic!("events closed"),
         }
     }
-    assert_eq!(notes, [("test.note".to_owned(), json!(0)), ("test.note".to_owned(), json!(1)), ("test.note".to_owned(), json!(2))]);
+    assert_eq!(
+        notes,
+        [("test.note".to_owned(), json!(0)), ("test.note".to_owned(), json!(1)), ("test.note".to_owned(), json!(2))]
+    );
 
     let drained = drain(events);
     supervisor.restart().await?;

@@ -53,7 +53,9 @@ fn describe(decoded: &Decoded) -> Value {
     match decoded {
         Decoded::Ignored => json!({"type": "ignored"}),
         Decoded::Single(message) => describe_message(message),
-        Decoded::Batch(items) => json!({"type": "batch", "items": items.iter().map(describe_message).collect::<Vec<_>>()}),
+        Decoded::Batch(items) => {
+            json!({"type": "batch", "items": items.iter().map(describe_message).collect::<Vec<_>>()})
+        }
     }
 }
 
@@ -93,7 +95,10 @@ fn jsonrpc_decode_vectors() {
 
 #[test]
 fn decoder_accepts_a_trailing_cr_itself() {
-    assert!(matches!(decode_line(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\"}\r"), Decoded::Single(Message::Request { .. })));
+    assert!(matches!(
+        decode_line(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\"}\r"),
+        Decoded::Single(Message::Request { .. })
+    ));
 }
 
 #[test]

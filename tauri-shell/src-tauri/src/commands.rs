@@ -29,7 +29,9 @@ pub async fn sidecar_call(
     }
     let supervisor = state.supervisor.clone();
     let result = match timeout_ms {
-        Some(ms) => supervisor.call_with_timeout(&method, params, Duration::from_millis(ms).min(MAX_CALL_TIMEOUT)).await,
+        Some(ms) => {
+            supervisor.call_with_timeout(&method, params, Duration::from_millis(ms).min(MAX_CALL_TIMEOUT)).await
+        }
         None => supervisor.call(&method, params).await,
     };
     result.map_err(CommandError::from)

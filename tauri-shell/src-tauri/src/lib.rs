@@ -56,7 +56,11 @@ pub fn run() {
             let (supervisor, events) = tauri::async_runtime::block_on(async move { Supervisor::start(config) });
             let recent_logs = Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_LOG_LINES)));
             tauri::async_runtime::spawn(pump_events(app.handle().clone(), events));
-            tauri::async_runtime::spawn(pump_logs(app.handle().clone(), supervisor.subscribe_logs(), recent_logs.clone()));
+            tauri::async_runtime::spawn(pump_logs(
+                app.handle().clone(),
+                supervisor.subscribe_logs(),
+                recent_logs.clone(),
+            ));
             #[cfg(unix)]
             tauri::async_runtime::spawn(exit_on_signal(app.handle().clone()));
             app.manage(ShellState {

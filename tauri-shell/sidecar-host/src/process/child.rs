@@ -207,7 +207,10 @@ impl SidecarProcess {
                 }
             };
             waiter.exited.send_replace(Some(status));
-            waiter.config.log.host(waiter.pid, &format!("exited: {}", status.map(|s| s.to_string()).unwrap_or_else(|| "status unknown".into())));
+            waiter.config.log.host(
+                waiter.pid,
+                &format!("exited: {}", status.map(|s| s.to_string()).unwrap_or_else(|| "status unknown".into())),
+            );
             // Deliver Terminated only after the last stdout line (bounded: a grandchild may hold the pipe).
             let mut closed = waiter.stdout_closed.subscribe();
             let _ = tokio::time::timeout(PIPE_DRAIN_TIMEOUT, closed.wait_for(|c| *c)).await;
@@ -387,11 +390,7 @@ impl SidecarProcess {
         if let Some(status) = *self.inner.exited.borrow() {
             return Err(self.exited_error(method, status));
         }
-        self.inner
-            .pending
-            .lock()
-            .expect("pending")
-            .insert(id, Pending { method: method.to_owned(), reply: tx });
+        self.inner.pending.lock().expect("pending").insert(id, Pending { method: method.to_owned(), reply: tx });
         let line = encode_request(id, method, params.as_ref());
         let outcome = tokio::time::timeout(timeout, async {
             self.write(&line).await.map_err(|_| self.exited_error(method, self.exit_status()))?;
@@ -573,7 +572,12 @@ impl SidecarProcess {
         if self.group_alive() {
             self.kill_group();
         }
-        StopReport { step, status: self.exit_status(), shutdown_reason: self.shutdown_reason(), elapsed: started.elapsed() }
+        StopReport {
+            step,
+            status: self.exit_status(),
+            shutdown_reason: self.shutdown_reason(),
+            elapsed: started.elapsed(),
+        }
     }
 }
 
@@ -655,7 +659,10 @@ async fn on_stdout_line(inner: &Inner, session: &mut StdoutSession, line: &Line,
             }
             StdoutEvent::ErrorReply { id, error } => {
                 if !inner.resolve(&id, Err(error.clone())) {
-                    inner.config.log.host(inner.pid, &format!("error answer for no pending call: id {}: {error:?}", id.get()));
+                    inner
+                        .config
+                        .log
+                        .host(inner.pid, &format!("error answer for no pending call: id {}: {error:?}", id.get()));
                 }
             }
             StdoutEvent::Notification { method, params } => {
@@ -664,7 +671,10 @@ async fn on_stdout_line(inner: &Inner, session: &mut StdoutSession, line: &Line,
                 let _ = events.send(ProcessEvent::Notification { method, params }).await;
             }
             StdoutEvent::Violation(violation) => {
-                inner.config.log.host(inner.pid, &format!("protocol violation {:?}: {}", violation.kind, violation.line));
+                inner
+                    .config
+                    .log
+                    .host(inner.pid, &format!("protocol violation {:?}: {}", violation.kind, violation.line));
                 let mut seen = inner.seen.lock().expect("seen");
                 if seen.violations.len() < 1000 {
                     seen.violations.push(violation);

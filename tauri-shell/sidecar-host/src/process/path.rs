@@ -43,7 +43,8 @@ pub fn external_bin_file_name(name: &str, target_triple: &str) -> String {
 /// A program with a path separator must exist, be a file and (on Unix) be
 /// executable; a bare name must be found on `PATH`.
 pub fn check_executable(program: &Path) -> Result<PathBuf> {
-    let not_found = |path: &Path, reason: &str| Error::BinaryNotFound { path: path.to_owned(), reason: reason.to_owned() };
+    let not_found =
+        |path: &Path, reason: &str| Error::BinaryNotFound { path: path.to_owned(), reason: reason.to_owned() };
     if program.components().count() > 1 || program.is_absolute() {
         let absolute = std::path::absolute(program).unwrap_or_else(|_| program.to_owned());
         let meta = std::fs::metadata(&absolute).map_err(|_| not_found(&absolute, "no such file"))?;

@@ -169,6 +169,9 @@ mod tests {
     #[test]
     fn states_serialize_with_a_tag() {
         let state = SidecarState::Failed { kind: "binary_not_found".into(), error: "x".into() };
-        assert_eq!(serde_json::to_value(&state).unwrap(), serde_json::json!({"state": "failed", "kind": "binary_not_found", "error": "x"}));
+        assert_eq!(
+            serde_json::to_value(&state).unwrap(),
+            serde_json::json!({"state": "failed", "kind": "binary_not_found", "error": "x"})
+        );
     }
 }

@@ -340,9 +340,15 @@ async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
                             startup_ms: process.startup_time().unwrap_or_default().as_millis() as u64,
                         });
                         match supervise(&shared, &process, &mut commands).await {
-                            Outcome::Stop(reason, reply) => return stop_and_quit(&shared, Some(process), reason, reply).await,
+                            Outcome::Stop(reason, reply) => {
+                                return stop_and_quit(&shared, Some(process), reason, reply).await
+                            }
                             Outcome::Restart(reply) => {
-                                shared.set_state(SidecarState::Restarting { attempt: 0, reason: "restart requested".into(), delay_ms: 0 });
+                                shared.set_state(SidecarState::Restarting {
+                                    attempt: 0,
+                                    reason: "restart requested".into(),
+                                    delay_ms: 0,
+                                });
                                 process.stop().await;
                                 shared.set_current(None);
                                 let _ = reply.send(());
@@ -352,7 +358,11 @@ async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
                             }
                             Outcome::Exited(reason) => {
                                 shared.set_current(None);
-                                Error::SidecarExited { method: reason, status: process.exit_status(), stderr_tail: process.stderr_tail(20) }
+                                Error::SidecarExited {
+                                    method: reason,
+                                    status: process.exit_status(),
+                                    stderr_tail: process.stderr_tail(20),
+                                }
                             }
                             Outcome::Hung(err) => {
                                 let pid = process.pid();

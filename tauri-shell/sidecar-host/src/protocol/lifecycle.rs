@@ -112,9 +112,8 @@ pub fn parse_lifecycle(line: &[u8]) -> Result<LifecycleLine, LifecycleError> {
     let token = Token::from_wire(head).ok_or_else(|| LifecycleError(format!("unknown lifecycle token {head:?}")))?;
     let mut fields = Vec::new();
     for pair in parts {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| LifecycleError(format!("malformed lifecycle field {pair:?}")))?;
+        let (key, value) =
+            pair.split_once('=').ok_or_else(|| LifecycleError(format!("malformed lifecycle field {pair:?}")))?;
         if !valid_key(key) || !valid_value(value) {
             return Err(LifecycleError(format!("malformed lifecycle field {pair:?}")));
         }

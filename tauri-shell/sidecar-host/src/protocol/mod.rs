@@ -11,8 +11,8 @@ mod session;
 
 pub use framing::{Line, LineSplitter};
 pub use jsonrpc::{
-    codes, decode_element, decode_line, encode_notification, encode_request, raw_kind, Decoded, ErrorObject,
-    Message, RawJson, RawKind,
+    codes, decode_element, decode_line, encode_notification, encode_request, raw_kind, Decoded, ErrorObject, Message,
+    RawJson, RawKind,
 };
 pub use lifecycle::{format_lifecycle, is_lifecycle_line, parse_lifecycle, LifecycleError, LifecycleLine, Token};
 pub use session::{show_line, StdoutEvent, StdoutSession, Violation, ViolationKind, SHOWN_LINE_CHARS};

@@ -206,9 +206,10 @@ impl StdoutSession {
             Message::Response { id, result } => out.push(StdoutEvent::Response { id, result }),
             Message::ErrorReply { id, error } => out.push(StdoutEvent::ErrorReply { id, error }),
             Message::Notification { method, params } => out.push(StdoutEvent::Notification { method, params }),
-            Message::Request { .. } => {
-                out.push(violation(ViolationKind::NonProtocolLine, format!("sidecar sent a request: {}", show_line(bytes))))
-            }
+            Message::Request { .. } => out.push(violation(
+                ViolationKind::NonProtocolLine,
+                format!("sidecar sent a request: {}", show_line(bytes)),
+            )),
             Message::Invalid { .. } => out.push(violation(ViolationKind::NonProtocolLine, show_line(bytes))),
         }
     }
@@ -271,7 +272,15 @@ mod tests {
         let mut s = StdoutSession::new();
         let events = feed(
             &mut s,
-            &["READY", "Hello from a stray print", "BOOT sidecar=x", "READY", "READY bad field", "SHUTDOWN reason=normal", "HEARTBEAT seq=9"],
+            &[
+                "READY",
+                "Hello from a stray print",
+                "BOOT sidecar=x",
+                "READY",
+                "READY bad field",
+                "SHUTDOWN reason=normal",
+                "HEARTBEAT seq=9",
+            ],
         );
         assert_eq!(
             kinds(&events),
@@ -292,7 +301,12 @@ mod tests {
     #[test]
     fn batches_split_into_answers() {
         let mut s = StdoutSession::new();
-        let events = feed(&mut s, &[r#"[{"jsonrpc":"2.0","id":1,"result":1},{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}]"#]);
+        let events = feed(
+            &mut s,
+            &[
+                r#"[{"jsonrpc":"2.0","id":1,"result":1},{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}]"#,
+            ],
+        );
         assert_eq!(kinds(&events), ["response 1", "error null -32600"]);
     }
 

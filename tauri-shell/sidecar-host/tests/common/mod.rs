@@ -15,9 +15,8 @@ pub fn repo_root() -> PathBuf {
 
 /// The Python that runs the sidecar from source (`SIDECAR_PYTHON` or the repo's .venv).
 pub fn python() -> PathBuf {
-    let path = std::env::var_os("SIDECAR_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    let path =
+        std::env::var_os("SIDECAR_PYTHON").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv/bin/python"));
     assert!(
         path.exists(),
         "{} is missing: run ./scripts/setup.sh at the repo root (or set SIDECAR_PYTHON)",
@@ -69,12 +68,10 @@ pub fn nuitka_binary() -> Option<PathBuf> {
     }
     let dir = repo_root().join("dist/nuitka");
     let entries = std::fs::read_dir(dir).ok()?;
-    entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with("sidecar-") && !name.contains('.') && is_executable(p)
-        })
+    entries.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        name.starts_with("sidecar-") && !name.contains('.') && is_executable(p)
+    })
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -104,7 +101,7 @@ pub fn alive(pid: u32) -> bool {
         Err(_) => false,
         Ok(stat) => {
             // "pid (comm) S ...": the state follows the last ')'.
-            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next()).flatten();
+            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
             !matches!(state, Some('Z') | Some('X') | None)
         }
     }
