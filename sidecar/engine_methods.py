@@ -23,6 +23,7 @@ from sidecar.engine.messages import (
     TablesResult,
 )
 from sidecar.engine_runtime import EngineRuntime
+from sidecar.ids import parse_uuid
 from sidecar.jobs.messages import (
     CancelResult,
     EventsParams,
@@ -198,7 +199,8 @@ def _register_runs(registry: Registry, runtime: EngineRuntime) -> None:
     async def runs_get(ctx: RequestContext, params: RunIdParams) -> RunRecord:
         """A pipeline run from the ledger: status, steps, transitions."""
         engine = await runtime.engine(ctx)
-        record = await engine.ledger.get(params.run_id.lower())
+        run_id = parse_uuid(params.run_id)
+        record = await engine.ledger.get(run_id) if run_id else None
         if record is None:
             raise ApplicationError("run_not_found", f"no run with id {params.run_id}", run_id=params.run_id)
         return record
@@ -215,8 +217,8 @@ def _register_runs(registry: Registry, runtime: EngineRuntime) -> None:
         engine = await runtime.engine(ctx)
         from sidecar.pipelines.report import HTML_FILE, METADATA_FILE, read_metadata, report_dir
 
-        run_id = params.run_id.lower()
-        if "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        run_id = parse_uuid(params.run_id)  # run ids are UUIDs: nothing else can name a folder
+        if run_id is None:
             raise ApplicationError("report_not_found", f"no report for run {params.run_id}", run_id=params.run_id)
         folder = report_dir(engine.services.paths.data_dir, run_id)
         try:

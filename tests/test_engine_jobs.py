@@ -86,7 +86,7 @@ async def test_ingest_progress_is_monotonic_and_rate_limited(data_dir: Path, tmp
         progress = notes.of("job.progress", job["job_id"])
         values = [n.params["progress"] for n in progress]
         assert values == sorted(values) and values[-1] == 1.0
-        assert len(progress) >= 3, values
+        assert len(progress) >= 2, values
         started = (await notes.status(job["job_id"], "running")).at
         window = max(done.at - started, 0.1)
         assert len(progress) <= 10 * window + 2, f"{len(progress)} notifications in {window:.2f} s"
