@@ -4,7 +4,7 @@ The app runs under Xvfb; tauri-driver (crates.io) fronts Debian's WebKitWebDrive
 The app starts its sidecar through externalBin (the file beside the app executable:
 the Nuitka binary when tauri-shell/scripts/prepare-sidecar.sh found one, else the
 launcher for `.venv/bin/python -m sidecar`). Screenshots of the main states go to
-$SIDECAR_SHELL_ARTIFACTS (default dist/e2e-screenshots/), never into git.
+$SIDECAR_SHELL_ARTIFACTS (default dist/tauri-e2e/screenshots/), never into git.
 
 Prerequisites (tauri-shell/scripts/e2e.sh does all of it):
   * the app built: `cargo build -p sidecar-shell` in tauri-shell/ (debug is enough);
@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHELL = REPO / "tauri-shell"
 FIXTURES = REPO / "tests" / "fixtures" / "bad_sidecars"
 REQUIRED = os.environ.get("SIDECAR_SHELL_E2E") == "1"
-ARTIFACTS = Path(os.environ.get("SIDECAR_SHELL_ARTIFACTS", REPO / "dist" / "e2e-screenshots"))
+ARTIFACTS = Path(os.environ.get("SIDECAR_SHELL_ARTIFACTS", REPO / "dist" / "tauri-e2e" / "screenshots"))
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the e2e suite runs on Linux (WebKitWebDriver)")
@@ -316,7 +316,7 @@ def app(display: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]
         running.close()
 
 
-def test_app_starts_the_sidecar_through_external_bin(app: App) -> None:
+def test_app_starts_the_sidecar_through_externalbin(app: App) -> None:
     detail = app.session.wait_state("ready")
     app.session.screenshot("01-ready")
     sidecar = app.sidecar_pid()

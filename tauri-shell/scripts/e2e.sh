@@ -6,7 +6,7 @@
 #   CARGO_TARGET_DIR   cargo's target dir (default /var/tmp/sidecar-cargo-target:
 #                      outside the clone, so a repeat run reuses it)
 #   SIDECAR_BINARY     auto | nuitka | launcher (see prepare-sidecar.sh)
-#   SIDECAR_SHELL_ARTIFACTS  where screenshots go (default dist/e2e-screenshots)
+#   Artifacts go to dist/tauri-e2e/ (screenshots/, the .deb, junit.xml, results.json).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -24,6 +24,29 @@ if ! command -v tauri-driver >/dev/null; then
 fi
 
 cd "$repo"
+# Artifacts (never committed: dist/ is ignored): screenshots, the .deb, junit.xml and
+# results.json, which the Milestone 0 checklist (python -m sidecar.harness checklist) reads.
+artifacts="$repo/dist/tauri-e2e"
+rm -rf "$artifacts" && mkdir -p "$artifacts"
+export SIDECAR_SHELL_ARTIFACTS="$artifacts/screenshots"
+cp "$CARGO_TARGET_DIR"/debug/bundle/deb/*.deb "$artifacts/"
 basetemp=$(mktemp -d /tmp/sidecar-shell-e2e.XXXXXX)
+status=0
 SIDECAR_SHELL_E2E=1 SIDECAR_SHELL_APP="$CARGO_TARGET_DIR/debug/sidecar-shell" \
-    .venv/bin/python -m pytest tests/test_tauri_deb.py tests/test_tauri_e2e.py -v --basetemp "$basetemp" "$@"
+    .venv/bin/python -m pytest tests/test_tauri_deb.py tests/test_tauri_e2e.py -v \
+    --basetemp "$basetemp" --junitxml "$artifacts/junit.xml" "$@" || status=$?
+.venv/bin/python - "$artifacts" <<'PY'
+import json, sys, xml.etree.ElementTree as ET
+from pathlib import Path
+out = Path(sys.argv[1])
+tests = []
+for case in ET.parse(out / "junit.xml").iter("testcase"):
+    problem = next((c for c in case if c.tag in ("failure", "error", "skipped")), None)
+    outcome = "passed" if problem is None else {"failure": "failed", "error": "failed", "skipped": "skipped"}[problem.tag]
+    detail = "" if problem is None else " - " + (problem.get("message") or "").splitlines()[0][:300] if (problem.get("message") or "") else ""
+    name = f"{case.get('classname')}::{case.get('name')}"
+    tests.append({"name": name, "outcome": outcome, "evidence": f"{name} {outcome} in {float(case.get('time', 0)):.1f}s{detail}"})
+(out / "results.json").write_text(json.dumps({"tests": tests}, indent=1) + "\n")
+print(f"e2e: {sum(t['outcome'] == 'passed' for t in tests)}/{len(tests)} passed; results in {out}/results.json")
+PY
+exit "$status"
