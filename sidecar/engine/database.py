@@ -122,7 +122,8 @@ class Database:
             while any(not handle.idle for handle in self._handles):
                 await anyio.sleep(0.02)
         started = time.monotonic()
-        await anyio.to_thread.run_sync(_checkpoint_and_close, connection, list(self._handles))
+        # Abandon-on-cancel: the shutdown hook's time bound must hold even if a checkpoint hangs.
+        await anyio.to_thread.run_sync(_checkpoint_and_close, connection, list(self._handles), abandon_on_cancel=True)
         self._handles.clear()
         log.info("database closed", extra={"ctx": {"path": str(self.path), "ms": round((time.monotonic() - started) * 1000)}})
 
