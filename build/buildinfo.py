@@ -3,6 +3,7 @@
 
 Sub-commands (all print to stdout):
     version             the sidecar version, read from sidecar/_version.py (not imported)
+    build-id            short hash of everything that goes into a binary (see build_id())
     triple              the Rust target triple for the binary name (rustc -vV, else derived)
     exe-suffix          ".exe" on Windows, "" elsewhere
     list FILE           the names in a build/*.txt list, one a line, comments dropped
@@ -50,6 +51,42 @@ def read_version(path: Path = VERSION_FILE) -> str:
                     break
                 return value
     raise SystemExit(f"error: no string __version__ in {path}")
+
+
+def build_id(extra: list[str] | None = None) -> str:
+    """A short hash of the inputs that decide a binary's contents.
+
+    Covers the sidecar package's files, the build inputs in build/, the build
+    scripts, the installed distributions of the build Python (name==version)
+    and the Python version, plus ``extra`` strings (e.g. the packager version).
+    Same sources and environment -> same id, so a rebuild of unchanged sources
+    reuses its extraction folder; any change -> a new folder, so a new build
+    never has to overwrite files that a running older build is executing.
+    """
+    import importlib.metadata
+
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(label.encode() + b"\0" + hashlib.sha256(data).digest())
+
+    roots = [REPO / "sidecar"]
+    files = sorted(
+        p for root in roots for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+    )
+    files += sorted(p for p in BUILD_DIR.iterdir() if p.is_file() and p.suffix in (".py", ".txt", ".spec"))
+    files += sorted((REPO / "scripts").glob("build-*.sh"))
+    for path in files:
+        add(str(path.relative_to(REPO)), path.read_bytes())
+    dists = sorted(
+        f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in importlib.metadata.distributions()
+    )
+    add("distributions", "\n".join(dists).encode())
+    add("python", sys.version.encode())
+    for item in extra or []:
+        add("extra", item.encode())
+    return digest.hexdigest()[:10]
 
 
 def derive_triple() -> str:
@@ -146,6 +183,7 @@ def write_manifest(args: argparse.Namespace) -> None:
         "build_seconds": round(float(args.seconds), 1),
         "ccache": args.ccache or None,
         "extraction_dir": args.extraction_dir or None,
+        "build_id": args.build_id or None,
         "git_commit": git_commit(),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -159,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("version")
+    bid = sub.add_parser("build-id")
+    bid.add_argument("extra", nargs="*", help="more strings to hash (packager name and version)")
     sub.add_parser("triple")
     sub.add_parser("exe-suffix")
     lst = sub.add_parser("list")
@@ -172,11 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     man.add_argument("--command-json", required=True, help="file holding the packager argv as a JSON list")
     man.add_argument("--ccache", default="")
     man.add_argument("--extraction-dir", default="")
+    man.add_argument("--build-id", default="")
     man.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
     if args.cmd == "version":
         print(read_version())
+    elif args.cmd == "build-id":
+        print(build_id(args.extra))
     elif args.cmd == "triple":
         print(target_triple())
     elif args.cmd == "exe-suffix":

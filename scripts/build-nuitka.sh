@@ -13,10 +13,11 @@
 # Prerequisites (checked, installed where possible): a C compiler, patchelf and
 # ccache (apt), Nuitka + zstandard at pinned versions and the sidecar's runtime
 # dependencies (pip, into the chosen Python). Inputs live in build/: entry.py,
-# include-*.txt, exclude-modules.txt; the version comes from sidecar/_version.py.
+# include-*.txt, exclude-modules.txt, nuitka-bytecode.txt; the version comes
+# from sidecar/_version.py.
 #
-# The binary unpacks itself ONCE into a cache folder keyed by version:
-#   {CACHE_DIR}/PlutoDuck/sidecar/<version>   (Linux: ${XDG_CACHE_HOME:-~/.cache}/...)
+# The binary unpacks itself ONCE into a cache folder keyed by version and build id:
+#   {CACHE_DIR}/PlutoDuck/sidecar/<version>-<build-id>   (Linux: ${XDG_CACHE_HOME:-~/.cache}/...)
 # and later launches reuse it (see docs/packaging.md: cold vs warm start, cleanup).
 set -euo pipefail
 
@@ -34,7 +35,7 @@ PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 COPY=1
 JOBS=""
 
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "build-nuitka: error: $*" >&2; exit 1; }
 say() { echo "build-nuitka: $*" >&2; }
 
@@ -141,7 +142,12 @@ EXE="$(info exe-suffix)"
 NAME="sidecar-$TRIPLE$EXE"
 OUT="$REPO/dist/nuitka"
 WORK="$REPO/build/out/nuitka"
-CACHE_SPEC="{CACHE_DIR}/$PRODUCT/sidecar/$VERSION"
+# The extraction folder is keyed by version AND build id (a hash of the sources,
+# build inputs and installed packages): a rebuild never has to overwrite files a
+# running older build is executing (issue-log/0013), and an upgrade gets a fresh
+# folder; the sidecar removes the other folders (docs/packaging.md).
+BUILD_ID="$(info build-id nuitka "$NUITKA_VERSION" "$ZSTANDARD_VERSION")"
+CACHE_SPEC="{CACHE_DIR}/$PRODUCT/sidecar/$VERSION-$BUILD_ID"
 mkdir -p "$OUT" "$WORK"
 
 join() { local IFS=,; echo "$*"; }
@@ -149,6 +155,7 @@ mapfile -t INCLUDE_PACKAGES < <(info list include-packages.txt)
 mapfile -t INCLUDE_MODULES < <(info list include-modules.txt)
 mapfile -t INCLUDE_METADATA < <(info list include-metadata.txt)
 mapfile -t EXCLUDE_MODULES < <(info list exclude-modules.txt)
+mapfile -t BYTECODE_PACKAGES < <(info list nuitka-bytecode.txt)
 
 NUITKA_CMD=(
   env "PYTHONPATH=$PYTHONPATH"
@@ -176,6 +183,7 @@ NUITKA_CMD=(
 for p in "${INCLUDE_PACKAGES[@]}"; do NUITKA_CMD+=(--include-package="$p"); done
 for m in "${INCLUDE_MODULES[@]}"; do NUITKA_CMD+=(--include-module="$m"); done
 for d in "${INCLUDE_METADATA[@]}"; do NUITKA_CMD+=(--include-distribution-metadata="$d"); done
+for b in "${BYTECODE_PACKAGES[@]}"; do NUITKA_CMD+=(--noinclude-custom-mode="$b:bytecode"); done
 [[ -n "$JOBS" ]] && NUITKA_CMD+=(--jobs="$JOBS")
 NUITKA_CMD+=("$REPO/build/entry.py")
 
@@ -219,8 +227,11 @@ fi
 grep -q -- "$VERSION" <<<"$smoke" || die "the built binary's --version does not mention $VERSION: $smoke"
 
 # ---------------------------------------------------------------- manifest
-ccache_hits="$(grep -Eo "Cached C files \(using ccache\) with result 'cache hit': [0-9]+" "$OUT/build.log" | grep -Eo '[0-9]+$' || true)"
-ccache_total="$(grep -Eo "Compiled [0-9]+ C files using ccache" "$OUT/build.log" | grep -Eo '[0-9]+' || true)"
+# Nuitka reports the program and the onefile bootstrap separately: add them up.
+ccache_hits="$(grep -Eo "Cached C files \(using ccache\) with result 'cache hit': [0-9]+" "$OUT/build.log" \
+  | grep -Eo '[0-9]+$' | awk '{ n += $1 } END { print n + 0 }')"
+ccache_total="$(grep -Eo "Compiled [0-9]+ C files using ccache" "$OUT/build.log" \
+  | grep -Eo '[0-9]+' | awk '{ n += $1 } END { print n + 0 }')"
 CMD_JSON="$WORK/command.json"
 "$PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${NUITKA_CMD[@]}" > "$CMD_JSON"
 info manifest \
@@ -232,6 +243,7 @@ info manifest \
   --command-json "$CMD_JSON" \
   --ccache "$CCACHE_NOTE; C files compiled: ${ccache_total:-?}, cache hits: ${ccache_hits:-0}" \
   --extraction-dir "$CACHE_SPEC" \
+  --build-id "$BUILD_ID" \
   --out "$OUT/manifest.json"
 
 if [[ $COPY -eq 1 ]]; then

@@ -27,7 +27,7 @@ PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 COPY=1
 CLEAN=0
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "build-pyinstaller: error: $*" >&2; exit 1; }
 say() { echo "build-pyinstaller: $*" >&2; }
 

@@ -44,6 +44,12 @@ def binary_path(packager: str) -> Path:
     return REPO / "dist" / packager / f"sidecar-{buildinfo.target_triple()}"
 
 
+def extraction_folder_name() -> str:
+    """<version>-<build id> of the built Nuitka binary (from its manifest)."""
+    manifest = json.loads((REPO / "dist" / "nuitka" / "manifest.json").read_text())
+    return f"{manifest['sidecar_version']}-{manifest['build_id']}"
+
+
 @pytest.fixture(scope="session")
 def extraction_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("extraction")
@@ -225,7 +231,7 @@ def test_launch_and_sigkill_cycles_leave_no_stale_extraction(
             run.proc.stdout.close()  # type: ignore[union-attr]
         if packager == "nuitka":
             versions = Path(env["XDG_CACHE_HOME"]) / "PlutoDuck" / "sidecar"
-            assert [p.name for p in versions.iterdir()] == [buildinfo.read_version()]
+            assert [p.name for p in versions.iterdir()] == [extraction_folder_name()]
         else:
             time.sleep(0.2)
             stale = sorted(p.name for p in Path(env["TMPDIR"]).glob("_MEI*"))
@@ -272,7 +278,7 @@ def test_the_nuitka_cache_holds_no_python_source(
     run = launch()
     run.proc.stdin.close()  # type: ignore[union-attr]
     run.proc.wait(5)
-    unpacked = Path(env["XDG_CACHE_HOME"]) / "PlutoDuck" / "sidecar" / buildinfo.read_version()
+    unpacked = Path(env["XDG_CACHE_HOME"]) / "PlutoDuck" / "sidecar" / extraction_folder_name()
     assert unpacked.is_dir()
     sources = [str(p.relative_to(unpacked)) for p in unpacked.rglob("*.py")]
     assert sources == []
