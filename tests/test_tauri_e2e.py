@@ -255,6 +255,13 @@ class App:
             start_new_session=True,
         )
         self.base = f"http://127.0.0.1:{port}"
+        try:
+            self._start_session(binary, port, native)
+        except BaseException:
+            self._stop_driver()  # never leave a driver (and its app) behind
+            raise
+
+    def _start_session(self, binary: Path, port: int, native: int) -> None:
         # tauri-driver listens at once but proxies to WebKitWebDriver, which starts a moment
         # later: a request sent before the native port listens is dropped (issue-log 0008).
         wait_until(lambda: self._listening(port), 20, "tauri-driver to listen")
@@ -280,9 +287,12 @@ class App:
 
     def close(self) -> None:
         try:
-            Session.request("DELETE", f"{self.base}/session/{self.session.id}", timeout=20)
+            Session.request("DELETE", f"{self.base}/session/{self.session.id}", timeout=20, retries=0)
         except Exception:
             pass
+        self._stop_driver()
+
+    def _stop_driver(self) -> None:
         if self.driver.poll() is None:
             os.killpg(self.driver.pid, signal.SIGTERM)
             try:
