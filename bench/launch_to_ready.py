@@ -9,6 +9,8 @@ Variants (a binary that is not built is skipped):
 * ``nuitka-cold``     the Nuitka binary after deleting its extraction cache
                       (first launch after an install or an upgrade)
 * ``nuitka-warm``     the Nuitka binary with its cache in place (every later launch)
+* ``nuitka-bin-direct`` the unpacked Nuitka child started directly: the floor an
+                      exec-style launcher could reach (no bootstrap, no CRC pass)
 * ``pyinstaller``     the PyInstaller binary (it unpacks on every launch)
 
 Launches are interleaved (round r runs every variant once, in a rotated order),
@@ -98,6 +100,15 @@ def main() -> int:
         nuitka = str(binaries["nuitka"])
         variants["nuitka-cold"] = ([nuitka, "--data-dir", str(work / "d-cold"), *common], env, cache_home / buildinfo.PRODUCT)
         variants["nuitka-warm"] = ([nuitka, "--data-dir", str(work / "d-warm"), *common], env, None)
+        # What an exec-style launcher would cost when warm: the unpacked Python
+        # child started directly (no bootstrap, no CRC pass over the cache).
+        manifest = json.loads((binaries["nuitka"].parent / "manifest.json").read_text())
+        unpacked = Path(manifest["extraction_dir"].replace("{CACHE_DIR}", str(cache_home)))
+        variants["nuitka-bin-direct"] = (
+            [str(unpacked / (name.removesuffix(".exe") + ".bin")), "--data-dir", str(work / "d-direct"), *common],
+            env,
+            None,
+        )
     if binaries["pyinstaller"].is_file():
         variants["pyinstaller"] = (
             [str(binaries["pyinstaller"]), "--data-dir", str(work / "d-pyi"), *common], env, None)
@@ -106,7 +117,8 @@ def main() -> int:
         label, _, path = extra.partition("=")
         variants[label] = ([path, "--data-dir", str(work / f"d-{label}"), *common], env, None)
 
-    # Warm-up: page cache, the sidecar's own first-run work (data dir), the Nuitka cache.
+    # Warm-up: page cache, the sidecar's own first-run work (data dir), the Nuitka
+    # cache (filled by the first Nuitka launch, before the direct variant runs).
     for cmd, venv, _ in variants.values():
         launch_once(cmd, venv)
 

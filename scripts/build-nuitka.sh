@@ -228,10 +228,10 @@ grep -q -- "$VERSION" <<<"$smoke" || die "the built binary's --version does not 
 
 # ---------------------------------------------------------------- manifest
 # Nuitka reports the program and the onefile bootstrap separately: add them up.
-ccache_hits="$(grep -Eo "Cached C files \(using ccache\) with result 'cache hit': [0-9]+" "$OUT/build.log" \
-  | grep -Eo '[0-9]+$' | awk '{ n += $1 } END { print n + 0 }')"
-ccache_total="$(grep -Eo "Compiled [0-9]+ C files using ccache" "$OUT/build.log" \
-  | grep -Eo '[0-9]+' | awk '{ n += $1 } END { print n + 0 }')"
+# (A cold build has no "cache hit" line at all: grep finding nothing is fine.)
+count_log() { { grep -Eo "$1" "$OUT/build.log" || true; } | awk -v f="$2" '{ n += $f } END { print n + 0 }'; }
+ccache_hits="$(count_log "Cached C files \(using ccache\) with result 'cache hit': [0-9]+" 10)"
+ccache_total="$(count_log "Compiled [0-9]+ C files using ccache" 2)"
 CMD_JSON="$WORK/command.json"
 "$PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${NUITKA_CMD[@]}" > "$CMD_JSON"
 info manifest \
