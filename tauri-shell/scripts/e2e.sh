@@ -5,7 +5,7 @@
 #
 #   CARGO_TARGET_DIR   cargo's target dir (default /var/tmp/sidecar-cargo-target:
 #                      outside the clone, so a repeat run reuses it)
-#   SIDECAR_BINARY     auto | nuitka | launcher (see prepare-sidecar.sh)
+#   SIDECAR_PREPARE    auto | nuitka | launcher (see prepare-sidecar.sh)
 #   Artifacts go to dist/tauri-e2e/ (screenshots/, the .deb, junit.xml, results.json).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

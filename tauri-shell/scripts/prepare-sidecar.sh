@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Put the sidecar where Tauri's externalBin expects it:
 #   tauri-shell/src-tauri/binaries/sidecar-<target-triple>
-# SIDECAR_BINARY=auto (default): the Nuitka build from dist/nuitka if it exists, else a launcher.
-# SIDECAR_BINARY=nuitka: the Nuitka build (fails if it is missing).
-# SIDECAR_BINARY=launcher: a small script that execs the repo's .venv/bin/python -m sidecar.
+# SIDECAR_PREPARE=auto (default): the Nuitka build from dist/nuitka if it exists, else a launcher.
+# SIDECAR_PREPARE=nuitka: the Nuitka build (fails if it is missing).
+# SIDECAR_PREPARE=launcher: a small script that execs the repo's .venv/bin/python -m sidecar.
 # Never commit the result: binaries/sidecar-* is ignored by git.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 repo=$(cd "$here/.." && pwd)
 triple=${TAURI_TARGET_TRIPLE:-$(rustc -vV | sed -n 's/^host: //p')}
 dest="$here/src-tauri/binaries/sidecar-$triple"
-mode=${SIDECAR_BINARY:-auto}
+mode=${SIDECAR_PREPARE:-auto}
 nuitka="$repo/dist/nuitka/sidecar-$triple"
 mkdir -p "$(dirname "$dest")"
 
@@ -37,6 +37,6 @@ LAUNCHER
     chmod 755 "$dest"
     echo "prepare-sidecar: $dest -> launcher for $python -m sidecar" >&2
 else
-    echo "prepare-sidecar: SIDECAR_BINARY must be auto, nuitka or launcher (got $mode)" >&2
+    echo "prepare-sidecar: SIDECAR_PREPARE must be auto, nuitka or launcher (got $mode)" >&2
     exit 2
 fi
