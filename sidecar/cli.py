@@ -186,7 +186,7 @@ def _serve(config: Config, paths: DataPaths, fds: ProtocolFds, started: float, l
         register_test_methods(registry)
         log.warning("test-only methods are enabled (SIDECAR_TEST_METHODS=1)")
     try:
-        reason = anyio.run(engine.hosting(serve), config, paths, fds, registry, started, launcher_pid)
+        reason = anyio.run(serve, config, paths, fds, registry, started, launcher_pid, [engine.start_after_ready])
     except KeyboardInterrupt:  # Ctrl-C where signals cannot be received by the loop (Windows)
         log.info("exit", extra={"ctx": {"reason": "signal"}})
         logs.close()

@@ -79,7 +79,7 @@ async def _duckdb_errors(work: Callable[[], Awaitable[T]]) -> T:
 
 
 def register_engine_methods(registry: Registry) -> EngineRuntime:
-    """Add the engine's methods; returns the runtime whose ``hosting`` must wrap ``serve``."""
+    """Add the engine's methods; returns the runtime (its ``start_after_ready`` is a startup hook)."""
     runtime = EngineRuntime()
     _register_db(registry, runtime)
     _register_jobs(registry, runtime)

@@ -49,8 +49,9 @@ async def test_sigkill_mid_ingest_then_restart(data_dir: Path, tmp_path: Path) -
         assert [n.params["status"] for n in finished] == ["queued"], "the job ended before the kill"
 
     async with running_sidecar(data_dir) as sidecar, collecting(sidecar) as notes:
-        listed = await sidecar.call("jobs.list")  # the first engine call runs the recovery
+        # No engine call yet: the engine starts itself after READY because a job store exists.
         recovered = await notes.status(doomed["job_id"], "failed", timeout=5)
+        listed = await sidecar.call("jobs.list")
         assert recovered.params["previous"] == "running" and recovered.params["recovered"] is True
         assert recovered.params["error"]["kind"] == "interrupted" and recovered.params["error"]["class"] == "interrupted"
         record = await sidecar.call("jobs.get", {"job_id": doomed["job_id"]})

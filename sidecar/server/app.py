@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -56,6 +56,8 @@ PARENT_EXIT_DRAIN_S: Final = 0.3
 PARENT_EXIT_DEADLINE_S: Final = 0.9
 
 ShutdownHook = Callable[[], Awaitable[None]]
+#: Runs in the background right after READY (e.g. recovering jobs a previous run left).
+StartupHook = Callable[[Session], Awaitable[None]]
 
 
 @dataclass
@@ -71,6 +73,9 @@ class Lifecycle:
     reason: ShutdownReason | None = None
     hooks: list[ShutdownHook] = field(default_factory=list)
     stopping: anyio.Event = field(default_factory=anyio.Event)
+    #: A task group for work that outlives any one request (the engine's job pool);
+    #: cancelled after the shutdown hooks ran, just before SHUTDOWN.
+    background: anyio.abc.TaskGroup | None = None
 
     def request_shutdown(self, reason: str) -> None:
         """Ask the server to stop; later requests keep the first reason."""
@@ -85,13 +90,20 @@ class Lifecycle:
 
 
 async def serve(
-    config: Config, paths: DataPaths, fds: ProtocolFds, registry: Registry, started: float, launcher_pid: int
+    config: Config,
+    paths: DataPaths,
+    fds: ProtocolFds,
+    registry: Registry,
+    started: float,
+    launcher_pid: int,
+    after_ready: Sequence[StartupHook] = (),
 ) -> ShutdownReason:
     """Serve requests until something asks us to stop; returns the shutdown reason.
 
     ``started`` is the monotonic time the process started; ``launcher_pid`` the
     parent pid read at that moment (so a launcher that died during startup is
-    still noticed).
+    still noticed). ``after_ready`` hooks start in the background once READY is
+    written, so they never delay it.
     """
     life = Lifecycle(started=started)
     outbox = Outbox(FdWriter(fds.stdout))
@@ -114,33 +126,38 @@ async def serve(
     async with anyio.create_task_group() as tg:
         tg.start_soon(outbox.run)
         try:
-            async with anyio.create_task_group() as work:
-                async with anyio.create_task_group() as intake:
-                    await intake.start(_watch_signals, life, watch)
-                    watch.start()
-                    if watch.parent_lost():  # died before we could watch it
-                        life.request_shutdown("parent_exit")
-                    await outbox.send(format_lifecycle("READY"))
-                    log.info("ready", extra={"ctx": {"pid": os.getpid(), "parent_watch": watch.mechanism}})
-                    reader = StdinReader(fds.stdin, config.max_frame_bytes, session, work)
-                    intake.start_soon(reader.run)
-                    if config.heartbeat_interval > 0:
-                        intake.start_soon(_heartbeat, outbox, life, config.heartbeat_interval)
-                    await life.stopping.wait()
-                    reason = life.reason or "normal"
-                    drain = PARENT_EXIT_DRAIN_S if reason == "parent_exit" else config.drain_timeout
-                    watchdog.arm(2 * drain + HOOK_TIMEOUT_S + FLUSH_TIMEOUT_S + WATCHDOG_GRACE_S, reason)
-                    reader.stop()
-                    with anyio.move_on_after(drain):  # let it finish dispatching the line in hand
-                        await reader.done.wait()
-                    intake.cancel_scope.cancel()
-                session.accepting = False
-                with anyio.move_on_after(drain):
-                    await session.wait_idle()
-                cancelled = session.cancel_all(ErrorCode.SHUTTING_DOWN)
-                if cancelled:
-                    log.warning("requests cancelled by shutdown", extra={"ctx": {"count": cancelled}})
-            await _run_hooks(life.hooks)
+            async with anyio.create_task_group() as background:
+                life.background = background
+                async with anyio.create_task_group() as work:
+                    async with anyio.create_task_group() as intake:
+                        await intake.start(_watch_signals, life, watch)
+                        watch.start()
+                        if watch.parent_lost():  # died before we could watch it
+                            life.request_shutdown("parent_exit")
+                        await outbox.send(format_lifecycle("READY"))
+                        log.info("ready", extra={"ctx": {"pid": os.getpid(), "parent_watch": watch.mechanism}})
+                        for hook in after_ready:
+                            background.start_soon(_run_startup_hook, hook, session)
+                        reader = StdinReader(fds.stdin, config.max_frame_bytes, session, work)
+                        intake.start_soon(reader.run)
+                        if config.heartbeat_interval > 0:
+                            intake.start_soon(_heartbeat, outbox, life, config.heartbeat_interval)
+                        await life.stopping.wait()
+                        reason = life.reason or "normal"
+                        drain = PARENT_EXIT_DRAIN_S if reason == "parent_exit" else config.drain_timeout
+                        watchdog.arm(2 * drain + HOOK_TIMEOUT_S + FLUSH_TIMEOUT_S + WATCHDOG_GRACE_S, reason)
+                        reader.stop()
+                        with anyio.move_on_after(drain):  # let it finish dispatching the line in hand
+                            await reader.done.wait()
+                        intake.cancel_scope.cancel()
+                    session.accepting = False
+                    with anyio.move_on_after(drain):
+                        await session.wait_idle()
+                    cancelled = session.cancel_all(ErrorCode.SHUTTING_DOWN)
+                    if cancelled:
+                        log.warning("requests cancelled by shutdown", extra={"ctx": {"count": cancelled}})
+                await _run_hooks(life.hooks)
+                background.cancel_scope.cancel()  # the hooks have stopped what ran there
         except KeyboardInterrupt:
             # SIGINT/SIGTERM before the signal receiver was installed (see cli.py).
             life.reason = life.reason or "signal"
@@ -205,6 +222,13 @@ async def _heartbeat(outbox: Outbox, life: Lifecycle, interval: float) -> None:
         await anyio.sleep(interval)
         seq += 1
         await outbox.send(format_lifecycle("HEARTBEAT", seq=seq, uptime_ms=life.uptime_ms()))
+
+
+async def _run_startup_hook(hook: StartupHook, session: Session) -> None:
+    try:
+        await hook(session)
+    except Exception:  # a failed warm-up must not take the server down; requests retry it
+        log.exception("startup hook failed", extra={"ctx": {"hook": getattr(hook, "__qualname__", "?")}})
 
 
 async def _run_hooks(hooks: list[ShutdownHook]) -> None:
