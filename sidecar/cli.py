@@ -197,4 +197,7 @@ def _serve(config: Config, paths: DataPaths, fds: ProtocolFds, started: float, l
         return exit_codes.FATAL
     log.info("exit", extra={"ctx": {"reason": reason}})
     logs.close()
+    from sidecar.frozen import remove_orphaned_extraction
+
+    remove_orphaned_extraction(reason)  # the very last step: it deletes the code we run from
     return exit_codes.OK

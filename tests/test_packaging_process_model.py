@@ -210,18 +210,10 @@ def test_stdin_closed_ends_both_processes(packager: str, launch: Callable[..., L
 
 @pytest.mark.slow
 def test_launch_and_sigkill_cycles_leave_no_stale_extraction(
-    packager: str, launch: Callable[..., Launched], env: dict[str, str], request: pytest.FixtureRequest
+    packager: str, launch: Callable[..., Launched], env: dict[str, str]
 ) -> None:
     """50 x (launch, READY, SIGKILL the bootstrap): Nuitka reuses its one cached folder;
     PyInstaller must not leave a _MEIxxxxxx folder per killed launch."""
-    if packager == "pyinstaller":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="needs the sidecar to remove sys._MEIPASS when it exits after its bootstrap died "
-                "(see issue-log/0002-pyinstaller-sigkill-leaves-orphan-and-mei-dir.md)",
-                strict=False,
-            )
-        )
     try:
         for _ in range(KILL_CYCLES):
             run = launch()
