@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -115,12 +114,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(config, started, launcher_pid)
 
 
-#: Held back from BOOT until the event loop's receiver is installed (then unblocked
-#: in sidecar.server.app), so a SIGTERM during startup, or the SIGINT a onefile
-#: bootstrap forwards, still ends in a clean ``SHUTDOWN reason=signal``.
-STARTUP_BLOCKED_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n))
-
-
 def run(config: Config, started: float, launcher_pid: int) -> int:
     """Claim the data dir, then serve until shutdown."""
     from sidecar.instance_lock import DataDirLocked, InstanceLock
@@ -153,8 +146,9 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
     from sidecar.server.stdio import claim_stdio, restore_blocking
 
     fds = claim_stdio()
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_BLOCKED_SIGNALS)
+    from sidecar.server import early_signals
+
+    early_signals.hold()  # released once the event loop's receiver is up (sidecar.server.app)
     boot = format_lifecycle("BOOT", sidecar=SIDECAR_NAME, version=__version__, protocol=PROTOCOL_VERSION, pid=os.getpid())
     os.write(fds.stdout, boot)
     try:

@@ -40,6 +40,17 @@ def under_test_is_binary() -> bool:
     return bool(os.environ.get("SIDECAR_BINARY"))
 
 
+def binary_packager() -> str:
+    """nuitka, pyinstaller (from the build manifest beside SIDECAR_BINARY), or source."""
+    binary = os.environ.get("SIDECAR_BINARY")
+    if not binary:
+        return "source"
+    try:
+        return str(json.loads((Path(binary).parent / "manifest.json").read_text())["packager"])
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
 def sidecar_env(**extra: str) -> dict[str, str]:
     """The environment for a sidecar under test (test methods on, repo importable)."""
     env = dict(os.environ)

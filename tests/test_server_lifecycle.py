@@ -14,6 +14,7 @@ import pytest
 
 from sidecar.host import RpcCallError, SidecarClient
 from tests.support import (
+    binary_packager,
     check_stdout,
     frames,
     run_once,
@@ -106,9 +107,15 @@ async def test_signals_are_a_signal_shutdown(data_dir: Path, signum: signal.Sign
         await sidecar.call("system.ping")
         sent = time.monotonic()
         sidecar.send_signal(signum)
-        assert await sidecar.wait(5) == 0
+        status = await sidecar.wait(5)
+        assert status == 0 or (signum == signal.SIGHUP and binary_packager() == "nuitka" and status == -signal.SIGHUP)
         assert time.monotonic() - sent < 2.0
-        assert sidecar.shutdown.get("reason") == "signal"
+        expected = {"signal"}
+        if signum == signal.SIGHUP and binary_packager() == "nuitka":
+            # Nuitka's bootstrap does not forward SIGHUP: it dies of it, and its child
+            # sees that as the launcher's death (issue-log 0017).
+            expected = {"parent_exit"}
+        assert sidecar.shutdown.get("reason") in expected
 
 
 @pytest.mark.anyio

@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.support import sidecar_args, sidecar_env, wait_gone
+from tests.support import sidecar_args, sidecar_env, under_test_is_binary, wait_gone
 
 LAUNCHER = """
 import subprocess, sys, time
@@ -115,3 +116,49 @@ time.sleep(60)
     os.kill(launcher.pid, signal.SIGKILL)
     launcher.wait(5)
     assert wait_gone([sidecar_pid], 1.0) == []
+
+
+FAKE_BOOTSTRAP_HOST = """
+import os, subprocess, sys, time
+# The host: starts a stand-in for a onefile bootstrap, then waits to be killed.
+bootstrap = subprocess.Popen([sys.executable, "-c", sys.argv[1], *sys.argv[2:]])
+sys.stderr.write(f"bootstrap {bootstrap.pid}\\n")
+time.sleep(60)
+"""
+
+FAKE_BOOTSTRAP = """
+import os, subprocess, sys, time
+# A stand-in for a Nuitka onefile bootstrap: it starts the real program with
+# NUITKA_ONEFILE_PARENT set (as Nuitka does) and, like it, never notices its own parent dying.
+env = dict(os.environ, NUITKA_ONEFILE_PARENT=str(os.getpid()))
+child = subprocess.Popen(sys.argv[1:], env=env)
+child.wait()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the host behind a bootstrap is read from /proc")
+@pytest.mark.skipif(under_test_is_binary(), reason="simulates a bootstrap around the source; binaries have a real one")
+def test_host_death_is_seen_through_a_onefile_bootstrap(data_dir: Path) -> None:
+    """host -> bootstrap -> sidecar; SIGKILL the host while the bootstrap lives on (issue-log 0018).
+
+    The bootstrap here is a small Python stand-in that behaves like Nuitka's (it sets
+    NUITKA_ONEFILE_PARENT and ignores its parent's death), so the path is tested from source.
+    """
+    host = subprocess.Popen(
+        [sys.executable, "-c", FAKE_BOOTSTRAP_HOST, FAKE_BOOTSTRAP, *sidecar_args(data_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=sidecar_env(),
+    )
+    assert host.stdout is not None
+    boot = host.stdout.readline()
+    assert host.stdout.readline() == b"READY\n"
+    sidecar_pid = int(boot.split(b"pid=")[1])
+    bootstrap_pid = psutil.Process(sidecar_pid).ppid()
+    assert bootstrap_pid != host.pid
+    os.kill(host.pid, signal.SIGKILL)
+    host.wait(5)
+    assert wait_gone([sidecar_pid], 1.0) == [], "the sidecar outlived the host behind its bootstrap"
+    assert _read_rest(host)[-1] == b"SHUTDOWN reason=parent_exit"
+    assert wait_gone([bootstrap_pid], 2.0) == []  # it ends with its child

@@ -38,7 +38,7 @@ from sidecar.server.outbox import Outbox
 from sidecar.server.parent_watch import PDEATH_SIGNAL, ParentWatch
 from sidecar.server.registry import Registry
 from sidecar.server.session import Session
-from sidecar.server import watchdog
+from sidecar.server import early_signals, watchdog
 from sidecar.server.reader import StdinReader
 from sidecar.server.stdio import FdWriter, ProtocolFds
 
@@ -202,9 +202,9 @@ async def _watch_signals(life: Lifecycle, watch: ParentWatch, *, task_status: an
     if PDEATH_SIGNAL is not None:
         wanted.append(PDEATH_SIGNAL)
     with anyio.open_signal_receiver(*wanted) as signals:
-        if hasattr(signal, "pthread_sigmask"):
-            # cli.py blocked these until now: anything sent during startup arrives here.
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
+        # cli.py held these since BOOT: pending ones arrive below, recorded ones count now.
+        if early_signals.release():
+            life.request_shutdown("signal")
         task_status.started()
         async for signum in signals:
             if signum == PDEATH_SIGNAL:

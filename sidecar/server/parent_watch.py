@@ -11,6 +11,14 @@ by SIGKILL) we must not live on as an orphan holding the DuckDB file.
   1 or a subreaper's pid when the parent dies).
 * Windows: the watcher thread waits on a handle to the parent process.
 
+Under a onefile packager our parent is the bootstrap, and the bootstrap does
+not notice when *its* parent (the host app) dies. So when we run as a onefile
+child (Nuitka sets ``NUITKA_ONEFILE_PARENT``; PyInstaller sets ``sys._MEIPASS``)
+the watcher also records the bootstrap's own parent at start and treats a
+change of it as the host's death (Linux: ``/proc/<bootstrap>/stat``; elsewhere
+the host's death still reaches us as stdin EOF). Parent pids are compared, not
+probed, so pid reuse and zombies cannot fool it.
+
 The watcher is a plain thread, so it works while the main thread is blocked
 anywhere (a read, a C call): it does not rely on an exception raised into
 the main thread.
@@ -40,6 +48,10 @@ class ParentWatch:
         """``launcher_pid`` is ``os.getppid()`` read first thing at startup."""
         self._on_lost = on_lost
         self.original_ppid = launcher_pid
+        #: The host behind a onefile bootstrap (the bootstrap's parent), when we can see it.
+        self.host_pid = _ppid_of(launcher_pid) if _behind_onefile_bootstrap() else None
+        if self.host_pid is not None and self.host_pid <= 1:
+            self.host_pid = None  # the bootstrap was launched by init (or its host is already gone)
         self._stop = threading.Event()
         self._fired = threading.Event()
         self._thread: threading.Thread | None = None
@@ -49,7 +61,10 @@ class ParentWatch:
         """True once our parent is no longer the process that launched us."""
         if os.name == "nt":
             return _windows_parent_gone(self.original_ppid, 0)
-        return os.getppid() != self.original_ppid
+        return os.getppid() != self.original_ppid or self._host_lost()
+
+    def _host_lost(self) -> bool:
+        return self.host_pid is not None and _ppid_of(self.original_ppid) != self.host_pid
 
     def install_pdeathsig(self) -> bool:
         """Ask the Linux kernel to send PDEATH_SIGNAL when the parent dies."""
@@ -72,6 +87,8 @@ class ParentWatch:
         self.mechanism = "prctl(PR_SET_PDEATHSIG)+getppid poll" if pdeathsig else (
             "parent process handle wait" if os.name == "nt" else "getppid poll"
         )
+        if self.host_pid is not None:
+            self.mechanism += f"+host {self.host_pid} behind the onefile bootstrap"
         self._thread = threading.Thread(target=self._run, name="sidecar-parent-watch", daemon=True)
         self._thread.start()
 
@@ -91,12 +108,31 @@ class ParentWatch:
             if os.name == "nt":
                 gone = _windows_parent_gone(self.original_ppid, int(POLL_INTERVAL_S * 1000))
             else:
-                gone = os.getppid() != self.original_ppid
+                gone = os.getppid() != self.original_ppid or self._host_lost()
             if gone:
                 self.fire()
                 return
             if os.name != "nt":
                 self._stop.wait(POLL_INTERVAL_S)
+
+
+def _behind_onefile_bootstrap() -> bool:
+    """True when our parent is a onefile bootstrap (Nuitka or PyInstaller)."""
+    if os.environ.get("NUITKA_ONEFILE_PARENT"):
+        return True
+    return bool(getattr(sys, "frozen", False) and getattr(sys, "_MEIPASS", None))
+
+
+def _ppid_of(pid: int) -> int | None:
+    """The parent pid of ``pid`` (Linux /proc), None if it is gone or cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == b"Z":  # a zombie: it has exited
+        return None
+    return int(fields[1])
 
 
 def _windows_parent_gone(pid: int, wait_ms: int) -> bool:  # pragma: no cover - Windows only
