@@ -1,6 +1,71 @@
 #!/usr/bin/env bash
-# The whole test suite: set up .venv, then run pytest. Extra arguments go to pytest.
+# The whole test suite, in stages:
+#   python    pytest from source (inside a private Secret Service when gnome-keyring is installed)
+#   binaries  build the Nuitka and PyInstaller sidecars (ccache), then run the core integration
+#             suite against each, the engine suite against Nuitka, and the process-model tests
+#   harness   the launch-reliability harness over both binaries (20 launches + SIGKILL + SIGTERM
+#             cycles each) and the Milestone 0 checklist
+#   tauri     the Rust host crate's tests, the Tauri app build, the .deb and the UI suite
+#             (tauri-shell/scripts/ci.sh; TAURI_CI=full|smoke|crate, default full)
+#
+#   ./scripts/test.sh                      every stage
+#   SIDECAR_TEST_STAGES="python" ./scripts/test.sh
+#   ./scripts/test.sh -k lifecycle -x      with arguments: pytest from source only, with them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-exec .venv/bin/python -m pytest "$@"
+
+py=.venv/bin/python
+stages=${SIDECAR_TEST_STAGES:-python binaries harness tauri}
+if [ "$#" -gt 0 ]; then
+    stages=python
+fi
+want() { case " $stages " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+stage() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)" >&2; }
+
+# A private Secret Service for the keyring tests, when the machine has one to offer.
+secrets=()
+if command -v gnome-keyring-daemon >/dev/null && command -v dbus-run-session >/dev/null; then
+    secrets=(./scripts/with-secret-service.sh)
+fi
+
+if want python; then
+    stage "pytest from source"
+    "${secrets[@]}" "$py" -m pytest "$@"
+fi
+
+triple=$("$py" build/buildinfo.py triple)$("$py" build/buildinfo.py exe-suffix)
+if want binaries; then
+    stage "build the Nuitka sidecar"
+    ./scripts/build-nuitka.sh
+    stage "build the PyInstaller sidecar"
+    ./scripts/build-pyinstaller.sh --no-copy
+    # The core integration suite against both binaries; the engine suite against the
+    # shipped one (Nuitka) only, to keep CI within its time budget.
+    stage "core and engine suites against dist/nuitka/sidecar-$triple"
+    SIDECAR_BINARY="$PWD/dist/nuitka/sidecar-$triple" "${secrets[@]}" "$py" -m pytest -q \
+        tests/test_server_*.py tests/test_logging.py tests/test_engine_*.py
+    stage "core suite against dist/pyinstaller/sidecar-$triple"
+    SIDECAR_BINARY="$PWD/dist/pyinstaller/sidecar-$triple" "$py" -m pytest -q \
+        tests/test_server_*.py tests/test_logging.py
+    stage "process model of both binaries"
+    "$py" -m pytest -q tests/test_packaging_process_model.py
+fi
+
+if want harness; then
+    stage "launch-reliability harness"
+    "$py" -m sidecar.harness --binary "dist/nuitka/sidecar-$triple" --binary "dist/pyinstaller/sidecar-$triple" \
+        --launches 20 --kill --term --out dist/harness --quiet
+fi
+
+if want tauri; then
+    stage "Tauri shell: host crate, app, .deb, UI"
+    TAURI_CI=${TAURI_CI:-full} bash tauri-shell/scripts/ci.sh
+fi
+
+if want harness; then
+    stage "Milestone 0 checklist"
+    "$py" -m sidecar.harness checklist --binary "dist/nuitka/sidecar-$triple" --report dist/harness/report.json \
+        --out dist/harness/milestone-0.md
+fi
+stage "all stages passed: $stages"
