@@ -180,7 +180,12 @@ def _serve(config: Config, paths: DataPaths, fds: ProtocolFds, started: float, l
         register_test_methods(registry)
         log.warning("test-only methods are enabled (SIDECAR_TEST_METHODS=1)")
     try:
-        reason = anyio.run(serve, config, paths, fds, registry, started, launcher_pid, [engine.start_after_ready])
+        after_ready = [engine.start_after_ready]
+        if os.name == "posix":
+            from sidecar.cache_cleanup import start_after_ready as sweep_old_extractions
+
+            after_ready.append(sweep_old_extractions)
+        reason = anyio.run(serve, config, paths, fds, registry, started, launcher_pid, after_ready)
     except KeyboardInterrupt:  # Ctrl-C where signals cannot be received by the loop (Windows)
         log.info("exit", extra={"ctx": {"reason": "signal"}})
         logs.close()
