@@ -141,9 +141,9 @@ def run_checklist(binary: Path, report: dict[str, Any] | None, report_path: str)
             "no .deb bundle has been built on this machine yet", "cd tauri-shell && npx tauri build --bundles deb")
     else:
         listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=False).stdout
-        found = re.search(r"\./usr/bin/sidecar$", listing, re.M)
+        found = re.search(r"(^|\s)(\./)?usr/bin/sidecar$", listing, re.M)
         add("A", "Sidecar binary is included in app packaging output", PASS if found else FAIL,
-            f"{_rel(deb)} {'contains usr/bin/sidecar' if found else 'has no usr/bin/sidecar'}", f"dpkg-deb -c {_rel(deb)}")
+            f"{_rel(deb)} {'contains usr/bin/sidecar' if found else 'has no usr/bin/sidecar'}", f"dpkg-deb -c '{_rel(deb)}'")
 
     # B. Launch behaviour
     if binary.exists():
