@@ -7,6 +7,7 @@ Sub-commands (all print to stdout):
     triple              the Rust target triple for the binary name (rustc -vV, else derived)
     exe-suffix          ".exe" on Windows, "" elsewhere
     list FILE           the names in a build/*.txt list, one a line, comments dropped
+    ensure-runtime-deps pip-install pyproject.toml's runtime dependencies this Python lacks
     manifest ...        write dist/<packager>/manifest.json (see --help)
 
 Only the standard library is used, so any Python 3.11+ can run it.
@@ -193,6 +194,30 @@ def write_manifest(args: argparse.Namespace) -> None:
     os.replace(tmp, out)
 
 
+def ensure_runtime_deps() -> None:
+    """pip-install the runtime dependencies in pyproject.toml that this Python lacks.
+
+    Both builds compile the sidecar from the work tree (PYTHONPATH), never an
+    installed copy, so only its dependencies must be importable.
+    """
+    import importlib.metadata as md
+    import tomllib
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    missing = []
+    for req in deps:
+        name = req.split(";")[0].strip()
+        for sep in "<>=!~[ ":
+            name = name.split(sep)[0]
+        try:
+            md.version(name)
+        except md.PackageNotFoundError:
+            missing.append(req)
+    if missing:
+        print("build: installing runtime dependencies:", *missing, file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -201,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     bid.add_argument("extra", nargs="*", help="more strings to hash (packager name and version)")
     sub.add_parser("triple")
     sub.add_parser("exe-suffix")
+    sub.add_parser("ensure-runtime-deps")
     lst = sub.add_parser("list")
     lst.add_argument("file")
     man = sub.add_parser("manifest")
@@ -224,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         print(target_triple())
     elif args.cmd == "exe-suffix":
         print(".exe" if sys.platform == "win32" else "")
+    elif args.cmd == "ensure-runtime-deps":
+        ensure_runtime_deps()
     elif args.cmd == "list":
         path = Path(args.file)
         if not path.is_absolute() and not path.exists():

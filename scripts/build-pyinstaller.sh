@@ -81,23 +81,8 @@ if [[ "$have_pyi" != "$PYINSTALLER_VERSION" ]]; then
     || die "could not pip-install pyinstaller==$PYINSTALLER_VERSION (is PyPI reachable?)"
 fi
 
-"$PYTHON" - "$REPO" <<'EOF' || die "could not install the sidecar's runtime dependencies"
-import importlib.metadata as md, subprocess, sys, tomllib
-from pathlib import Path
-deps = tomllib.loads((Path(sys.argv[1]) / "pyproject.toml").read_text())["project"]["dependencies"]
-missing = []
-for req in deps:
-    name = req.split(";")[0].strip()
-    for sep in "<>=!~[ ":
-        name = name.split(sep)[0]
-    try:
-        md.version(name)
-    except md.PackageNotFoundError:
-        missing.append(req)
-if missing:
-    print("build: installing runtime dependencies:", *missing, file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
-EOF
+"$PYTHON" "$REPO/build/buildinfo.py" ensure-runtime-deps \
+  || die "could not install the sidecar's runtime dependencies"
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 "$PYTHON" -c 'import sidecar.cli' 2>/dev/null \
   || die "'import sidecar.cli' fails in this work tree: the sidecar package is not buildable yet"
