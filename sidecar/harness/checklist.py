@@ -15,7 +15,6 @@ import argparse
 import json
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,23 +48,11 @@ class Item:
 
 
 def target_triple() -> str:
-    """The Rust target triple of this machine (what Tauri appends to externalBin names)."""
-    rustc = shutil.which("rustc")
-    if rustc:
-        try:
-            out = subprocess.run([rustc, "-vV"], capture_output=True, text=True, timeout=20, check=False).stdout
-            match = re.search(r"^host: (\S+)$", out, re.M)
-            if match:
-                return match.group(1)
-        except (OSError, subprocess.SubprocessError):
-            pass
-    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
-    system = platform.system()
-    if system == "Darwin":
-        return f"{machine}-apple-darwin"
-    if system == "Windows":
-        return f"{machine}-pc-windows-msvc"
-    return f"{machine}-unknown-linux-gnu"
+    """The Rust target triple of this machine, as the build scripts name binaries (build/buildinfo.py)."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "build" / "buildinfo.py"), "triple"], capture_output=True, text=True, timeout=30, check=True
+    )
+    return out.stdout.strip()
 
 
 def binary_name(triple: str) -> str:
