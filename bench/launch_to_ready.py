@@ -38,13 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "build"))
 import buildinfo  # noqa: E402
 
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = pct / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+from sidecar.harness.stats import percentile  # noqa: E402
 
 
 def launch_once(cmd: list[str], env: dict[str, str], timeout: float = 60.0) -> tuple[float, float]:
