@@ -129,27 +129,7 @@ async def serve(
             async with anyio.create_task_group() as background:
                 life.background = background
                 async with anyio.create_task_group() as work:
-                    async with anyio.create_task_group() as intake:
-                        await intake.start(_watch_signals, life, watch)
-                        watch.start()
-                        if watch.parent_lost():  # died before we could watch it
-                            life.request_shutdown("parent_exit")
-                        await outbox.send(format_lifecycle("READY"))
-                        log.info("ready", extra={"ctx": {"pid": os.getpid(), "parent_watch": watch.mechanism}})
-                        for hook in after_ready:
-                            background.start_soon(_run_startup_hook, hook, session)
-                        reader = StdinReader(fds.stdin, config.max_frame_bytes, session, work)
-                        intake.start_soon(reader.run)
-                        if config.heartbeat_interval > 0:
-                            intake.start_soon(_heartbeat, outbox, life, config.heartbeat_interval)
-                        await life.stopping.wait()
-                        reason = life.reason or "normal"
-                        drain = PARENT_EXIT_DRAIN_S if reason == "parent_exit" else config.drain_timeout
-                        watchdog.arm(2 * drain + HOOK_TIMEOUT_S + FLUSH_TIMEOUT_S + WATCHDOG_GRACE_S, reason)
-                        reader.stop()
-                        with anyio.move_on_after(drain):  # let it finish dispatching the line in hand
-                            await reader.done.wait()
-                        intake.cancel_scope.cancel()
+                    drain = await _serve_until_stopped(config, fds, session, work, background, life, watch, after_ready)
                     session.accepting = False
                     with anyio.move_on_after(drain):
                         await session.wait_idle()
@@ -159,7 +139,7 @@ async def serve(
                 await _run_hooks(life.hooks)
                 background.cancel_scope.cancel()  # the hooks have stopped what ran there
         except KeyboardInterrupt:
-            # SIGINT/SIGTERM before the signal receiver was installed (see cli.py).
+            # Ctrl-C where the loop cannot receive signals (Windows); POSIX signals are held until it can.
             life.reason = life.reason or "signal"
             raise
         except BaseException:
@@ -177,6 +157,45 @@ async def serve(
                     log.warning("stdout not drained at shutdown: host stopped reading")
                     tg.cancel_scope.cancel()
     return life.reason or "normal"
+
+
+async def _serve_until_stopped(
+    config: Config,
+    fds: ProtocolFds,
+    session: Session,
+    work: anyio.abc.TaskGroup,
+    background: anyio.abc.TaskGroup,
+    life: Lifecycle,
+    watch: ParentWatch,
+    after_ready: Sequence[StartupHook],
+) -> float:
+    """READY, then read requests until a shutdown is asked for; returns the drain budget.
+
+    Signals, the parent watch, the reader and heartbeats all stop before this returns.
+    """
+    outbox = session.outbox
+    async with anyio.create_task_group() as intake:
+        await intake.start(_watch_signals, life, watch)
+        watch.start()
+        if watch.parent_lost():  # died before we could watch it
+            life.request_shutdown("parent_exit")
+        await outbox.send(format_lifecycle("READY"))
+        log.info("ready", extra={"ctx": {"pid": os.getpid(), "parent_watch": watch.mechanism}})
+        for hook in after_ready:
+            background.start_soon(_run_startup_hook, hook, session)
+        reader = StdinReader(fds.stdin, config.max_frame_bytes, session, work)
+        intake.start_soon(reader.run)
+        if config.heartbeat_interval > 0:
+            intake.start_soon(_heartbeat, outbox, life, config.heartbeat_interval)
+        await life.stopping.wait()
+        reason = life.reason or "normal"
+        drain = PARENT_EXIT_DRAIN_S if reason == "parent_exit" else config.drain_timeout
+        watchdog.arm(2 * drain + HOOK_TIMEOUT_S + FLUSH_TIMEOUT_S + WATCHDOG_GRACE_S, reason)
+        reader.stop()
+        with anyio.move_on_after(drain):  # let it finish dispatching the line in hand
+            await reader.done.wait()
+        intake.cancel_scope.cancel()
+    return drain
 
 
 def _thread_bridge(token: object, life: Lifecycle) -> Callable[[str], None]:
