@@ -26,6 +26,7 @@ from sidecar.protocol.messages import (
     Notification,
     Request,
     Response,
+    raw_first_byte,
     raw_id_kind,
 )
 
@@ -104,7 +105,7 @@ def decode_line(line: bytes) -> Event | None:
 
 def decode_element(raw: Raw) -> Message:
     """Decode one element of a batch (already known to be valid JSON)."""
-    if bytes(raw)[:1] != b"{":
+    if raw_first_byte(raw) != b"{":
         return _invalid(NULL_ID, "a batch element must be a JSON object")
     return _from_envelope(_envelope_decoder.decode(raw))
 

@@ -190,9 +190,14 @@ def encode_frame(message: Any) -> bytes:
     return bytes(buf)
 
 
+def raw_first_byte(raw: Raw) -> bytes:
+    """The first byte of a raw JSON value, without copying the value."""
+    return memoryview(raw)[:1].tobytes()
+
+
 def raw_id_kind(raw: Raw) -> str:
     """Classify a raw JSON value by its first byte: string, number, null, bool, object, array."""
-    first = bytes(raw)[:1]
+    first = raw_first_byte(raw)
     if first == b'"':
         return "string"
     if first and first in b"-0123456789":
@@ -229,5 +234,6 @@ __all__ = [
     "SuccessResponse",
     "UnsetType",
     "encode_frame",
+    "raw_first_byte",
     "raw_id_kind",
 ]

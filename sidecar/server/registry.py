@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Raw
 
 from sidecar.protocol import ErrorCode, RpcError
+from sidecar.protocol.messages import raw_first_byte
 
 Handler = Callable[..., Awaitable[Any]] | Callable[..., Any]
 
@@ -57,7 +58,7 @@ class MethodSpec:
     def decode_params(self, raw: Raw | None) -> msgspec.Struct | None:
         """Decode raw params into ``params_type``; errors become -32602 with the JSON path."""
         if self.params_type is None:
-            if raw is None or bytes(raw).replace(b" ", b"") in _NO_PARAMS_RAW:
+            if raw is None or (len(memoryview(raw)) <= 16 and bytes(raw).replace(b" ", b"") in _NO_PARAMS_RAW):
                 return None
             raise RpcError(
                 ErrorCode.INVALID_PARAMS,
@@ -68,7 +69,7 @@ class MethodSpec:
         try:
             if raw is None:
                 return msgspec.convert({}, self.params_type)
-            if bytes(raw)[:1] == b"[":
+            if raw_first_byte(raw) == b"[":
                 return self._decode_positional(raw)
             return self.decoder.decode(raw)
         except msgspec.ValidationError as exc:
