@@ -17,7 +17,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -159,8 +159,3 @@ def stderr_line(level: str, msg: str, **ctx: Any) -> None:
     entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": level, "msg": msg, **ctx}
     sys.stderr.write(_encoder.encode(redact(entry)).decode() + "\n")
     sys.stderr.flush()
-
-
-def known_levels() -> Iterable[str]:
-    """The accepted ``--log-level`` values."""
-    return ("debug", "info", "warning", "error", "critical")

@@ -30,7 +30,6 @@ class Outbox:
         self._send: MemoryObjectSendStream[bytes] = send
         self._receive: MemoryObjectReceiveStream[bytes] = receive
         self.broken = False
-        self.frames_written = 0
         self._unwritten = 0  # lines handed to the queue and not yet written
         #: Set when the writer has written (or given up on) everything and returned.
         self.finished = anyio.Event()
@@ -52,7 +51,6 @@ class Outbox:
                 return
             if written is not None:
                 if written == len(line):
-                    self.frames_written += 1
                     return
                 line = line[written:]
         # Counted before the hand-off: the writer may receive the line straight from
@@ -92,4 +90,3 @@ class Outbox:
                     continue
                 finally:
                     self._unwritten -= len(batch)
-                self.frames_written += len(batch)

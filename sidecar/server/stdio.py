@@ -122,16 +122,6 @@ class FdWriter:
         except BlockingIOError:
             return 0
 
-    def write_now(self, data: bytes) -> bool:
-        """Best-effort immediate write outside the event loop; False if it would block."""
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-        except (BlockingIOError, BrokenPipeError, OSError):
-            return False
-        return True
-
 
 def restore_blocking(fds: ProtocolFds) -> None:
     """Give the descriptors back their blocking mode (they may be a shared terminal)."""
