@@ -104,8 +104,14 @@ def select_relation(cursor: Any, sql: str, params: Any) -> Any:
     return cursor.sql(sql, params=params) if params is not None else cursor.sql(sql)
 
 
-def lossless_projection(relation: Any, limit: int | None) -> tuple[list[Column], str, list[values.Decoder | None]]:
-    """The SQL over the relation's view that renders every column losslessly, and each column's decoder."""
+def lossless_projection(relation: Any, sql: str, limit: int | None) -> tuple[list[Column], str, list[values.Decoder | None]]:
+    """The SQL that renders every column of ``sql`` losslessly, and each column's decoder.
+
+    ``relation`` is ``sql`` bound (not run), for its column names and types. The
+    statement is wrapped as a subquery rather than registered as a view over the
+    relation: creating that temporary view cost about 3 ms per query, ten times
+    the query itself.
+    """
     types = list(relation.types)
     names = [str(name) for name in relation.columns]
     aliases = [f"c{i}" for i in range(len(names))]
@@ -113,18 +119,20 @@ def lossless_projection(relation: Any, limit: int | None) -> tuple[list[Column],
         f"{values.projection(duck_type, f'{_VIEW}.{alias}')} AS {alias}" for duck_type, alias in zip(types, aliases)
     )
     # Positional aliases: duplicate column names (SELECT 1 AS a, 2 AS a) stay distinct.
-    sql = f"SELECT {exprs} FROM {_VIEW} AS {_VIEW}({', '.join(aliases)})"
+    # The newlines keep a trailing "-- comment" in sql from swallowing the parenthesis.
+    projected = f"SELECT {exprs} FROM (\n{sql}\n) AS {_VIEW}({', '.join(aliases)})"
     if limit is not None:
-        sql += f" LIMIT {int(limit)}"
+        projected += f" LIMIT {int(limit)}"
     columns = [Column(name=name, type=str(duck_type)) for name, duck_type in zip(names, types)]
-    return columns, sql, [values.decoder(duck_type) for duck_type in types]
+    return columns, projected, [values.decoder(duck_type) for duck_type in types]
 
 
 def fetch_select(cursor: Any, sql: str, params: Any, limit: int) -> Rows:
     """Rows of one SELECT-like statement, at most ``limit``, encoded losslessly."""
     relation = select_relation(cursor, sql, params)
-    columns, projected, decoders = lossless_projection(relation, limit + 1)
-    fetched = relation.query(_VIEW, projected).fetchall()
+    columns, projected, decoders = lossless_projection(relation, sql, limit + 1)
+    result = cursor.execute(projected, params) if params is not None else cursor.execute(projected)
+    fetched = result.fetchall()
     truncated = len(fetched) > limit
     return Rows(columns, decode_rows(fetched[:limit], decoders), truncated)
 

@@ -39,7 +39,7 @@ async def run_export(context: JobContext, payload: ExportPayload) -> ExportJobRe
         with context.progress.source(handle.progress):
             return await handle.run(write_export, payload.sql, payload.params, payload.format, target)
 
-    written = await context.services.database.using(work)
+    written = await context.services.database.using(work, progress=True)
     return ExportJobResult(path=str(written.path), bytes=written.bytes, row_count=written.row_count)
 
 

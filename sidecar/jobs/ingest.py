@@ -151,7 +151,7 @@ async def run_ingest(context: JobContext, payload: IngestPayload) -> IngestResul
         with context.progress.source(fraction):
             return await handle.run(_load, payload.table, payload.mode, fmt, files, position)
 
-    rows = await context.services.database.using(work)
+    rows = await context.services.database.using(work, progress=True)
     context.log(20, "ingest committed", table=payload.table, rows=rows)
     return IngestResult(table=payload.table, rows=rows, files=len(files), bytes=total, format=fmt, mode=payload.mode)
 

@@ -135,7 +135,7 @@ async def _run_steps(run: _Run) -> None:
         run.error = job_error(exc.kind, mask_secrets(exc.message), "permission", step=None, run_id=run.run_id)
         return
     preview_rows = services.settings.current.report_preview_rows
-    handle = await services.database.handle()
+    handle = await services.database.handle(progress=True)
     try:
         steps = run.pipeline.steps
         for index, step in enumerate(steps):
