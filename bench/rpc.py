@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""RPC latency and throughput: the sidecar against what a user would pick instead.
+
+    .venv/bin/python bench/rpc.py [--rounds 3] [--quick] [--out dist/bench]
+
+Subjects (a binary that is not built is skipped and recorded as such):
+
+* ``source``       the sidecar, ``python -m sidecar``
+* ``nuitka``       the Nuitka onefile binary (dist/nuitka), ``pyinstaller`` likewise
+* ``fastapi``      bench/subjects/fastapi_server.py: FastAPI on uvicorn (uvloop,
+                   httptools) over localhost HTTP, one keep-alive connection
+* ``mcp``          bench/subjects/mcp_stdio_server.py: the MCP Python SDK's
+                   stdio server, which reads stdin through worker threads
+* ``floor``        bench/subjects/stdio_floor.py: a blocking read-answer loop,
+                   the cheapest Python stdio answerer (ping only); not a
+                   contender, the floor under every stdio design
+
+Operations: ``ping`` (``system.ping``; MCP's ``ping``; ``GET /ping``) and a
+small query (``SELECT i, i * 2 FROM range(10)``: ``db.query``; the MCP tool
+``query``; ``POST /query``), each on its own DuckDB cursor in a worker thread.
+
+* sequential: one request at a time, the round trip of each, pooled over the
+  rounds; p50 (median) and p95 quoted.
+* pipelined: N requests written back to back (HTTP/1.1 pipelining for
+  FastAPI) while the answers are read; requests/s, the median of the rounds.
+
+All subjects run for the whole run and are measured in interleaved rounds
+(round r visits them in a rotated order), so a busy machine slows them alike.
+The client is a thin blocking one (bench/_common.py) and checks every answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import _common as c
+
+QUERY_SQL = "SELECT i, i * 2 AS doubled FROM range(10) t(i)"
+TARGET_PING_P50_US = 50.0
+TARGET_VS_FASTAPI = 30.0
+TARGET_PIPELINED_PER_S = 50_000
+
+
+@dataclass
+class Subject:
+    """One contender: how to start it and what its ping and query requests are."""
+
+    name: str
+    what: str
+    start: Callable[[], Any]
+    ping: tuple[str, Any]
+    query: tuple[str, Any] | None
+
+
+@dataclass
+class Counts:
+    ping_seq: int
+    query_seq: int
+    ping_pipe: int
+    query_pipe: int
+
+
+def subjects(work: Path, python: Path) -> tuple[list[Subject], dict[str, str]]:
+    """The subjects that can run here, and the skipped ones with why."""
+    env = c.clean_env(work)
+    found: list[Subject] = []
+    skipped: dict[str, str] = {}
+    sidecar_ping = ("system.ping", None)
+    sidecar_query = ("db.query", {"sql": QUERY_SQL})
+    for variant in ("source", *c.SIDECAR_PACKAGERS):
+        command = c.sidecar_command(variant, work / f"data-{variant}", env, python)
+        if command is None:
+            skipped[variant] = f"not built ({c.binary_path(variant)} is missing)"
+            continue
+        what = "the sidecar from source" if variant == "source" else f"the {variant} onefile binary"
+        found.append(Subject(variant, what, lambda command=command: c.StdioPeer(command),  # type: ignore[misc]
+                             sidecar_ping, sidecar_query))
+    found.append(Subject(
+        "fastapi", "FastAPI/uvicorn, localhost HTTP keep-alive",
+        lambda: c.fastapi_peer(work / "fastapi.duckdb", env, python),
+        ("/ping", None), ("/query", {"sql": QUERY_SQL}),
+    ))
+    mcp = c.python_subject("mcp_stdio_server.py", "--db", str(work / "mcp.duckdb"), env=env, python=python)
+    found.append(Subject(
+        "mcp", "MCP Python SDK stdio server (thread-read stdin)",
+        lambda: c.StdioPeer(mcp, ready="mcp"),
+        ("ping", None), ("tools/call", {"name": "query", "arguments": {"sql": QUERY_SQL}}),
+    ))
+    floor = c.python_subject("stdio_floor.py", env=env, python=python)
+    found.append(Subject("floor", "blocking stdio loop, ping only (reference)",
+                         lambda: c.StdioPeer(floor), ("system.ping", None), None))
+    return found, skipped
+
+
+def measure(peer: Any, subject: Subject, counts: Counts, samples: dict[str, list[float]],
+            rates: dict[str, list[float]]) -> None:
+    """One round of the four operations on an open peer."""
+    samples["ping"] += peer.sequential_us(*subject.ping, counts.ping_seq, counts.ping_seq // 10)
+    rates["ping"].append(peer.pipelined_per_s(*subject.ping, counts.ping_pipe))
+    if subject.query is not None:
+        samples["query"] += peer.sequential_us(*subject.query, counts.query_seq, counts.query_seq // 10)
+        rates["query"].append(peer.pipelined_per_s(*subject.query, counts.query_pipe))
+
+
+def run(rounds: int, counts: Counts, python: Path) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="sidecar-bench-rpc-"))
+    machine = c.machine_info()
+    found, skipped = subjects(work, python)
+    peers: dict[str, Any] = {}
+    samples = {s.name: {"ping": [], "query": []} for s in found}
+    rates = {s.name: {"ping": [], "query": []} for s in found}
+    try:
+        for subject in found:
+            peers[subject.name] = subject.start()
+            if subject.query is not None:  # open the database, warm the paths
+                method, params = subject.query
+                peers[subject.name].sequential_us(method, params, 20, 0)
+        for r in range(rounds):
+            order = found[r % len(found):] + found[: r % len(found)]
+            for subject in order:
+                measure(peers[subject.name], subject, counts, samples[subject.name], rates[subject.name])
+                print(f"round {r + 1}/{rounds}: {subject.name} done", file=sys.stderr)
+        exits = {name: peer.close() for name, peer in peers.items()}
+    finally:
+        for peer in peers.values():
+            peer.kill()
+        c.remove_tree(work)
+
+    results: dict[str, Any] = {}
+    for subject in found:
+        entry: dict[str, Any] = {"what": subject.what, "exit_status": exits[subject.name]}
+        for op in ("ping", "query"):
+            if samples[subject.name][op]:
+                entry[f"{op}_sequential_us"] = c.summarize(samples[subject.name][op])
+                entry[f"{op}_pipelined_per_s"] = round(sorted(rates[subject.name][op])[len(rates[subject.name][op]) // 2])
+        results[subject.name] = entry
+    return {
+        "machine": machine,
+        "rounds": rounds,
+        "counts": counts.__dict__,
+        "query_sql": QUERY_SQL,
+        "subjects": results,
+        "skipped": skipped,
+        "targets": targets(results),
+    }
+
+
+def _p50(results: dict[str, Any], name: str, op: str) -> float | None:
+    entry = results.get(name, {}).get(f"{op}_sequential_us")
+    return entry["p50"] if entry else None
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The three targets of the issue, each with the measured value and whether it is met."""
+    ping = _p50(results, "source", "ping")
+    fastapi = _p50(results, "fastapi", "ping")
+    vs_fastapi = c.ratio(fastapi, ping)
+    pipelined = results.get("source", {}).get("ping_pipelined_per_s")
+    return [
+        {"target": f"ping p50 from source <= {TARGET_PING_P50_US:.0f} us", "value": ping,
+         "met": ping is not None and ping <= TARGET_PING_P50_US},
+        {"target": f"ping p50 >= {TARGET_VS_FASTAPI:.0f}x faster than FastAPI", "value": vs_fastapi,
+         "met": vs_fastapi is not None and vs_fastapi >= TARGET_VS_FASTAPI},
+        {"target": f">= {TARGET_PIPELINED_PER_S:,} pipelined pings/s from source", "value": pipelined,
+         "met": pipelined is not None and pipelined >= TARGET_PIPELINED_PER_S},
+    ]
+
+
+def render(document: dict[str, Any]) -> str:
+    results = document["subjects"]
+    source_ping = _p50(results, "source", "ping")
+    source_query = _p50(results, "source", "query")
+    rows = []
+    for name, entry in results.items():
+        ping, query = entry.get("ping_sequential_us"), entry.get("query_sequential_us")
+        rows.append([
+            f"`{name}`", entry["what"],
+            ping and ping["p50"], ping and ping["p95"],
+            query and query["p50"], query and query["p95"],
+            entry.get("ping_pipelined_per_s") and f"{entry['ping_pipelined_per_s']:,}",
+            entry.get("query_pipelined_per_s") and f"{entry['query_pipelined_per_s']:,}",
+            c.ratio(ping and ping["p50"], source_ping), c.ratio(query and query["p50"], source_query),
+        ])
+    m = document["machine"]
+    out = [
+        f"### RPC latency and throughput ({m['date_utc']}, {m['cpu']}, {m['cpus']} CPUs)\n",
+        f"{document['rounds']} interleaved rounds; per round {document['counts']['ping_seq']} sequential pings, "
+        f"{document['counts']['query_seq']} sequential queries (`{document['query_sql']}`), "
+        f"{document['counts']['ping_pipe']} pipelined pings and {document['counts']['query_pipe']} pipelined queries. "
+        "Latency in microseconds, round trip as the host sees it.\n",
+        c.markdown_table(
+            ["subject", "what", "ping p50", "ping p95", "query p50", "query p95", "pings/s pipelined",
+             "queries/s pipelined", "ping p50 / source", "query p50 / source"], rows),
+    ]
+    if document["skipped"]:
+        out.append("Skipped: " + "; ".join(f"`{k}` {v}" for k, v in document["skipped"].items()) + "\n")
+    out.append(c.markdown_table(["target", "measured", "met"],
+                                [[t["target"], t["value"], "yes" if t["met"] else "**no**"] for t in document["targets"]]))
+    return "\n".join(out)
+
+
+def chart(document: dict[str, Any]) -> Callable[[Path], None]:
+    results = document["subjects"]
+    names = list(results)
+
+    def draw(path: Path) -> None:
+        c.bar_chart(path, "Sequential round trip p50 (log scale, lower is better)", names, {
+            "ping p50 (us)": [_p50(results, n, "ping") for n in names],
+            "small query p50 (us)": [_p50(results, n, "query") for n in names],
+        }, "microseconds", log=True)
+
+    return draw
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.standard_arguments(parser)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if args.quick:
+        counts, rounds = Counts(ping_seq=200, query_seq=50, ping_pipe=500, query_pipe=100), 1
+    else:
+        counts, rounds = Counts(ping_seq=5000, query_seq=1000, ping_pipe=20000, query_pipe=2000), args.rounds
+    document = run(rounds, counts, args.python)
+    c.write_outputs(args.out, "rpc", document, render(document), chart(document))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
