@@ -1,0 +1,72 @@
+"""The bench scripts still run end to end (``--quick``), against real subprocesses.
+
+These tests never look at a timing: they prove that each script starts every
+subject it can, gets correct answers from it (the bench client checks ids,
+counts and stdout purity itself), stops it, and writes its JSON, markdown and
+chart. A subject whose binary is not built is recorded as skipped, which is
+also checked. Numbers worth quoting come from full runs (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def run_bench(name: str, out: Path, *args: str, timeout: float = 600) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / f"{name}.py"), "--quick", "--out", str(out), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    assert done.returncode == 0, f"bench/{name}.py failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    for suffix in ("json", "md", "png"):
+        assert (out / f"{name}.{suffix}").stat().st_size > 0, f"{name}.{suffix} missing or empty"
+    document = json.loads((out / f"{name}.json").read_text())
+    assert document["machine"]["cpus"] >= 1 and document["machine"]["versions"]["duckdb"]
+    markdown = (out / f"{name}.md").read_text()
+    assert markdown.startswith("### ") and "| --- |" in markdown
+    return document
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and value > 0
+
+
+def test_rpc_bench_measures_every_subject(tmp_path: Path) -> None:
+    document = run_bench("rpc", tmp_path)
+    subjects = document["subjects"]
+    assert {"source", "fastapi", "mcp", "floor"} <= set(subjects)
+    for name, entry in subjects.items():
+        assert _positive(entry["ping_sequential_us"]["p50"]) and _positive(entry["ping_pipelined_per_s"]), name
+        if name != "floor":
+            assert _positive(entry["query_sequential_us"]["p50"]) and _positive(entry["query_pipelined_per_s"]), name
+    # Every stdio subject ended on stdin EOF with status 0 (FastAPI gets SIGTERM).
+    assert all(entry["exit_status"] == 0 for name, entry in subjects.items() if name != "fastapi")
+    for packager in ("nuitka", "pyinstaller"):
+        assert (packager in subjects) != (packager in document["skipped"])
+    assert [t["target"] for t in document["targets"]] == [
+        "ping p50 from source <= 50 us", "ping p50 >= 30x faster than FastAPI", ">= 50,000 pipelined pings/s from source",
+    ]
+    assert all(isinstance(t["met"], bool) for t in document["targets"])
+
+
+def test_startup_bench_times_every_variant(tmp_path: Path) -> None:
+    document = run_bench("startup", tmp_path)
+    variants = document["variants"]
+    assert {"source", "fastapi", "mcp"} <= set(variants)
+    for name, entry in variants.items():
+        assert entry["ready_ms"]["n"] == 2 and _positive(entry["ready_ms"]["p50"]), name
+        if name not in ("fastapi", "mcp"):  # the sidecar's BOOT comes before its READY
+            assert 0 < entry["first_line_ms"]["p50"] <= entry["ready_ms"]["p50"], name
+    for name in ("nuitka-cold", "nuitka-warm", "pyinstaller"):
+        assert (name in variants) != (name in document["skipped"])
