@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every benchmark, one after another, on this machine: the run bench/RESULTS.md quotes.
+#
+#   ./bench/run-all.sh [OUT]        (default OUT: dist/bench)
+#
+# Builds the Nuitka and PyInstaller sidecars first when dist/ lacks them (the
+# binary subjects are skipped otherwise). Run it on an otherwise idle machine:
+# the scripts compare subjects side by side in one run, but a neighbour that
+# comes and goes still adds noise. Takes ~15-25 minutes on 2 cores (the 1 GB
+# ingest alone needs ~4 GB of free disk for a moment).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-dist/bench}
+./scripts/setup.sh
+py=.venv/bin/python
+triple=$("$py" build/buildinfo.py triple)$("$py" build/buildinfo.py exe-suffix)
+[ -x "dist/nuitka/sidecar-$triple" ] || ./scripts/build-nuitka.sh --no-copy
+[ -x "dist/pyinstaller/sidecar-$triple" ] || ./scripts/build-pyinstaller.sh --no-copy
+for script in startup rpc transfer memory scaling; do
+    printf '\n==== bench/%s.py (%s)\n' "$script" "$(date -u +%H:%M:%S)" >&2
+    "$py" "bench/$script.py" --out "$out"
+done
+printf '\nall results in %s/\n' "$out" >&2
