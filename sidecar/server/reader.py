@@ -43,6 +43,7 @@ class StdinReader:
         try:
             await self._loop()
         finally:
+            self._reader.close()
             self.done.set()
 
     async def _loop(self) -> None:
