@@ -194,6 +194,8 @@ class StdioPeer:
 
     command: Command
     ready: str = "lifecycle"
+    #: Busy-poll for answers instead of sleeping in read() (bench/rpc.py's "host polls" rows).
+    host_polls: bool = False
     process: subprocess.Popen[bytes] = field(init=False)
     pid: int = field(init=False)
     spawned_at: float = field(init=False)
@@ -236,10 +238,25 @@ class StdioPeer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not select.select([self._out], [], [], remaining)[0]:
                     raise BenchError(f"{self.command.argv[0]}: no output line in time")
-            chunk = os.read(self._out, READ_CHUNK)
+            if self.host_polls:
+                chunk = self._poll_read()
+            else:
+                chunk = os.read(self._out, READ_CHUNK)
             if not chunk:
                 raise BenchError(f"{self.command.argv[0]}: stdout closed (exit status {self.process.poll()})")
             self._buffer += chunk
+
+    def _poll_read(self) -> bytes:
+        """Busy-poll the non-blocking stdout pipe: a host that never sleeps between request and answer."""
+        os.set_blocking(self._out, False)
+        try:
+            while True:
+                try:
+                    return os.read(self._out, READ_CHUNK)
+                except BlockingIOError:
+                    continue
+        finally:
+            os.set_blocking(self._out, True)
 
     def _wait_ready_line(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -440,6 +457,14 @@ class HttpPeer:
         self.ready_at = time.perf_counter()
         self.connection = conn
 
+    def reconnect(self) -> None:
+        """A fresh keep-alive connection: uvicorn closes one idle for 5 s (its keep-alive timeout)."""
+        import http.client
+
+        self.connection.close()
+        self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        self.get("/health")
+
     def get(self, path: str) -> bytes:
         self.connection.request("GET", path)
         response = self.connection.getresponse()
@@ -458,6 +483,7 @@ class HttpPeer:
 
     def sequential_us(self, path: str, body: Any, count: int, warmup: int) -> list[float]:
         """Round trips in microseconds over the keep-alive connection (GET when body is None)."""
+        self.reconnect()  # untimed: the connection may have idled past uvicorn's keep-alive
         samples: list[float] = []
         clock = time.perf_counter_ns
         for index in range(count + warmup):

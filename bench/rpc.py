@@ -11,6 +11,9 @@ Subjects (a binary that is not built is skipped and recorded as such):
                    httptools) over localhost HTTP, one keep-alive connection
 * ``mcp``          bench/subjects/mcp_stdio_server.py: the MCP Python SDK's
                    stdio server, which reads stdin through worker threads
+* ``source-hostpoll`` the sidecar from source with a client that busy-polls
+                   its read instead of sleeping in it: the round trip without
+                   the host's own wake-up (a reference, not a contender)
 * ``floor``        bench/subjects/stdio_floor.py: a blocking read-answer loop,
                    the cheapest Python stdio answerer (ping only); not a
                    contender, the floor under every stdio design
@@ -81,6 +84,13 @@ def subjects(work: Path, python: Path) -> tuple[list[Subject], dict[str, str]]:
         what = "the sidecar from source" if variant == "source" else f"the {variant} onefile binary"
         found.append(Subject(variant, what, lambda command=command: c.StdioPeer(command),  # type: ignore[misc]
                              sidecar_ping, sidecar_query))
+        if variant == "source":
+            # The same sidecar with a host that busy-polls its read instead of sleeping: what is
+            # left of a round trip without the host's own wake-up (not a target, a reference).
+            polled = c.sidecar_command("source", work / "data-source-hostpoll", env, python)
+            assert polled is not None
+            found.append(Subject("source-hostpoll", "the sidecar from source, host busy-polls (reference)",
+                                 lambda: c.StdioPeer(polled, host_polls=True), sidecar_ping, sidecar_query))
     found.append(Subject(
         "fastapi", "FastAPI/uvicorn, localhost HTTP keep-alive",
         lambda: c.fastapi_peer(work / "fastapi.duckdb", env, python),

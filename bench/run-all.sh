@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark, one after another, on this machine: the run bench/RESULTS.md quotes.
 #
-#   ./bench/run-all.sh [OUT]        (default OUT: dist/bench)
+#   ./bench/run-all.sh [OUT [SCRIPT...]]   (default OUT: dist/bench; default: every script)
 #
 # Builds the Nuitka and PyInstaller sidecars first when dist/ lacks them (the
 # binary subjects are skipped otherwise). Run it on an otherwise idle machine:
@@ -16,7 +16,9 @@ py=.venv/bin/python
 triple=$("$py" build/buildinfo.py triple)$("$py" build/buildinfo.py exe-suffix)
 [ -x "dist/nuitka/sidecar-$triple" ] || ./scripts/build-nuitka.sh --no-copy
 [ -x "dist/pyinstaller/sidecar-$triple" ] || ./scripts/build-pyinstaller.sh --no-copy
-for script in startup rpc transfer memory scaling; do
+scripts=("${@:2}")
+[ "${#scripts[@]}" -gt 0 ] || scripts=(startup rpc transfer memory scaling)
+for script in "${scripts[@]}"; do
     printf '\n==== bench/%s.py (%s)\n' "$script" "$(date -u +%H:%M:%S)" >&2
     "$py" "bench/$script.py" --out "$out"
 done
