@@ -123,10 +123,11 @@ def machine_info() -> dict[str, Any]:
 
 @dataclass
 class Command:
-    """How to start one subject: argv and environment."""
+    """How to start one subject: argv, environment and (optionally) the working directory."""
 
     argv: list[str]
     env: dict[str, str]
+    cwd: str | None = None
 
 
 def clean_env(work: Path) -> dict[str, str]:
@@ -208,7 +209,8 @@ class StdioPeer:
     def __post_init__(self) -> None:
         self.spawned_at = time.perf_counter()
         self.process = subprocess.Popen(self.command.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, env=self.command.env, bufsize=0)
+                                        stderr=subprocess.DEVNULL, env=self.command.env, bufsize=0,
+                                        cwd=self.command.cwd)
         self.pid = self.process.pid
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in = self.process.stdin.fileno()

@@ -22,18 +22,19 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def run_bench(name: str, out: Path, *args: str, timeout: float = 600) -> dict[str, Any]:
+def run_bench(name: str, out: Path, *args: str, timeout: float = 600, output: str | None = None) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / f"{name}.py"), "--quick", "--out", str(out), *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
     )
     assert done.returncode == 0, f"bench/{name}.py failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    output = output or name
     for suffix in ("json", "md", "png"):
-        assert (out / f"{name}.{suffix}").stat().st_size > 0, f"{name}.{suffix} missing or empty"
-    document = json.loads((out / f"{name}.json").read_text())
+        assert (out / f"{output}.{suffix}").stat().st_size > 0, f"{output}.{suffix} missing or empty"
+    document = json.loads((out / f"{output}.json").read_text())
     assert document["machine"]["cpus"] >= 1 and document["machine"]["versions"]["duckdb"]
-    assert "| --- |" in (out / f"{name}.md").read_text()
+    assert "| --- |" in (out / f"{output}.md").read_text()
     return document
 
 
@@ -102,3 +103,12 @@ def test_scaling_bench_runs_jobs_and_ingests(tmp_path: Path) -> None:
         assert _positive(level["ping_us"]["p50"]) and _positive(level["pipelined_per_s"])
     files = document["ingest"]["files"]
     assert files and all(_positive(f["mb_per_s"]) and f["rows"] > 0 for f in files)
+
+
+def test_compare_revisions_runs_two_revisions_side_by_side(tmp_path: Path) -> None:
+    document = run_bench("compare_revisions", tmp_path, "--before", "HEAD", output="compare")
+    results = document["results"]
+    assert results["before"]["revision"] == "HEAD" and results["after"]["revision"] == "working tree"
+    for side in results.values():
+        assert _positive(side["ping_us"]["p50"]) and _positive(side["query_us"]["p50"]) and _positive(side["paged_s"]["p50"])
+        assert side["exit_status"] == 0
