@@ -19,6 +19,7 @@ from typing import Any, Final
 import anyio
 import anyio.to_thread
 
+from sidecar.engine import thread_priority
 from sidecar.engine.errors import clean_message, duckdb_kind, is_duckdb_error
 from sidecar.engine.files import database_bytes
 from sidecar.engine.handle import QueryHandle
@@ -91,7 +92,9 @@ class Database:
     def _connect(self, options: dict[str, Any]) -> tuple[Any, str]:
         import duckdb  # first use only (heavy): never on the path to READY
 
+        before = thread_priority.thread_ids()
         connection = duckdb.connect(str(self.path), config={k: v for k, v in options.items() if v is not None})
+        thread_priority.lower_threads_started_since(before)
         return connection, duckdb.__version__
 
     async def handle(self, progress: bool = False) -> QueryHandle:

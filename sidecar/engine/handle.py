@@ -18,6 +18,8 @@ from typing import Any, Final, TypeVar
 import anyio
 import anyio.to_thread
 
+from sidecar.engine import thread_priority
+
 log = logging.getLogger("sidecar.engine")
 
 T = TypeVar("T")
@@ -56,6 +58,7 @@ class QueryHandle:
                     raise _CancelledBeforeStart()
                 phase[0] = "running"
             try:
+                thread_priority.lower_current_thread()
                 return work(self.cursor, *args)
             finally:
                 done.set()
