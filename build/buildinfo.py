@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -218,6 +219,59 @@ def ensure_runtime_deps() -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
 
 
+def _dist_name(requirement: str) -> str:
+    """The distribution name of a requirement string, normalised (PEP 503)."""
+    name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", name.group(1)).lower() if name else ""
+
+
+def runtime_closure() -> set[str]:
+    """Normalised names of the runtime dependencies in pyproject.toml and everything they require.
+
+    Requirements that only apply to an extra are left out; other markers
+    (platform, Python version) are kept: allowing too much here only weakens
+    the check, never breaks a build.
+    """
+    import importlib.metadata as md
+    import tomllib
+
+    roots = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    seen = {"sidecar"}
+    todo = [_dist_name(r) for r in roots]
+    while todo:
+        name = todo.pop()
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = md.requires(name) or []
+        except md.PackageNotFoundError:
+            continue
+        todo += [_dist_name(r) for r in requires if "extra ==" not in r.partition(";")[2]]
+    return seen
+
+
+def check_report(path: Path) -> list[str]:
+    """Modules in a Nuitka compilation report that come from outside the runtime closure.
+
+    Both packagers follow optional imports of whatever the build's Python has
+    installed (issue-log 0019: uvloop through anyio, attrs through msgspec);
+    this catches the next one before it ships.
+    """
+    import xml.etree.ElementTree as ET
+
+    allowed = runtime_closure()
+    strays = []
+    for module in ET.parse(path).getroot().iter("module"):
+        dists = module.get("distribution")
+        if not dists:
+            continue  # the standard library, or the sidecar's own code from the work tree
+        outside = [d for d in dists.split(",") if _dist_name(d) not in allowed]
+        if outside:
+            strays.append(f"{module.get('name')} (from {', '.join(outside)})")
+    return strays
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -227,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("triple")
     sub.add_parser("exe-suffix")
     sub.add_parser("ensure-runtime-deps")
+    rep = sub.add_parser("check-report", help="fail if a Nuitka compilation report holds modules from outside the runtime dependencies")
+    rep.add_argument("report")
     lst = sub.add_parser("list")
     lst.add_argument("file")
     man = sub.add_parser("manifest")
@@ -252,6 +308,13 @@ def main(argv: list[str] | None = None) -> int:
         print(".exe" if sys.platform == "win32" else "")
     elif args.cmd == "ensure-runtime-deps":
         ensure_runtime_deps()
+    elif args.cmd == "check-report":
+        strays = check_report(Path(args.report))
+        if strays:
+            print("build: modules from outside the runtime dependencies went into the binary "
+                  "(add them to build/exclude-modules.txt, or to pyproject.toml if the sidecar needs them):",
+                  *strays, sep="\n  ", file=sys.stderr)
+            return 1
     elif args.cmd == "list":
         path = Path(args.file)
         if not path.is_absolute() and not path.exists():

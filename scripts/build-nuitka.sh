@@ -191,6 +191,10 @@ set -e
 end=$(date +%s.%N)
 [[ $status -eq 0 ]] || die "Nuitka failed (exit $status); see dist/nuitka/build.log"
 [[ -f "$WORK/$NAME" ]] || die "Nuitka reported success but $WORK/$NAME is missing"
+# Nothing from outside the runtime dependencies may ship (issue-log 0019): checked
+# before the binary replaces the previous one.
+info check-report "$WORK/compilation-report.xml" \
+  || die "the binary holds modules from outside the runtime dependencies (listed above); see dist/nuitka/build.log"
 seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 
 # Replace the output by rename, never by writing into it: a copy of the old

@@ -1,0 +1,41 @@
+"""build/buildinfo.py check-report: a module from outside the runtime dependencies fails the build.
+
+Runs the real command on small compilation reports shaped like Nuitka's
+(``<module name=... distribution=...>``); the dependency closure comes from
+this venv's installed metadata, as it does in a build.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def check(tmp_path: Path, modules: list[tuple[str, str | None]]) -> subprocess.CompletedProcess[str]:
+    rows = "\n".join(
+        f'  <module name="{name}" kind="CompiledPythonModule"' + (f' distribution="{dist}"' if dist else "") + " />"
+        for name, dist in modules
+    )
+    report = tmp_path / "compilation-report.xml"
+    report.write_text(f'<?xml version="1.0"?>\n<nuitka-compilation-report>\n{rows}\n</nuitka-compilation-report>\n')
+    return subprocess.run([sys.executable, str(REPO / "build" / "buildinfo.py"), "check-report", str(report)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_runtime_dependencies_and_the_standard_library_pass(tmp_path: Path) -> None:
+    done = check(tmp_path, [
+        ("asyncio", None), ("sidecar.cli", "sidecar"), ("anyio", "anyio"), ("duckdb", "duckdb"),
+        ("yaml", "PyYAML"), ("jaraco.context", "jaraco.classes,jaraco.context,jaraco.functools"),
+        ("secretstorage", "SecretStorage"), ("more_itertools", "more-itertools"),
+    ])
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_optional_import_of_something_installed_fails_with_its_name(tmp_path: Path) -> None:
+    done = check(tmp_path, [("anyio", "anyio"), ("uvloop.loop", "uvloop"), ("attr._make", "attrs")])
+    assert done.returncode == 1
+    assert "uvloop.loop (from uvloop)" in done.stderr and "attr._make (from attrs)" in done.stderr
+    assert "build/exclude-modules.txt" in done.stderr
