@@ -252,24 +252,46 @@ def runtime_closure() -> set[str]:
 
 
 def check_report(path: Path) -> list[str]:
-    """Modules in a Nuitka compilation report that come from outside the runtime closure.
+    """Modules a build put in the binary that come from outside the runtime closure.
 
-    Both packagers follow optional imports of whatever the build's Python has
-    installed (issue-log 0019: uvloop through anyio, attrs through msgspec);
-    this catches the next one before it ships.
+    ``path`` is Nuitka's compilation report (XML, each module names its
+    distribution) or PyInstaller's work folder (its PYZ/PKG tables of contents,
+    mapped to distributions by top-level package). Both packagers follow
+    optional imports of whatever the build's Python has installed (issue-log
+    0019: uvloop through anyio, attrs through msgspec); this catches the next
+    one before it ships.
     """
-    import xml.etree.ElementTree as ET
-
     allowed = runtime_closure()
     strays = []
-    for module in ET.parse(path).getroot().iter("module"):
-        dists = module.get("distribution")
-        if not dists:
-            continue  # the standard library, or the sidecar's own code from the work tree
-        outside = [d for d in dists.split(",") if _dist_name(d) not in allowed]
-        if outside:
-            strays.append(f"{module.get('name')} (from {', '.join(outside)})")
+    for module, dists in _modules_with_distributions(path):
+        outside = [d for d in dists if _dist_name(d) not in allowed]
+        if dists and len(outside) == len(dists):
+            strays.append(f"{module} (from {', '.join(outside)})")
     return strays
+
+
+def _modules_with_distributions(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, the distributions it may come from) for every module a build took in."""
+    if path.is_dir():
+        import importlib.metadata as md
+
+        owners = md.packages_distributions()  # top-level import name -> distributions
+        found = []
+        for toc in ("PYZ-00.toc", "PKG-00.toc"):
+            for part in ast.literal_eval((path / toc).read_text(encoding="utf-8")):
+                if not isinstance(part, list):
+                    continue
+                for entry in part:
+                    if len(entry) == 3 and entry[2] in ("PYMODULE", "EXTENSION"):
+                        top = entry[0].split("/")[0].split(".")[0]  # "msgspec/_core.cpython-311-....so" too
+                        found.append((entry[0], list(owners.get(top, []))))
+        return found
+    import xml.etree.ElementTree as ET
+
+    return [
+        (module.get("name", "?"), module.get("distribution", "").split(",") if module.get("distribution") else [])
+        for module in ET.parse(path).getroot().iter("module")
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,8 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("triple")
     sub.add_parser("exe-suffix")
     sub.add_parser("ensure-runtime-deps")
-    rep = sub.add_parser("check-report", help="fail if a Nuitka compilation report holds modules from outside the runtime dependencies")
-    rep.add_argument("report")
+    rep = sub.add_parser("check-report", help="fail if a build took in modules from outside the runtime dependencies")
+    rep.add_argument("report", help="Nuitka's compilation-report.xml, or PyInstaller's work folder (holding PYZ-00.toc)")
     lst = sub.add_parser("list")
     lst.add_argument("file")
     man = sub.add_parser("manifest")

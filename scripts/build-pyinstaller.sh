@@ -121,6 +121,9 @@ set -e
 end=$(date +%s.%N)
 [[ $status -eq 0 ]] || die "PyInstaller failed (exit $status); see dist/pyinstaller/build.log"
 [[ -f "$WORK/dist/$NAME" ]] || die "PyInstaller reported success but $WORK/dist/$NAME is missing"
+# Nothing from outside the runtime dependencies may ship (issue-log 0019).
+"$PYTHON" "$REPO/build/buildinfo.py" check-report "$WORK/work/sidecar" \
+  || die "the binary holds modules from outside the runtime dependencies (listed above); see dist/pyinstaller/build.log"
 seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 
 # Replace by rename: a copy of the old binary may be running.
