@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 
@@ -185,8 +185,32 @@ def request_frame(request_id: int, method: str, params: Any = None) -> bytes:
     return _encode(message) + b"\n"
 
 
+class _Subject:
+    """A running subject process: stopped politely on leaving a ``with`` block, killed if that fails."""
+
+    process: subprocess.Popen[bytes]
+
+    def close(self, timeout: float = 30.0) -> int:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            try:
+                self.close()
+            except (BenchError, subprocess.TimeoutExpired, OSError):
+                self.kill()
+
+
 @dataclass
-class StdioPeer:
+class StdioPeer(_Subject):
     """A subject spoken to over its stdin/stdout with blocking pipe I/O.
 
     ``ready`` is how the subject says it serves: ``"lifecycle"`` waits for the
@@ -401,26 +425,12 @@ class StdioPeer:
                 raise BenchError(f"stray stdout line: {line[:120]!r}")
         return self.process.wait(timeout)
 
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(10)
-
-    def __enter__(self) -> StdioPeer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process.poll() is None:
-            try:
-                self.close()
-            except (BenchError, subprocess.TimeoutExpired, OSError):
-                self.kill()
 
 
 # ---------------------------------------------------------------------- HTTP peer
 
 
-class HttpPeer:
+class HttpPeer(_Subject):
     """The FastAPI subject: started, polled until ``GET /health`` answers 200, spoken to with keep-alive.
 
     Sequential requests go through one ``http.client`` connection (keep-alive,
@@ -556,20 +566,6 @@ class HttpPeer:
             raise BenchError(f"HTTP subject wrote to stdout: {out[:120]!r}")
         return status
 
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(10)
-
-    def __enter__(self) -> HttpPeer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process.poll() is None:
-            try:
-                self.close()
-            except (BenchError, subprocess.TimeoutExpired, OSError):
-                self.kill()
 
 
 def fastapi_peer(db: Path, env: dict[str, str], python: Path = DEFAULT_PYTHON) -> HttpPeer:
@@ -627,6 +623,13 @@ class PeakRss:
 
 
 # ------------------------------------------------------------------------ outputs
+
+
+def skipped_line(skipped: dict[str, str]) -> str:
+    """"Skipped: `name` why; ..." for the subjects a run could not measure ("" when none)."""
+    if not skipped:
+        return ""
+    return "Skipped: " + "; ".join(f"`{name}` {why}" for name, why in skipped.items()) + ".\n"
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -7,13 +7,13 @@
 temporary ``git worktree`` and run with this venv's Python
 (``PYTHONPATH=<worktree>``, started from a neutral directory so the working
 tree's own package cannot shadow it). Both sidecars get a copy of the same
-DuckDB file (1M rows x 4 columns, as bench/transfer.py) and are measured in
+DuckDB file (1M rows x 4 columns, bench/transfer.py's) and are measured in
 alternating order each round:
 
 * ``system.ping``: sequential round trips (3000 after 300 warm-up per round)
 * a small ``db.query`` (``SELECT i, i * 2 FROM range(10)``): 500 after 50 per round
-* the 1M-row paged transfer: keyset pages of 100 000 through ``db.query``,
-  until every row is on the host (one per round)
+* the 1M-row paged transfer of bench/transfer.py: keyset pages of 100 000
+  through ``db.query`` until every row is on the host, ids checked (one per round)
 
 This is how the figures for a fix are quoted: both sides in the same run, on
 the same machine, medians. The dependencies are this venv's, so a revision
@@ -23,54 +23,23 @@ that needs different ones is not comparable this way.
 from __future__ import annotations
 
 import argparse
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 import _common as c
+import transfer
 
 QUERY = {"sql": "SELECT i, i * 2 AS doubled FROM range(10) t(i)"}
-PAGE_SQL = "SELECT * FROM bench_rows WHERE id > $after ORDER BY id"
 
 
 def worktree(revision: str, into: Path) -> Path:
     """Check ``revision`` out into ``into`` (a detached git worktree)."""
     subprocess.run(["git", "-C", str(c.REPO), "worktree", "add", "--detach", "-q", str(into), revision], check=True)
     return into
-
-
-def make_table(path: Path, rows: int) -> None:
-    con = duckdb.connect(str(path))
-    con.execute(
-        "CREATE TABLE bench_rows AS SELECT i AS id, random() AS x, 'name-' || i AS name, "
-        f"TIMESTAMP '2024-01-01' + i * INTERVAL 1 SECOND AS ts FROM range({int(rows)}) t(i)"
-    )
-    con.close()
-
-
-def paged(peer: c.StdioPeer, rows: int, page: int) -> float:
-    """Seconds to bring every row to the host in keyset pages; the count is checked."""
-    start = time.perf_counter()
-    after, seen = -1, 0
-    while True:
-        result = peer.call("db.query", {"sql": PAGE_SQL, "params": {"after": after}, "limit": page})
-        seen += len(result["rows"])
-        if result["rows"]:
-            after = result["rows"][-1][0]
-        if not result["truncated"]:
-            break
-    elapsed = time.perf_counter() - start
-    if seen != rows:
-        raise c.BenchError(f"paged transfer brought {seen} rows, expected {rows}")
-    return elapsed
 
 
 def run(before: str, after: str | None, rounds: int, rows: int, page: int, seq: tuple[int, int], python: Path) -> dict[str, Any]:
@@ -83,11 +52,9 @@ def run(before: str, after: str | None, rounds: int, rows: int, page: int, seq: 
     try:
         env = c.clean_env(work)
         seed = work / "seed.duckdb"
-        make_table(seed, rows)
+        transfer.create_database(seed, rows)
         for side, tree in trees.items():
-            data = work / f"data-{side}"
-            data.mkdir()
-            shutil.copy(seed, data / "engine.duckdb")
+            data = transfer.sidecar_data_dir(work, side, seed)
             command = c.sidecar_command("source", data, env, python)
             assert command is not None
             command.env["PYTHONPATH"] = str(tree)
@@ -101,7 +68,7 @@ def run(before: str, after: str | None, rounds: int, rows: int, page: int, seq: 
                 peer = peers[side]
                 samples[side]["ping"] += peer.sequential_us("system.ping", None, seq[0], seq[0] // 10)
                 samples[side]["query"] += peer.sequential_us("db.query", QUERY, seq[1], seq[1] // 10)
-                samples[side]["paged"].append(paged(peer, rows, page))
+                samples[side]["paged"].append(transfer.paged_query(peer, rows, page).seconds)
             print(f"round {r + 1}/{rounds} done", file=sys.stderr)
         exits = {side: peer.close() for side, peer in peers.items()}
     finally:

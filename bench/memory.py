@@ -179,8 +179,7 @@ def render(document: dict[str, Any]) -> str:
         "",
     ]
     if document["skipped"]:
-        lines.append("Skipped: " + "; ".join(f"`{k}` {v}" for k, v in document["skipped"].items()) + ".")
-        lines.append("")
+        lines.append(c.skipped_line(document["skipped"]))
     return "\n".join(lines)
 
 

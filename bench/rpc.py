@@ -209,7 +209,7 @@ def render(document: dict[str, Any]) -> str:
              "queries/s pipelined", "ping p50 / source", "query p50 / source"], rows),
     ]
     if document["skipped"]:
-        out.append("Skipped: " + "; ".join(f"`{k}` {v}" for k, v in document["skipped"].items()) + "\n")
+        out.append(c.skipped_line(document["skipped"]))
     out.append(c.markdown_table(["target", "measured", "met"],
                                 [[t["target"], t["value"], "yes" if t["met"] else "**no**"] for t in document["targets"]]))
     return "\n".join(out)

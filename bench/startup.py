@@ -150,7 +150,7 @@ def render(document: dict[str, Any]) -> str:
         c.markdown_table(["variant", "first line p50", "ready p50", "ready p95", "ready min", "ready p50 / source"], rows),
     ]
     if document["skipped"]:
-        out.append("Skipped: " + "; ".join(f"`{k}` {v}" for k, v in document["skipped"].items()) + "\n")
+        out.append(c.skipped_line(document["skipped"]))
     for packager, size in document["sizes_bytes"].items():
         out.append(f"* {packager} binary: {size / 1e6:.1f} MB")
     out.append("")
