@@ -201,6 +201,8 @@ def _float(value: float | None) -> float | str | None:
     if value is None or value - value == 0.0:
         return value
     return _float_value(value)
+
+
 _blob = _nullable(lambda value: base64.b64encode(bytes(value)).decode("ascii"))
 
 

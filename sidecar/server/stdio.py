@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import sys
+import time
 from dataclasses import dataclass
 from typing import Final
 
