@@ -687,7 +687,7 @@ def _short(value: float) -> str:
     return f"{value:.2f}"
 
 
-def standard_arguments(parser: Any, runs_help: str | None = None) -> None:
+def standard_arguments(parser: Any) -> None:
     """--out, --python and --quick, the same in every script."""
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON, markdown and chart go")
     parser.add_argument("--python", type=Path, default=DEFAULT_PYTHON, help="the Python that runs the source subjects")
