@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "build"))
 import buildinfo  # noqa: E402
 
 sys.path.insert(0, str(REPO))
-from sidecar.harness.stats import percentile  # noqa: E402
+from sidecar_harness.stats import percentile  # noqa: E402
 
 LIFECYCLE_PREFIXES = (b"BOOT ", b"READY", b"HEARTBEAT ", b"SHUTDOWN ")
 SIDECAR_PACKAGERS = ("nuitka", "pyinstaller")

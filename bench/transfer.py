@@ -108,7 +108,7 @@ def create_database(path: Path, rows: int) -> None:
 
 def sidecar_data_dir(work: Path, name: str, database: Path) -> Path:
     """A data dir for one sidecar with ``database`` copied in as engine.duckdb."""
-    from sidecar.engine.files import DB_FILE_NAME
+    from sidecar.database.files import DB_FILE_NAME
 
     data_dir = work / f"data-{name}"
     data_dir.mkdir(mode=0o700, parents=True)

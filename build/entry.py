@@ -5,6 +5,6 @@ Kept outside the package so the packagers see one plain script and the
 package itself needs no ``__main__`` tricks.
 """
 
-from sidecar.cli import main
+from sidecar.app.main import main
 
 raise SystemExit(main())

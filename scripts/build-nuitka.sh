@@ -113,8 +113,8 @@ fi
 "$PYTHON" "$REPO/build/buildinfo.py" ensure-runtime-deps \
   || die "could not install the sidecar's runtime dependencies"
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-"$PYTHON" -c 'import sidecar.cli' 2>/dev/null \
-  || die "'import sidecar.cli' fails in this work tree: the sidecar package is not buildable yet"
+"$PYTHON" -c 'import sidecar.app.main' 2>/dev/null \
+  || die "'import sidecar.app.main' fails in this work tree: the sidecar package is not buildable yet"
 
 "$PYTHON" -m nuitka --help 2>/dev/null | grep -q -- '--onefile-as-archive' \
   || die "this Nuitka has no --onefile-as-archive (need $NUITKA_VERSION)"

@@ -84,8 +84,8 @@ fi
 "$PYTHON" "$REPO/build/buildinfo.py" ensure-runtime-deps \
   || die "could not install the sidecar's runtime dependencies"
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-"$PYTHON" -c 'import sidecar.cli' 2>/dev/null \
-  || die "'import sidecar.cli' fails in this work tree: the sidecar package is not buildable yet"
+"$PYTHON" -c 'import sidecar.app.main' 2>/dev/null \
+  || die "'import sidecar.app.main' fails in this work tree: the sidecar package is not buildable yet"
 
 # ---------------------------------------------------------------- inputs
 info() { "$PYTHON" "$REPO/build/buildinfo.py" "$@"; }

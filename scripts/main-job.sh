@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build-nuitka.sh
 name="sidecar-$(.venv/bin/python build/buildinfo.py triple)$(.venv/bin/python build/buildinfo.py exe-suffix)"
-exec .venv/bin/python -m sidecar.harness --binary "dist/nuitka/$name" --launches 20 --kill --term --out dist/harness "$@"
+exec .venv/bin/python -m sidecar_harness --binary "dist/nuitka/$name" --launches 20 --kill --term --out dist/harness "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv/ at the repo root and install the project (with its test, harness and bench extras) into it.
+# Create .venv/ at the repo root and install the project (with its test and bench extras) and the host-side tools (hosts/python) into it.
 # Other tools rely on `.venv/bin/python -m sidecar`. Safe to run again: it only
 # reinstalls when pyproject.toml changed.
 set -euo pipefail
@@ -32,11 +32,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.sidecar-installed
-want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml hosts/python/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log=$(mktemp)
     if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip \
-           && .venv/bin/python -m pip install --disable-pip-version-check -e ".[test,harness,bench]"; } >"$log" 2>&1; then
+           && .venv/bin/python -m pip install --disable-pip-version-check -e ".[test,bench]" -e hosts/python; } >"$log" 2>&1; then
         cat "$log" >&2
         echo "setup: pip install failed (output above)" >&2
         exit 1

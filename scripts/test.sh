@@ -54,7 +54,7 @@ fi
 
 if want harness; then
     stage "launch-reliability harness"
-    "$py" -m sidecar.harness --binary "dist/nuitka/sidecar-$triple" --binary "dist/pyinstaller/sidecar-$triple" \
+    "$py" -m sidecar_harness --binary "dist/nuitka/sidecar-$triple" --binary "dist/pyinstaller/sidecar-$triple" \
         --launches 20 --kill --term --out dist/harness --quiet
 fi
 
@@ -65,7 +65,7 @@ fi
 
 if want harness; then
     stage "Milestone 0 checklist"
-    "$py" -m sidecar.harness checklist --binary "dist/nuitka/sidecar-$triple" --report dist/harness/report.json \
+    "$py" -m sidecar_harness checklist --binary "dist/nuitka/sidecar-$triple" --report dist/harness/report.json \
         --out dist/harness/milestone-0.md
 fi
 stage "all stages passed: $stages"

@@ -2,7 +2,7 @@
 
 import sys
 
-from sidecar.cli import main
+from sidecar.app.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from sidecar.host import SidecarClient
+from sidecar_host import SidecarClient
 from sidecar.protocol import LifecycleError, parse_lifecycle
 
 REPO = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ def check(tmp_path: Path, modules: list[tuple[str, str | None]]) -> subprocess.C
 
 def test_runtime_dependencies_and_the_standard_library_pass(tmp_path: Path) -> None:
     done = check(tmp_path, [
-        ("asyncio", None), ("sidecar.cli", "sidecar"), ("anyio", "anyio"), ("duckdb", "duckdb"),
+        ("asyncio", None), ("sidecar.app.main", "sidecar"), ("anyio", "anyio"), ("duckdb", "duckdb"),
         ("yaml", "PyYAML"), ("jaraco.context", "jaraco.classes,jaraco.context,jaraco.functools"),
         ("secretstorage", "SecretStorage"), ("more_itertools", "more-itertools"),
     ])

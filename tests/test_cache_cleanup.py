@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from sidecar.cache_cleanup import IN_USE, mark_in_use, sweep
+from sidecar.daemon.cache_cleanup import IN_USE, mark_in_use, sweep
 
 HOLD_LOCK = """
 import fcntl, os, sys, time

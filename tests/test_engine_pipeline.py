@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from sidecar.host import RpcCallError
+from sidecar_host import RpcCallError
 from tests.fixtures.engine.support import collecting, write_csv, write_parquet
 from tests.support import running_sidecar
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.engine.thread_priority import ENGINE_NICE
+from sidecar.database.thread_priority import ENGINE_NICE
 from tests.fixtures.engine.support import collecting
 from tests.support import running_sidecar
 

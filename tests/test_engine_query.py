@@ -10,7 +10,7 @@ import anyio
 import duckdb
 import pytest
 
-from sidecar.host import RpcCallError
+from sidecar_host import RpcCallError
 from tests.support import running_sidecar
 
 pytestmark = pytest.mark.anyio

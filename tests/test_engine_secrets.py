@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.host import RpcCallError
+from sidecar_host import RpcCallError
 from tests.fixtures.engine.support import collecting, files_containing, write_csv
 from tests.support import running_sidecar, sidecar_env
 

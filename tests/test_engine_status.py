@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sidecar.host import RpcCallError
+from sidecar_host import RpcCallError
 from tests.fixtures.engine.support import collecting
 from tests.support import running_sidecar
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.harness.decision import evaluate
+from sidecar_harness.decision import evaluate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bad_sidecars"
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 def harness(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "sidecar.harness", *args, "--out", str(out), "--decision", str(tmp_path / "decision.md"),
+        [sys.executable, "-m", "sidecar_harness", *args, "--out", str(out), "--decision", str(tmp_path / "decision.md"),
          "--drafts-dir", str(tmp_path / "drafts")],
         capture_output=True,
         text=True,
@@ -141,7 +141,7 @@ def test_checklist_walks_every_item(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = tmp_path / "milestone-0.md"
     check = subprocess.run(
-        [sys.executable, "-m", "sidecar.harness", "checklist", "--binary", str(binary), "--report", str(tmp_path / "out" / "report.json"), "--out", str(out)],
+        [sys.executable, "-m", "sidecar_harness", "checklist", "--binary", str(binary), "--report", str(tmp_path / "out" / "report.json"), "--out", str(out)],
         capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
     )
     text = out.read_text()

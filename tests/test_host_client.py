@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.host import (
+from sidecar_host import (
     BinaryNotFound,
     ExitedBeforeReady,
     ReadyTimeout,

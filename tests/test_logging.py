@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from sidecar.logs import JsonFormatter, add_redactor, redact, redact_value
+from sidecar.daemon.logs import JsonFormatter, add_redactor, redact, redact_value
 from tests.support import run_once
 
 

@@ -240,7 +240,7 @@ def test_launch_and_sigkill_cycles_leave_no_stale_extraction(
 
 
 def test_nothing_host_side_or_build_time_went_in(packager: str) -> None:
-    banned = ("sidecar.host", "sidecar.harness", "sidecar.demo", "tests", "pytest", "_pytest", "setuptools", "pip")
+    banned = ("sidecar_host", "sidecar_harness", "tests", "pytest", "_pytest", "setuptools", "pip")
     if packager == "nuitka":
         report = REPO / "dist" / "nuitka" / "compilation-report.xml"
         if not report.is_file():
@@ -249,14 +249,14 @@ def test_nothing_host_side_or_build_time_went_in(packager: str) -> None:
         modules = {m.get("name", "") for m in root.iter("module")}
         metadata = {d.get("name", "") for d in root.iter("distribution")}
         assert "keyring.backends.SecretService" in modules
-        assert "sidecar.cli" in modules
+        assert "sidecar.app.main" in modules
         assert "keyring" in {m.lower() for m in metadata}
     else:
         readers = pytest.importorskip("PyInstaller.archive.readers")
         archive = readers.CArchiveReader(str(binary_path(packager)))
         modules = set(archive.open_embedded_archive("PYZ.pyz").toc)
         assert "keyring.backends.SecretService" in modules
-        assert "sidecar.cli" in modules
+        assert "sidecar.app.main" in modules
         entry_points = [n for n in archive.toc if n.startswith("keyring-") and n.endswith("entry_points.txt")]
         assert entry_points, "keyring's entry points (its backend list) are not in the binary"
     leaked = sorted(m for m in modules if any(m == b or m.startswith(b + ".") for b in banned))

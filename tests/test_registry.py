@@ -9,8 +9,8 @@ import msgspec
 import pytest
 
 from sidecar.protocol import ERROR_TABLE, ErrorCode, RpcError
-from sidecar.server.registry import Registry, RegistryError
-from sidecar.server.session import RequestContext
+from sidecar.rpc.registry import Registry, RegistryError
+from sidecar.rpc.dispatcher import RequestContext
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md"
 

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from sidecar.host import RpcCallError
+from sidecar_host import RpcCallError
 from tests.support import check_stdout, frames, run_once, running_sidecar
 from tests.test_protocol_vectors import JSONRPC, vector_input
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.host import RpcCallError, SidecarClient
+from sidecar_host import RpcCallError, SidecarClient
 from tests.support import (
     binary_packager,
     check_stdout,

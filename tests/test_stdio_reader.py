@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from sidecar.server import stdio
-from sidecar.server.stdio import READ_SPIN_MAX_BACKOFF, FdReader
+from sidecar.transport import stdio
+from sidecar.transport.stdio import READ_SPIN_MAX_BACKOFF, FdReader
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from msgspec import Struct
 
-from sidecar.engine.files import database_bytes
+from sidecar.database.files import database_bytes
 
 #: session.state key under which a started engine publishes its figures.
 STATUS_PROVIDER: Final = "engine.status"

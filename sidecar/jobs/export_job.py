@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from msgspec import Meta, Struct
 
-from sidecar.engine.export import resolve_target, write_export
-from sidecar.engine.handle import QueryHandle
-from sidecar.engine.messages import ExportFormat, QueryParamValues
+from sidecar.database.export import resolve_target, write_export
+from sidecar.database.handle import QueryHandle
+from sidecar.database.messages import ExportFormat, QueryParamValues
 from sidecar.jobs.types import JobContext, JobType, RetryPolicy
 
 

@@ -18,11 +18,11 @@ from typing import Annotated, Any, Final, Literal
 
 from msgspec import Meta, Struct
 
-from sidecar.engine.handle import QueryHandle
-from sidecar.engine.query import rollback_quietly
+from sidecar.database.handle import QueryHandle
+from sidecar.database.query import rollback_quietly
 from sidecar.jobs.types import JobContext, JobType, RetryPolicy
 from sidecar.protocol import ApplicationError
-from sidecar.secrets import SecretName
+from sidecar.secrets.store import SecretName
 
 Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
 IngestFormat = Literal["csv", "parquet", "json"]

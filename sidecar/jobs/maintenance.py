@@ -6,7 +6,7 @@ from typing import Any
 
 from msgspec import Struct
 
-from sidecar.engine.handle import QueryHandle
+from sidecar.database.handle import QueryHandle
 from sidecar.jobs.types import JobContext, JobType, RetryPolicy
 
 

@@ -27,19 +27,19 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from sidecar.clock import utc_now
-from sidecar.engine.errors import failure_class, is_duckdb_error, to_application_error
-from sidecar.ids import new_uuid7
+from sidecar.common.clock import utc_now
+from sidecar.database.errors import failure_class, is_duckdb_error, to_application_error
+from sidecar.common.ids import new_uuid7
 from sidecar.jobs.messages import JobProgressNote, JobStatusNote
 from sidecar.jobs.model import CANCELED, FAILED, QUEUED, RUNNING, STATUSES, SUCCEEDED, JobRecord, job_error
 from sidecar.jobs.progress import Progress
 from sidecar.jobs.store import JobStore
 from sidecar.jobs.types import JobContext, JobFailed, JobType, RetryPolicy
-from sidecar.masking import mask_secrets
+from sidecar.common.masking import mask_secrets
 from sidecar.protocol import ApplicationError, ErrorCode, RpcError
 
 if TYPE_CHECKING:
-    from sidecar.engine_services import Services
+    from sidecar.engine.services import Services
 
 log = logging.getLogger("sidecar.jobs")
 

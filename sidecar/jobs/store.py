@@ -28,7 +28,7 @@ import anyio
 import anyio.to_thread
 import msgspec
 
-from sidecar.clock import utc_now
+from sidecar.common.clock import utc_now
 from sidecar.jobs.model import STATUSES, JobRecord, check_transition
 
 T = TypeVar("T")

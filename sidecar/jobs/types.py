@@ -12,7 +12,7 @@ from msgspec import Struct
 from sidecar.jobs.progress import Progress
 
 if TYPE_CHECKING:
-    from sidecar.engine_services import Services
+    from sidecar.engine.services import Services
     from sidecar.jobs.model import JobRecord
 
 log = logging.getLogger("sidecar.jobs")

@@ -8,7 +8,7 @@ import anyio.to_thread
 import msgspec
 from msgspec import Struct
 
-from sidecar.ids import new_uuid7, parse_uuid
+from sidecar.common.ids import new_uuid7, parse_uuid
 from sidecar.jobs.model import JobRecord, job_error
 from sidecar.jobs.types import JobContext, JobType, RetryPolicy
 from sidecar.pipelines.definition import Pipeline, fingerprint, load_file
@@ -16,7 +16,7 @@ from sidecar.pipelines.runner import PipelineRunResult, run_pipeline, write_run_
 from sidecar.protocol import ApplicationError, ErrorCode, RpcError
 
 if TYPE_CHECKING:
-    from sidecar.engine_services import Services
+    from sidecar.engine.services import Services
 
 
 class PipelineRunPayload(Struct, forbid_unknown_fields=True):

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
-from sidecar.clock import utc_now
+from sidecar.common.clock import utc_now
 from sidecar.jobs.store import StateDB, transaction
 from sidecar.pipelines.records import RunRecord, StepRecord, Transition
 

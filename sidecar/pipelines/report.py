@@ -13,12 +13,12 @@ from typing import Any, Final
 
 import msgspec
 
-from sidecar.clock import utc_now
-from sidecar.masking import mask_secrets
+from sidecar.common.clock import utc_now
+from sidecar.common.masking import mask_secrets
 from sidecar.pipelines.report_schema import HTML_FILE, METADATA_FILE, REPORTS_DIR, SCHEMA, RunReport
 
 __all__ = ["HTML_FILE", "METADATA_FILE", "read_metadata", "render_html", "report_dir", "write_report"]
-from sidecar.settings import write_atomically
+from sidecar.settings.store import write_atomically
 
 
 def report_dir(data_dir: Path, run_id: str) -> Path:

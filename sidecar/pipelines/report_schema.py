@@ -4,7 +4,7 @@ from typing import Any, Final
 
 from msgspec import Struct
 
-from sidecar.engine.messages import Column
+from sidecar.database.messages import Column
 
 SCHEMA: Final = "sidecar.run-report/1"
 REPORTS_DIR: Final = "reports"

@@ -21,13 +21,13 @@ import anyio
 import anyio.to_thread
 from msgspec import Struct
 
-from sidecar.clock import utc_now
-from sidecar.engine.errors import RETRYABLE_CLASSES, failure_class, is_duckdb_error, to_application_error
-from sidecar.engine.handle import QueryHandle
-from sidecar.engine.query import Rows
+from sidecar.common.clock import utc_now
+from sidecar.database.errors import RETRYABLE_CLASSES, failure_class, is_duckdb_error, to_application_error
+from sidecar.database.handle import QueryHandle
+from sidecar.database.query import Rows
 from sidecar.jobs.model import job_error
 from sidecar.jobs.types import JobContext, JobFailed, RetryPolicy
-from sidecar.masking import mask_secrets
+from sidecar.common.masking import mask_secrets
 from sidecar.pipelines.definition import Pipeline, secret_names, substitute_secrets
 from sidecar.pipelines.report import report_dir, write_report
 from sidecar.pipelines.report_schema import (

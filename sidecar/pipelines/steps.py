@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sidecar.engine.query import (
+from sidecar.database.query import (
     Rows,
     fetch_select,
     rollback_quietly,

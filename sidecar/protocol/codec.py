@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, Raw, Struct
 
-from sidecar.protocol.errors import ERROR_TABLE, ErrorCode
+from sidecar.common.errors import ERROR_TABLE, ErrorCode
 from sidecar.protocol.messages import (
     NULL_ID,
     Batch,

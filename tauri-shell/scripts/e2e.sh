@@ -25,7 +25,7 @@ fi
 
 cd "$repo"
 # Artifacts (never committed: dist/ is ignored): screenshots, the .deb, junit.xml and
-# results.json, which the Milestone 0 checklist (python -m sidecar.harness checklist) reads.
+# results.json, which the Milestone 0 checklist (python -m sidecar_harness checklist) reads.
 artifacts="$repo/dist/tauri-e2e"
 rm -rf "$artifacts" && mkdir -p "$artifacts"
 export SIDECAR_SHELL_ARTIFACTS="$artifacts/screenshots"

@@ -1,0 +1,7 @@
+"""``python -m sidecar_harness``."""
+
+import sys
+
+from sidecar_harness.cli import main
+
+sys.exit(main())

@@ -1,0 +1,32 @@
+"""The Python host client: spawn a sidecar, wait for READY, call it, stop it.
+
+Host-side only: never packaged into the sidecar binary.
+"""
+
+from sidecar_host.client import ProtocolViolation, SidecarClient, StopResult, StopTimeouts, UnmatchedFrame
+from sidecar_host.errors import (
+    BinaryNotFound,
+    CallTimeout,
+    ExitedBeforeReady,
+    ReadyTimeout,
+    RpcCallError,
+    SidecarError,
+    SidecarExited,
+    SidecarStartError,
+)
+
+__all__ = [
+    "BinaryNotFound",
+    "CallTimeout",
+    "ExitedBeforeReady",
+    "ProtocolViolation",
+    "ReadyTimeout",
+    "RpcCallError",
+    "SidecarClient",
+    "SidecarError",
+    "SidecarExited",
+    "SidecarStartError",
+    "StopResult",
+    "StopTimeouts",
+    "UnmatchedFrame",
+]

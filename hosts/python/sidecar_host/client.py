@@ -1,0 +1,513 @@
+"""An anyio client that runs one sidecar process and talks JSON-RPC to it.
+
+    async with SidecarClient.spawn(["sidecar-x86_64-unknown-linux-gnu"]) as sidecar:
+        status = await sidecar.call("system.status")
+
+``spawn`` returns once READY was read (or raises a :class:`SidecarStartError`
+saying what went wrong); leaving the block stops the process gracefully.
+The client checks the protocol as it reads: every stdout line that is not a
+lifecycle line or a JSON frame, a second READY, a BOOT that is not first,
+anything after SHUTDOWN, is recorded in :attr:`SidecarClient.violations`.
+
+Stop sequence (each step only if the previous one did not end the process):
+``system.shutdown`` -> close stdin -> SIGTERM -> SIGKILL of the process
+group, each with its own named timeout below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import anyio
+import anyio.abc
+import msgspec
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from sidecar_host.errors import (
+    BinaryNotFound,
+    CallTimeout,
+    ExitedBeforeReady,
+    ReadyTimeout,
+    RpcCallError,
+    SidecarExited,
+)
+from sidecar.protocol import (
+    Batch,
+    ErrorReply,
+    InvalidMessage,
+    LifecycleError,
+    LifecycleLine,
+    LineSplitter,
+    Notification,
+    OutgoingNotification,
+    OutgoingRequest,
+    OversizeFrame,
+    Request,
+    Response,
+    decode_line,
+    encode_frame,
+    is_lifecycle_line,
+    parse_lifecycle,
+)
+
+#: Wait for READY after spawning.
+READY_TIMEOUT_S: Final = 15.0
+#: Default per-call timeout.
+CALL_TIMEOUT_S: Final = 30.0
+#: Stop step 1: the answer to system.shutdown, then the process exit.
+SHUTDOWN_REQUEST_TIMEOUT_S: Final = 3.0
+#: Stop step 2: exit after stdin is closed.
+STDIN_CLOSE_TIMEOUT_S: Final = 2.0
+#: Stop step 3: exit after SIGTERM.
+SIGTERM_TIMEOUT_S: Final = 3.0
+#: Stop step 4: reaping after SIGKILL.
+SIGKILL_TIMEOUT_S: Final = 2.0
+#: Largest stdout line accepted from the sidecar.
+MAX_LINE_BYTES: Final = 512 * 1024 * 1024
+STDERR_TAIL_LINES: Final = 200
+LINES_KEPT_BEFORE_READY: Final = 100
+VIOLATIONS_KEPT: Final = 1000
+
+_decode = msgspec.json.decode
+
+
+@dataclass(frozen=True)
+class ProtocolViolation:
+    """Something on stdout that breaks the contract.
+
+    kind: non_protocol_line, malformed_lifecycle, boot_not_first, duplicate_ready,
+    line_after_shutdown or unknown_id.
+    line: the offending line (truncated to 500 characters).
+    """
+
+    kind: str
+    line: str
+
+
+@dataclass(frozen=True)
+class UnmatchedFrame:
+    """A response no pending call was waiting for (e.g. an answer to :meth:`SidecarClient.send_raw`).
+
+    raw: the line as received. value: its decoded JSON.
+    """
+
+    raw: bytes
+    value: Any
+
+
+@dataclass(frozen=True)
+class StopResult:
+    """How a sidecar ended.
+
+    exit_status: the process's status (negative: killed by that signal).
+    shutdown_reason: the reason on its SHUTDOWN line, or None if it printed none.
+    step: the stop step that ended it: already_exited, shutdown_request,
+    stdin_close, sigterm or sigkill.
+    seconds: how long stopping took.
+    """
+
+    exit_status: int | None
+    shutdown_reason: str | None
+    step: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class StopTimeouts:
+    """Seconds each stop step waits before escalating to the next.
+
+    shutdown_request: for the answer to system.shutdown, then again for the exit.
+    stdin_close: for the exit after stdin is closed.
+    sigterm: for the exit after SIGTERM.
+    sigkill: for reaping after SIGKILL of the process group.
+    """
+
+    shutdown_request: float = SHUTDOWN_REQUEST_TIMEOUT_S
+    stdin_close: float = STDIN_CLOSE_TIMEOUT_S
+    sigterm: float = SIGTERM_TIMEOUT_S
+    sigkill: float = SIGKILL_TIMEOUT_S
+
+
+@dataclass
+class _Pending:
+    method: str
+    done: anyio.Event = field(default_factory=anyio.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class SidecarClient:
+    """One running sidecar process. Create it with :meth:`spawn`."""
+
+    def __init__(self, process: anyio.abc.Process, command: Sequence[str], notification_buffer: int) -> None:
+        self.process = process
+        self.command = list(command)
+        self.pid: int = process.pid
+        #: Monotonic time just before the process was created.
+        self.spawned_at = time.monotonic()
+        self.boot: LifecycleLine | None = None
+        self.boot_at: float | None = None
+        self.ready_at: float | None = None
+        self.shutdown: LifecycleLine | None = None
+        self.heartbeats: list[LifecycleLine] = []
+        self.violations: list[ProtocolViolation] = []
+        self.lines_before_ready: list[str] = []
+        self.stderr_lines: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.exit_status: int | None = None
+        #: How the process ended when ``spawn``'s block stopped it.
+        self.stop_result: StopResult | None = None
+        self._ready = anyio.Event()
+        self._stdout_closed = anyio.Event()
+        self._exited = anyio.Event()
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = 1
+        self._write_lock = anyio.Lock()
+        send, receive = anyio.create_memory_object_stream[Notification](notification_buffer)
+        self._note_send: MemoryObjectSendStream[Notification] = send
+        #: Notifications from the sidecar (bounded: an unread buffer makes the reader wait).
+        self.notifications: MemoryObjectReceiveStream[Notification] = receive
+        usend, ureceive = anyio.create_memory_object_stream[UnmatchedFrame](notification_buffer)
+        self._unmatched_send: MemoryObjectSendStream[UnmatchedFrame] = usend
+        #: Responses that answer no pending :meth:`call` (e.g. to :meth:`send_raw`).
+        self.unmatched: MemoryObjectReceiveStream[UnmatchedFrame] = ureceive
+
+    # ------------------------------------------------------------ spawning
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def spawn(
+        cls,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        ready_timeout: float = READY_TIMEOUT_S,
+        notification_buffer: int = 10_000,
+        new_process_group: bool = True,
+        stop_on_exit: bool = True,
+        on_spawn: Callable[[SidecarClient], None] | None = None,
+    ) -> AsyncIterator[SidecarClient]:
+        """Start ``command``, wait for READY, yield the client, stop it on exit.
+
+        ``new_process_group`` puts the sidecar in its own process group so the
+        last stop step (SIGKILL) also reaches a onefile bootstrap's child.
+        ``on_spawn`` is called with the client as soon as the process exists
+        (before READY), e.g. to watch its pid even if it never becomes ready.
+        """
+        _check_executable(command[0])
+        launched = time.monotonic()
+        try:
+            process = await anyio.open_process(
+                list(command),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                start_new_session=new_process_group,
+            )
+        except (FileNotFoundError, PermissionError) as exc:
+            raise BinaryNotFound(command[0], exc.strerror or str(exc)) from exc
+        client = cls(process, command, notification_buffer)
+        client.spawned_at = launched
+        if on_spawn is not None:
+            on_spawn(client)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(client._read_stdout)
+                tg.start_soon(client._read_stderr)
+                tg.start_soon(client._wait_exit)
+                try:
+                    await client._wait_ready(ready_timeout)
+                    yield client
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        if stop_on_exit:
+                            client.stop_result = await client.stop()
+                        else:
+                            await client._kill_group()
+                            await client.wait(SIGKILL_TIMEOUT_S)
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # The readers never raise, so a group here wraps the caller's own error: unwrap it.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    async def _wait_ready(self, timeout: float) -> None:
+        with anyio.move_on_after(timeout):
+            async with anyio.create_task_group() as tg:
+
+                async def ready() -> None:
+                    await self._ready.wait()
+                    tg.cancel_scope.cancel()
+
+                async def exited() -> None:
+                    await self._exited.wait()
+                    await self._stdout_closed.wait()  # read every line it printed first
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(ready)
+                tg.start_soon(exited)
+        if self._ready.is_set():
+            return
+        if self._exited.is_set():
+            raise ExitedBeforeReady(self.exit_status, self.stderr_tail(), list(self.lines_before_ready))
+        raise ReadyTimeout(timeout, list(self.lines_before_ready), self.stderr_tail())
+
+    # ------------------------------------------------------------ calls
+
+    async def call(self, method: str, params: Any = msgspec.UNSET, *, timeout: float = CALL_TIMEOUT_S) -> Any:
+        """Call ``method`` and return its decoded result; raises RpcCallError on an error answer."""
+        request_id = self._next_id
+        self._next_id += 1
+        pending = _Pending(method)
+        self._pending[request_id] = pending
+        try:
+            await self.send_raw(encode_frame(OutgoingRequest("2.0", request_id, method, params)))
+            with anyio.move_on_after(timeout):
+                await pending.done.wait()
+        finally:
+            self._pending.pop(request_id, None)
+        if not pending.done.is_set():
+            raise CallTimeout(method, timeout)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    @property
+    def next_request_id(self) -> int:
+        """The id the next :meth:`call` will use (for rpc.cancel in tests)."""
+        return self._next_id
+
+    async def notify(self, method: str, params: Any = msgspec.UNSET) -> None:
+        """Send a notification (never answered)."""
+        await self.send_raw(encode_frame(OutgoingNotification("2.0", method, params)))
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write bytes to the sidecar's stdin as given (add the newline yourself)."""
+        stdin = self.process.stdin
+        if stdin is None:
+            raise SidecarExited(self.exit_status, self.stderr_tail())
+        async with self._write_lock:
+            try:
+                await stdin.send(data)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, BrokenPipeError) as exc:
+                raise SidecarExited(self.exit_status, self.stderr_tail()) from exc
+
+    async def close_stdin(self) -> None:
+        """Close the sidecar's stdin (it answers with SHUTDOWN reason=normal)."""
+        if self.process.stdin is not None:
+            async with self._write_lock:
+                with contextlib.suppress(anyio.BrokenResourceError, OSError):
+                    await self.process.stdin.aclose()
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def running(self) -> bool:
+        """True until the process has exited."""
+        return not self._exited.is_set()
+
+    def stderr_tail(self, lines: int = 20) -> list[str]:
+        """The last stderr lines."""
+        return list(self.stderr_lines)[-lines:]
+
+    async def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for exit (and the last stdout line); returns the status, or None on timeout."""
+        with anyio.move_on_after(timeout):
+            await self._exited.wait()
+            await self._stdout_closed.wait()
+        return self.exit_status if self._exited.is_set() else None
+
+    def send_signal(self, signum: int) -> None:
+        """Send a signal to the process itself (not its group)."""
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    # ------------------------------------------------------------ stopping
+
+    async def stop(self, timeouts: StopTimeouts | None = None) -> StopResult:
+        """Stop gracefully, escalating step by step; see the module docstring."""
+        limits = timeouts or StopTimeouts()
+        started = time.monotonic()
+        step = "already_exited"
+        if self.running:
+            step = "shutdown_request"
+            with contextlib.suppress(Exception):
+                await self.call("system.shutdown", timeout=limits.shutdown_request)
+            if await self.wait(limits.shutdown_request) is None:
+                step = "stdin_close"
+                await self.close_stdin()
+                if await self.wait(limits.stdin_close) is None:
+                    step = "sigterm"
+                    self.send_signal(signal.SIGTERM)
+                    if await self.wait(limits.sigterm) is None:
+                        step = "sigkill"
+                        await self._kill_group()
+                        await self.wait(limits.sigkill)
+        await self.close_stdin()
+        return StopResult(
+            exit_status=self.exit_status,
+            shutdown_reason=self.shutdown.get("reason") if self.shutdown else None,
+            step=step,
+            seconds=time.monotonic() - started,
+        )
+
+    async def _kill_group(self) -> None:
+        if not self.running:
+            return
+        try:
+            os.killpg(os.getpgid(self.pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, AttributeError):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    # ------------------------------------------------------------ readers
+
+    async def _wait_exit(self) -> None:
+        self.exit_status = await self.process.wait()
+        self._exited.set()
+        with anyio.move_on_after(1.0):  # the pipe may stay open in a grandchild
+            await self._stdout_closed.wait()
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        for pending in list(self._pending.values()):
+            if not pending.done.is_set():
+                pending.error = SidecarExited(self.exit_status, self.stderr_tail())
+                pending.done.set()
+
+    async def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        splitter = LineSplitter(1 << 20)
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            async for chunk in self.process.stderr:
+                for line in splitter.feed(chunk):
+                    if isinstance(line, bytes):
+                        self.stderr_lines.append(line.decode("utf-8", "replace"))
+        last = splitter.finish()
+        if isinstance(last, bytes):
+            self.stderr_lines.append(last.decode("utf-8", "replace"))
+
+    async def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        splitter = LineSplitter(MAX_LINE_BYTES)
+        try:
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                async for chunk in self.process.stdout:
+                    for line in splitter.feed(chunk):
+                        await self._on_line(line)
+            last = splitter.finish()
+            if last is not None:
+                self._violation("non_protocol_line", "(unterminated last line) " + _show(last))
+        finally:
+            self._stdout_closed.set()
+        with anyio.move_on_after(1.0):  # stdout closes a moment before the exit status is known
+            await self._exited.wait()
+        self._fail_pending()
+
+    async def _on_line(self, line: bytes | OversizeFrame) -> None:
+        if isinstance(line, OversizeFrame):
+            self._violation("non_protocol_line", f"line of {line.size} bytes over the client's limit")
+            return
+        if not self._ready.is_set() and len(self.lines_before_ready) < LINES_KEPT_BEFORE_READY:
+            self.lines_before_ready.append(_show(line))
+        if self.shutdown is not None:
+            self._violation("line_after_shutdown", _show(line))
+        first = line[:1]
+        if first in (b"{", b"["):
+            await self._on_frame(line)
+        elif is_lifecycle_line(line):
+            self._on_lifecycle(line)
+        else:
+            self._violation("non_protocol_line", _show(line))
+
+    def _on_lifecycle(self, line: bytes) -> None:
+        try:
+            parsed = parse_lifecycle(line)
+        except LifecycleError:
+            self._violation("malformed_lifecycle", _show(line))
+            return
+        now = time.monotonic()
+        if parsed.token == "BOOT":
+            if self.boot is not None or self.ready_at is not None:
+                self._violation("boot_not_first", _show(line))
+            self.boot, self.boot_at = parsed, now
+        elif self.boot is None:
+            self._violation("boot_not_first", _show(line))
+        if parsed.token == "READY":
+            if self._ready.is_set():
+                self._violation("duplicate_ready", _show(line))
+            else:
+                self.ready_at = now
+                self._ready.set()
+        elif parsed.token == "HEARTBEAT":
+            self.heartbeats.append(parsed)
+        elif parsed.token == "SHUTDOWN":
+            self.shutdown = parsed
+
+    async def _on_frame(self, line: bytes) -> None:
+        event = decode_line(line)
+        if isinstance(event, Batch):
+            matched_any = False
+            for item in event.items:
+                matched_any |= self._resolve(item)
+            if not matched_any:
+                await self._unmatched_send.send(UnmatchedFrame(line, _decode(line)))
+        elif isinstance(event, Notification):
+            await self._note_send.send(event)
+        elif isinstance(event, (Response, ErrorReply)):
+            if not self._resolve(event):
+                await self._unmatched_send.send(UnmatchedFrame(line, _decode(line)))
+        elif isinstance(event, InvalidMessage):
+            self._violation("non_protocol_line", _show(line))
+        elif isinstance(event, Request):
+            self._violation("non_protocol_line", "sidecar sent a request: " + _show(line))
+
+    def _resolve(self, item: Any) -> bool:
+        if not isinstance(item, (Response, ErrorReply)):
+            return False
+        try:
+            key = _decode(item.id)
+        except msgspec.DecodeError:
+            return False
+        pending = self._pending.get(key) if isinstance(key, int) else None
+        if pending is None or pending.done.is_set():
+            return False
+        if isinstance(item, Response):
+            pending.result = _decode(item.result)
+        else:
+            error = item.error
+            pending.error = RpcCallError(pending.method, error.code, error.message, error.data)
+        pending.done.set()
+        return True
+
+    def _violation(self, kind: str, line: str) -> None:
+        if len(self.violations) < VIOLATIONS_KEPT:
+            self.violations.append(ProtocolViolation(kind, line))
+
+
+def _show(line: bytes) -> str:
+    return line[:500].decode("utf-8", "replace")
+
+
+def _check_executable(program: str) -> None:
+    """Fail early, naming the path, when the program cannot be run."""
+    if os.sep in program or (os.altsep and os.altsep in program):
+        if not os.path.exists(program):
+            raise BinaryNotFound(os.path.abspath(program), "no such file")
+        if not os.access(program, os.X_OK):
+            raise BinaryNotFound(os.path.abspath(program), "not executable")
+    elif shutil.which(program) is None:
+        raise BinaryNotFound(program, "not found on PATH")

@@ -1,0 +1,132 @@
+"""The built-in methods: system.ping, system.status, system.shutdown, rpc.cancel, rpc.discover."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import msgspec
+from msgspec import Struct
+
+from sidecar._version import PROTOCOL_VERSION, SIDECAR_NAME, __version__
+from sidecar.engine.status import WorkerCounts, engine_figures
+from sidecar.rpc.discovery import openrpc_document
+from sidecar.rpc.registry import Registry
+from sidecar.rpc.dispatcher import RequestContext
+
+
+class PingResult(Struct):
+    """pong: always true. ts: the sidecar's wall clock, seconds since the epoch."""
+
+    pong: bool
+    ts: float
+
+
+class InFlightRequest(Struct):
+    """id: the request id. method: its method. elapsed_ms: time since it started."""
+
+    id: int | str | float | None
+    method: str
+    elapsed_ms: float
+
+
+class StatusResult(Struct):
+    """A snapshot of the running sidecar.
+
+    name, version, protocol: what BOOT announced. pid: the Python process.
+    uptime_ms: since start. paths: data_dir, logs_dir, cache_dir.
+    inflight: the requests being handled right now (this one excluded).
+    parent_watch: how the launcher's death is detected on this platform.
+    engine_started: false until the first engine method ran. queue_depth: jobs waiting.
+    workers: active and idle job workers. jobs_by_status: job counts per status (empty
+    before the engine started). duckdb_bytes: engine.duckdb plus its WAL on disk.
+    rss_bytes: resident memory of the process.
+    """
+
+    name: str
+    version: str
+    protocol: int
+    pid: int
+    ppid: int
+    uptime_ms: int
+    paths: dict[str, str]
+    inflight: list[InFlightRequest]
+    parent_watch: str
+    engine_started: bool = False
+    queue_depth: int = 0
+    workers: WorkerCounts = msgspec.field(default_factory=WorkerCounts)
+    jobs_by_status: dict[str, int] = {}
+    duckdb_bytes: int = 0
+    rss_bytes: int | None = None
+
+
+class ShutdownResult(Struct):
+    """ok: true; the SHUTDOWN line follows once in-flight requests are drained."""
+
+    ok: bool
+
+
+class CancelParams(Struct, forbid_unknown_fields=True):
+    """id: the id of the in-flight request to cancel (string or number)."""
+
+    id: int | str | float
+
+
+class CancelResult(Struct):
+    """cancelled: false when no request with that id was in flight (already answered, or unknown)."""
+
+    cancelled: bool
+
+
+def register_builtins(registry: Registry) -> None:
+    """Add the built-in methods to ``registry``."""
+
+    @registry.method("system.ping")
+    def ping(ctx: RequestContext) -> PingResult:
+        """Answer at once: a liveness probe that never waits behind other work."""
+        return PingResult(pong=True, ts=time.time())
+
+    @registry.method("system.status")
+    def status(ctx: RequestContext) -> StatusResult:
+        """Name, version, pid, uptime, protocol version, data paths, in-flight requests, engine figures."""
+        session = ctx.session
+        now = time.monotonic()
+        life = session.state["lifecycle"]
+        figures = engine_figures(session.state)
+        return StatusResult(
+            name=SIDECAR_NAME,
+            version=__version__,
+            protocol=PROTOCOL_VERSION,
+            pid=os.getpid(),
+            ppid=os.getppid(),
+            uptime_ms=life.uptime_ms(),
+            paths=session.state["paths"].as_dict(),
+            inflight=[
+                InFlightRequest(id=entry.id_key, method=entry.method, elapsed_ms=round((now - entry.started) * 1000, 3))
+                for entry in session.inflight.values()
+            ],
+            parent_watch=session.state["parent_watch"].mechanism,
+            engine_started=figures.engine_started,
+            queue_depth=figures.queue_depth,
+            workers=figures.workers,
+            jobs_by_status=figures.jobs_by_status,
+            duckdb_bytes=figures.duckdb_bytes,
+            rss_bytes=figures.rss_bytes,
+        )
+
+    @registry.method("system.shutdown")
+    def shutdown(ctx: RequestContext) -> ShutdownResult:
+        """Stop gracefully: answer, drain in-flight requests, write SHUTDOWN reason=normal, exit 0."""
+        ctx.session.request_shutdown("normal")
+        return ShutdownResult(ok=True)
+
+    @registry.method("rpc.cancel")
+    def cancel(ctx: RequestContext, params: CancelParams) -> CancelResult:
+        """Cancel an in-flight request; it is answered with error -32001 (data.kind "cancelled")."""
+        return CancelResult(cancelled=ctx.session.cancel_request(params.id))
+
+    @registry.method("rpc.discover")
+    def discover(ctx: RequestContext) -> dict[str, Any]:
+        """The OpenRPC document for every registered method, generated from their types."""
+        return openrpc_document(ctx.session.registry)

@@ -1,0 +1,261 @@
+"""The server's life, start to finish: READY, serve, drain, SHUTDOWN.
+
+The shutdown sequence, whatever asked for it (system.shutdown, stdin EOF, a
+signal, the launcher's death, a fatal error):
+
+1. stop intake: no more stdin reads, no more heartbeats;
+2. drain: in-flight requests get up to DRAIN timeout to answer;
+3. cancel what is left: each such request is answered with -32002;
+4. shutdown hooks run (the engine closes DuckDB), each bounded;
+5. ``SHUTDOWN reason=<r>`` is queued as the very last line;
+6. the writer flushes, bounded by FLUSH timeout (a host that stopped
+   reading cannot hold us hostage).
+
+A watchdog thread ends the process hard (exit status FORCED) if the whole
+sequence overruns its deadline, so no shutdown path can leave a live orphan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import anyio
+import anyio.abc
+import anyio.from_thread
+import anyio.lowlevel
+
+from sidecar.daemon.config import Config
+from sidecar.daemon.paths import DataPaths
+from sidecar.protocol import ErrorCode, ShutdownReason, format_lifecycle
+from sidecar.transport.outbox import Outbox
+from sidecar.daemon.parent_watch import PDEATH_SIGNAL, ParentWatch
+from sidecar.rpc.registry import Registry
+from sidecar.rpc.dispatcher import Session
+from sidecar.daemon import early_signals, watchdog
+from sidecar.transport.reader import StdinReader
+from sidecar.transport.stdio import FdWriter, ProtocolFds
+
+log = logging.getLogger("sidecar.server")
+
+#: Bound on each shutdown hook (e.g. closing DuckDB with a checkpoint).
+HOOK_TIMEOUT_S: Final = 5.0
+#: Bound on the final flush of queued lines to stdout.
+FLUSH_TIMEOUT_S: Final = 0.5
+#: Extra time past drain + hooks + flush before the watchdog ends the process.
+WATCHDOG_GRACE_S: Final = 1.0
+#: For parent_exit the drain is short: whoever launched us is already gone.
+PARENT_EXIT_DRAIN_S: Final = 0.3
+#: From the launcher's death to a forced exit if the graceful path is stuck.
+PARENT_EXIT_DEADLINE_S: Final = 0.9
+
+ShutdownHook = Callable[[], Awaitable[None]]
+#: Runs in the background right after READY (e.g. recovering jobs a previous run left).
+StartupHook = Callable[[Session], Awaitable[None]]
+
+
+@dataclass
+class Lifecycle:
+    """Shared facts about this run.
+
+    started: monotonic time the process started (for uptime).
+    reason: why we are stopping, once decided (the first request wins).
+    hooks: coroutines run during shutdown, in reverse order of registration.
+    """
+
+    started: float
+    reason: ShutdownReason | None = None
+    hooks: list[ShutdownHook] = field(default_factory=list)
+    stopping: anyio.Event = field(default_factory=anyio.Event)
+    #: A task group for work that outlives any one request (the engine's job pool);
+    #: cancelled after the shutdown hooks ran, just before SHUTDOWN.
+    background: anyio.abc.TaskGroup | None = None
+
+    def request_shutdown(self, reason: str) -> None:
+        """Ask the server to stop; later requests keep the first reason."""
+        if self.reason is None:
+            self.reason = reason  # type: ignore[assignment]
+            log.info("shutdown requested", extra={"ctx": {"reason": reason}})
+        self.stopping.set()
+
+    def uptime_ms(self) -> int:
+        """Milliseconds since the process started."""
+        return int((time.monotonic() - self.started) * 1000)
+
+
+async def serve(
+    config: Config,
+    paths: DataPaths,
+    fds: ProtocolFds,
+    registry: Registry,
+    started: float,
+    launcher_pid: int,
+    after_ready: Sequence[StartupHook] = (),
+) -> ShutdownReason:
+    """Serve requests until something asks us to stop; returns the shutdown reason.
+
+    ``started`` is the monotonic time the process started; ``launcher_pid`` the
+    parent pid read at that moment (so a launcher that died during startup is
+    still noticed). ``after_ready`` hooks start in the background once READY is
+    written, so they never delay it.
+    """
+    life = Lifecycle(started=started)
+    outbox = Outbox(FdWriter(fds.stdout))
+    session = Session(
+        registry,
+        outbox,
+        max_inflight=config.max_inflight,
+        request_shutdown=life.request_shutdown,
+        state={"config": config, "paths": paths, "lifecycle": life},
+    )
+    token = anyio.lowlevel.current_token()
+    shutdown_from_thread = _thread_bridge(token, life)
+    def parent_lost() -> None:
+        watchdog.arm(PARENT_EXIT_DEADLINE_S, "parent_exit")  # before touching the loop, which may be stuck
+        shutdown_from_thread("parent_exit")
+
+    watch = ParentWatch(parent_lost, launcher_pid)
+    session.state["parent_watch"] = watch
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(outbox.run)
+        try:
+            async with anyio.create_task_group() as background:
+                life.background = background
+                async with anyio.create_task_group() as work:
+                    drain = await _serve_until_stopped(config, fds, session, work, background, life, watch, after_ready)
+                    session.accepting = False
+                    with anyio.move_on_after(drain):
+                        await session.wait_idle()
+                    cancelled = session.cancel_all(ErrorCode.SHUTTING_DOWN)
+                    if cancelled:
+                        log.warning("requests cancelled by shutdown", extra={"ctx": {"count": cancelled}})
+                await _run_hooks(life.hooks)
+                background.cancel_scope.cancel()  # the hooks have stopped what ran there
+        except KeyboardInterrupt:
+            # Ctrl-C where the loop cannot receive signals (Windows); POSIX signals are held until it can.
+            life.reason = life.reason or "signal"
+            raise
+        except BaseException:
+            life.reason = life.reason if life.reason and life.reason != "normal" else "error"
+            raise
+        finally:
+            watch.stop()
+            with anyio.CancelScope(shield=True):
+                with anyio.move_on_after(FLUSH_TIMEOUT_S):
+                    await outbox.send(format_lifecycle("SHUTDOWN", reason=life.reason or "error"))
+                outbox.close()
+                with anyio.move_on_after(FLUSH_TIMEOUT_S) as flush:
+                    await outbox.finished.wait()
+                if flush.cancelled_caught:
+                    log.warning("stdout not drained at shutdown: host stopped reading")
+                    tg.cancel_scope.cancel()
+    return life.reason or "normal"
+
+
+async def _serve_until_stopped(
+    config: Config,
+    fds: ProtocolFds,
+    session: Session,
+    work: anyio.abc.TaskGroup,
+    background: anyio.abc.TaskGroup,
+    life: Lifecycle,
+    watch: ParentWatch,
+    after_ready: Sequence[StartupHook],
+) -> float:
+    """READY, then read requests until a shutdown is asked for; returns the drain budget.
+
+    Signals, the parent watch, the reader and heartbeats all stop before this returns.
+    """
+    outbox = session.outbox
+    async with anyio.create_task_group() as intake:
+        await intake.start(_watch_signals, life, watch)
+        watch.start()
+        if watch.parent_lost():  # died before we could watch it
+            life.request_shutdown("parent_exit")
+        await outbox.send(format_lifecycle("READY"))
+        log.info("ready", extra={"ctx": {"pid": os.getpid(), "parent_watch": watch.mechanism}})
+        for hook in after_ready:
+            background.start_soon(_run_startup_hook, hook, session)
+        reader = StdinReader(fds.stdin, config.max_frame_bytes, session, work)
+        intake.start_soon(reader.run)
+        if config.heartbeat_interval > 0:
+            intake.start_soon(_heartbeat, outbox, life, config.heartbeat_interval)
+        await life.stopping.wait()
+        reason = life.reason or "normal"
+        drain = PARENT_EXIT_DRAIN_S if reason == "parent_exit" else config.drain_timeout
+        watchdog.arm(2 * drain + HOOK_TIMEOUT_S + FLUSH_TIMEOUT_S + WATCHDOG_GRACE_S, reason)
+        reader.stop()
+        with anyio.move_on_after(drain):  # let it finish dispatching the line in hand
+            await reader.done.wait()
+        intake.cancel_scope.cancel()
+    return drain
+
+
+def _thread_bridge(token: object, life: Lifecycle) -> Callable[[str], None]:
+    """A function any thread (the loop's own included) can call to request shutdown."""
+    loop_thread = threading.get_ident()
+
+    def request(reason: str) -> None:
+        if threading.get_ident() == loop_thread:  # e.g. from the PDEATH signal task
+            life.request_shutdown(reason)
+            return
+        try:
+            anyio.from_thread.run_sync(life.request_shutdown, reason, token=token)  # type: ignore[arg-type]
+        except RuntimeError:
+            pass  # the loop has already finished: shutdown is under way
+
+    return request
+
+
+async def _watch_signals(life: Lifecycle, watch: ParentWatch, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+    wanted = [signal.SIGTERM, signal.SIGINT]
+    if hasattr(signal, "SIGHUP"):
+        wanted.append(signal.SIGHUP)
+    if PDEATH_SIGNAL is not None:
+        wanted.append(PDEATH_SIGNAL)
+    with anyio.open_signal_receiver(*wanted) as signals:
+        # cli.py held these since BOOT: pending ones arrive below, recorded ones count now.
+        if early_signals.release():
+            life.request_shutdown("signal")
+        task_status.started()
+        async for signum in signals:
+            if signum == PDEATH_SIGNAL:
+                # The kernel also fires this when only the spawning *thread* exits.
+                if watch.parent_lost():
+                    watch.fire()
+                continue
+            log.info("signal received", extra={"ctx": {"signal": signal.Signals(signum).name}})
+            life.request_shutdown("signal")
+
+
+async def _heartbeat(outbox: Outbox, life: Lifecycle, interval: float) -> None:
+    seq = 0
+    while True:
+        await anyio.sleep(interval)
+        seq += 1
+        await outbox.send(format_lifecycle("HEARTBEAT", seq=seq, uptime_ms=life.uptime_ms()))
+
+
+async def _run_startup_hook(hook: StartupHook, session: Session) -> None:
+    try:
+        await hook(session)
+    except Exception:  # a failed warm-up must not take the server down; requests retry it
+        log.exception("startup hook failed", extra={"ctx": {"hook": getattr(hook, "__qualname__", "?")}})
+
+
+async def _run_hooks(hooks: list[ShutdownHook]) -> None:
+    for hook in reversed(hooks):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(HOOK_TIMEOUT_S) as scope:
+            try:
+                await hook()
+            except Exception:  # one failing hook must not stop the others (e.g. DuckDB close)
+                log.exception("shutdown hook failed")
+        if scope.cancelled_caught:
+            log.error("shutdown hook timed out", extra={"ctx": {"hook": getattr(hook, "__qualname__", "?")}})

@@ -1,0 +1,1 @@
+"""The process's life: configuration, paths, the instance lock, logs, signals, parent watch, watchdog, onefile clean-up."""

@@ -1,0 +1,108 @@
+"""DuckDB exceptions -> stable error kinds, and kinds -> failure classes.
+
+Classification goes by the exception's class names (walking the MRO), so
+this module never imports duckdb and also classifies errors raised after the
+database was closed. The kinds are the contract listed in docs/PROTOCOL.md
+section 11; the message is DuckDB's own, with secret values masked.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sidecar.daemon.logs import redact
+from sidecar.protocol import ApplicationError
+
+#: DuckDB exception class name -> data.kind. The first match along the MRO wins.
+_KIND_BY_CLASS: Final[dict[str, str]] = {
+    "ParserException": "sql_syntax",
+    "SyntaxException": "sql_syntax",
+    "CatalogException": "catalog",
+    "BinderException": "binder",
+    "ConstraintException": "constraint",
+    "IntegrityError": "constraint",
+    "IOException": "io",
+    "HTTPException": "network",
+    "PermissionException": "permission",
+    "InterruptException": "interrupted",
+    "OutOfMemoryException": "out_of_memory",
+    "ConversionException": "conversion",
+    "OutOfRangeException": "conversion",
+    "TypeMismatchException": "conversion",
+    "InvalidTypeException": "conversion",
+    "InvalidInputException": "invalid_input",
+    "TransactionException": "transaction",
+    "DependencyException": "dependency",
+    "NotImplementedException": "not_supported",
+    "SequenceException": "invalid_input",
+    "SerializationException": "io",
+    "ConnectionException": "connection",
+    "FatalException": "fatal",
+    "InternalException": "internal",
+    "Error": "database",
+}
+
+#: Failure classes of the pipeline seed (001): what kind of problem a run hit.
+FAILURE_CLASSES: Final = ("source", "permission", "network", "sql", "interrupted")
+#: Classes worth retrying: the same step can succeed a moment later.
+RETRYABLE_CLASSES: Final = frozenset({"source", "network"})
+
+_CLASS_BY_KIND: Final[dict[str, str]] = {
+    "io": "source",
+    "source_not_found": "source",
+    "network": "network",
+    "connection": "network",
+    "permission": "permission",
+    "read_only": "permission",
+    "secret_not_found": "permission",
+    "keychain_unavailable": "permission",
+    "keychain_locked": "permission",
+    "keychain_error": "permission",
+    "interrupted": "interrupted",
+    "cancelled": "interrupted",
+    "timeout": "interrupted",
+    "shutting_down": "interrupted",
+}
+
+
+def is_duckdb_error(exc: BaseException) -> bool:
+    """True for any exception raised by the duckdb module."""
+    return any(cls.__module__ in ("duckdb", "_duckdb") for cls in type(exc).__mro__)
+
+
+def duckdb_kind(exc: BaseException) -> str:
+    """The stable kind for a DuckDB exception."""
+    if isinstance(exc, PermissionError):
+        return "permission"
+    for cls in type(exc).__mro__:
+        kind = _KIND_BY_CLASS.get(cls.__name__)
+        if kind is not None:
+            if kind == "transaction" and "read-only" in str(exc):
+                return "read_only"
+            if kind == "transaction" and "conflict" in str(exc).lower():
+                return "conflict"
+            if kind == "io" and _looks_like_permission(str(exc)):
+                return "permission"
+            return kind
+    return "database"
+
+
+def _looks_like_permission(message: str) -> bool:
+    lowered = message.lower()
+    return "permission denied" in lowered or "access is denied" in lowered
+
+
+def failure_class(kind: str) -> str:
+    """The failure class (source, permission, network, sql, interrupted) of an error kind."""
+    return _CLASS_BY_KIND.get(kind, "sql")
+
+
+def clean_message(exc: BaseException) -> str:
+    """The exception's text with registered secret values masked."""
+    return str(redact(str(exc)))
+
+
+def to_application_error(exc: BaseException) -> ApplicationError:
+    """A DuckDB (or OS) exception as the -32000 error hosts see."""
+    kind = duckdb_kind(exc)
+    return ApplicationError(kind, clean_message(exc), duckdb_error=type(exc).__name__)

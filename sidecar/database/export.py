@@ -1,0 +1,82 @@
+"""``db.export`` and the ``export`` job: a SELECT written to a Parquet, CSV or JSON file.
+
+The query runs in a READ ONLY transaction (an export never changes the
+database) and DuckDB writes a temporary file next to the target, renamed
+into place only when COPY succeeded: a cancelled or failed export never
+leaves a half-written file where the host expects a good one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from sidecar.database.query import check_read_only, rollback_quietly, split_statements, statement_text
+from sidecar.protocol import ApplicationError
+
+EXPORTS_DIR: Final = "exports"
+_FORMAT_OPTIONS: Final = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true", "json": "FORMAT json"}
+_EXTENSIONS: Final = {"parquet": ".parquet", "csv": ".csv", "json": ".jsonl"}
+
+
+@dataclass(frozen=True)
+class Written:
+    """path: the file written. bytes: its size. row_count: rows COPY wrote."""
+
+    path: Path
+    bytes: int
+    row_count: int
+
+
+def exports_dir(data_dir: Path) -> Path:
+    """The default folder for exports."""
+    return data_dir / EXPORTS_DIR
+
+
+def resolve_target(data_dir: Path, fmt: str, path: str | None) -> Path:
+    """Where an export goes: an absolute path as given, a relative one under exports/, else a new name."""
+    folder = exports_dir(data_dir)
+    if path is None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        return folder / f"export-{stamp}-{os.urandom(3).hex()}{_EXTENSIONS[fmt]}"
+    target = Path(path).expanduser()
+    return target if target.is_absolute() else folder / target
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def write_export(cursor: Any, sql: str, params: Any, fmt: str, target: Path) -> Written:
+    """COPY the single SELECT in ``sql`` to ``target`` (runs in a worker thread)."""
+    statements = split_statements(cursor, sql)
+    if len(statements) != 1:
+        raise ApplicationError("invalid_input", f"an export takes exactly one SELECT statement, got {len(statements)}")
+    check_read_only(statements)
+    if target.is_dir():
+        raise ApplicationError("io", f"{target} is a folder: give a file path")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ApplicationError("permission" if isinstance(exc, PermissionError) else "io", f"cannot create {target.parent}: {exc.strerror or exc}") from exc
+    partial = target.with_name(f".{target.name}.partial-{os.urandom(4).hex()}")
+    copy = f"COPY (\n{statement_text(statements[0])}\n) TO {_sql_literal(str(partial))} ({_FORMAT_OPTIONS[fmt]})"
+    cursor.execute("BEGIN TRANSACTION READ ONLY")
+    try:
+        result = cursor.execute(copy, params) if params is not None else cursor.execute(copy)
+        row_count = int(result.fetchone()[0])
+        os.replace(partial, target)
+    finally:
+        rollback_quietly(cursor)
+        _remove(partial)
+    return Written(path=target.absolute(), bytes=target.stat().st_size, row_count=row_count)
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

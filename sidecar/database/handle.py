@@ -1,0 +1,131 @@
+"""One cursor and the worker thread running on it, interruptible from the loop.
+
+anyio cannot stop a thread: cancelling the task that awaits
+``to_thread.run_sync`` leaves DuckDB running. So a :class:`QueryHandle`
+runs blocking work abandon-on-cancel, and when the awaiting task is cancelled
+(rpc.cancel, jobs.cancel, a timeout, shutdown) it calls ``interrupt()`` on
+its cursor, again and again, until the thread has really returned. Repeating
+matters: DuckDB forgets an interrupt that lands between two statements.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from sidecar.database import thread_priority
+
+log = logging.getLogger("sidecar.engine")
+
+T = TypeVar("T")
+
+#: How often a cancelled handle re-sends interrupt() while its thread still runs.
+INTERRUPT_EVERY_S: Final = 0.02
+#: How long a cancelled handle waits for its thread before giving up on it.
+INTERRUPT_PATIENCE_S: Final = 3.0
+
+
+class QueryHandle:
+    """A DuckDB cursor owned by one request or job.
+
+    cursor: the duckdb cursor (a connection of its own to the shared database).
+    cancelled: set once the owner was cancelled; work checks it between statements.
+    """
+
+    def __init__(self, cursor: Any, on_close: Callable[[QueryHandle], None] | None = None) -> None:
+        self.cursor = cursor
+        self.cancelled = False
+        self._busy = threading.Event()
+        self._busy.set()  # "set" means idle: no thread is running on the cursor
+        self._on_close = on_close
+        self._closed = False
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(cursor, *args)`` in a worker thread; cancellation interrupts it."""
+        done = threading.Event()
+        gate = threading.Lock()
+        phase = ["waiting"]  # waiting -> running, or waiting -> abandoned (the work never starts)
+
+        def target() -> T:
+            with gate:
+                if phase[0] == "abandoned" or self.cancelled:
+                    phase[0] = "abandoned"
+                    raise _CancelledBeforeStart()
+                phase[0] = "running"
+            try:
+                thread_priority.lower_current_thread()
+                return work(self.cursor, *args)
+            finally:
+                done.set()
+                self._busy.set()
+
+        self._busy.clear()
+        try:
+            return await anyio.to_thread.run_sync(target, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            self.cancelled = True
+            with gate:
+                started = phase[0] == "running"
+                phase[0] = phase[0] if started else "abandoned"
+            if started:  # cancelled before a thread picked it up: nothing runs, nothing to stop
+                with anyio.CancelScope(shield=True):
+                    await self._stop(done)
+            raise
+        finally:
+            if phase[0] == "abandoned":
+                self._busy.set()
+
+    async def _stop(self, done: threading.Event) -> None:
+        """Interrupt until the thread has returned (bounded)."""
+        with anyio.move_on_after(INTERRUPT_PATIENCE_S):
+            while not done.is_set():
+                self.interrupt()
+                await anyio.sleep(INTERRUPT_EVERY_S)
+        if not done.is_set():
+            log.error("a DuckDB query ignored interrupt()", extra={"ctx": {"waited_s": INTERRUPT_PATIENCE_S}})
+
+    def interrupt(self) -> None:
+        """Ask DuckDB to stop the statement running on this cursor (thread-safe)."""
+        self.cancelled = True
+        try:
+            self.cursor.interrupt()
+        except Exception:  # a closed cursor has nothing left to interrupt
+            pass
+
+    def progress(self) -> float | None:
+        """DuckDB's progress of the running statement, 0..1, or None when it has none."""
+        try:
+            value = float(self.cursor.query_progress())
+        except Exception:  # no statement running, or the cursor is closed
+            return None
+        if value < 0:
+            return None
+        return min(value / 100.0, 1.0)
+
+    @property
+    def idle(self) -> bool:
+        """True when no thread is running on the cursor."""
+        return self._busy.is_set()
+
+    def close(self) -> None:
+        """Close the cursor (only once its thread has returned)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._on_close is not None:
+            self._on_close(self)
+        if not self._busy.is_set():
+            return  # a stuck thread still uses it; the database close will end it
+        try:
+            self.cursor.close()
+        except Exception:  # already closed with the database
+            pass
+
+
+class _CancelledBeforeStart(Exception):
+    """Raised in the worker when the owner was cancelled before the work began."""

@@ -1,6 +1,0 @@
-"""The launch-reliability harness (seed 004): start builds many times, measure, judge.
-
-Host-side only: never packaged into the sidecar binary. ``python -m
-sidecar.harness --help`` for the interface; ``python -m sidecar.harness
-checklist`` for the executable Milestone 0 checklist.
-"""

@@ -1,0 +1,1 @@
+"""Secrets in the OS keychain through keyring: never on disk, never in logs."""

@@ -1,1 +1,0 @@
-"""The stdio server: loop, dispatch, built-in methods."""

@@ -1,0 +1,1 @@
+"""Typed engine settings, saved atomically in the data dir."""
