@@ -1,19 +1,17 @@
-"""The built-in methods: system.ping, system.status, system.shutdown, rpc.cancel, rpc.discover."""
+"""``system.*``: ping, status, shutdown."""
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import msgspec
 from msgspec import Struct
 
 from sidecar._version import PROTOCOL_VERSION, SIDECAR_NAME, __version__
-from sidecar.engine.status import WorkerCounts, engine_figures
-from sidecar.rpc.discovery import openrpc_document
+from sidecar.api.context import Ctx
+from sidecar.engine.status import WorkerCounts
 from sidecar.rpc.registry import Registry
-from sidecar.rpc.dispatcher import RequestContext
 
 
 class PingResult(Struct):
@@ -67,46 +65,33 @@ class ShutdownResult(Struct):
     ok: bool
 
 
-class CancelParams(Struct, forbid_unknown_fields=True):
-    """id: the id of the in-flight request to cancel (string or number)."""
-
-    id: int | str | float
-
-
-class CancelResult(Struct):
-    """cancelled: false when no request with that id was in flight (already answered, or unknown)."""
-
-    cancelled: bool
-
-
-def register_builtins(registry: Registry) -> None:
-    """Add the built-in methods to ``registry``."""
+def register_system_methods(registry: Registry) -> None:
+    """Add system.ping, system.status and system.shutdown to ``registry``."""
 
     @registry.method("system.ping")
-    def ping(ctx: RequestContext) -> PingResult:
+    def ping(ctx: Ctx) -> PingResult:
         """Answer at once: a liveness probe that never waits behind other work."""
         return PingResult(pong=True, ts=time.time())
 
     @registry.method("system.status")
-    def status(ctx: RequestContext) -> StatusResult:
+    def status(ctx: Ctx) -> StatusResult:
         """Name, version, pid, uptime, protocol version, data paths, in-flight requests, engine figures."""
-        session = ctx.session
+        app = ctx.app
         now = time.monotonic()
-        life = session.state["lifecycle"]
-        figures = engine_figures(session.state)
+        figures = app.engine.figures()
         return StatusResult(
             name=SIDECAR_NAME,
             version=__version__,
             protocol=PROTOCOL_VERSION,
             pid=os.getpid(),
             ppid=os.getppid(),
-            uptime_ms=life.uptime_ms(),
-            paths=session.state["paths"].as_dict(),
+            uptime_ms=app.lifecycle.uptime_ms(),
+            paths=app.paths.as_dict(),
             inflight=[
                 InFlightRequest(id=entry.id_key, method=entry.method, elapsed_ms=round((now - entry.started) * 1000, 3))
-                for entry in session.inflight.values()
+                for entry in ctx.dispatcher.inflight()
             ],
-            parent_watch=session.state["parent_watch"].mechanism,
+            parent_watch=app.parent_watch.mechanism,
             engine_started=figures.engine_started,
             queue_depth=figures.queue_depth,
             workers=figures.workers,
@@ -116,17 +101,7 @@ def register_builtins(registry: Registry) -> None:
         )
 
     @registry.method("system.shutdown")
-    def shutdown(ctx: RequestContext) -> ShutdownResult:
+    def shutdown(ctx: Ctx) -> ShutdownResult:
         """Stop gracefully: answer, drain in-flight requests, write SHUTDOWN reason=normal, exit 0."""
-        ctx.session.request_shutdown("normal")
+        ctx.app.lifecycle.request_shutdown("normal")
         return ShutdownResult(ok=True)
-
-    @registry.method("rpc.cancel")
-    def cancel(ctx: RequestContext, params: CancelParams) -> CancelResult:
-        """Cancel an in-flight request; it is answered with error -32001 (data.kind "cancelled")."""
-        return CancelResult(cancelled=ctx.session.cancel_request(params.id))
-
-    @registry.method("rpc.discover")
-    def discover(ctx: RequestContext) -> dict[str, Any]:
-        """The OpenRPC document for every registered method, generated from their types."""
-        return openrpc_document(ctx.session.registry)

@@ -19,7 +19,7 @@ import anyio.to_thread
 from msgspec import Struct
 
 from sidecar.rpc.registry import Registry
-from sidecar.rpc.dispatcher import RequestContext
+from sidecar.api.context import Ctx
 
 ENV_FLAG = "SIDECAR_TEST_METHODS"
 
@@ -64,25 +64,25 @@ def register_test_methods(registry: Registry) -> None:
     """Add the ``test.*`` methods."""
 
     @registry.method("test.echo")
-    async def echo(ctx: RequestContext, params: EchoParams) -> Any:
+    async def echo(ctx: Ctx, params: EchoParams) -> Any:
         """Return ``value``."""
         return params.value
 
     @registry.method("test.sleep")
-    async def sleep(ctx: RequestContext, params: SleepParams) -> bool:
+    async def sleep(ctx: Ctx, params: SleepParams) -> bool:
         """Sleep, then return true; cancellable by rpc.cancel."""
         await anyio.sleep(params.seconds)
         return True
 
     @registry.method("test.notify")
-    async def notify(ctx: RequestContext, params: NotifyParams) -> int:
+    async def notify(ctx: Ctx, params: NotifyParams) -> int:
         """Send ``count`` ``test.note`` notifications, then return the count."""
         for seq in range(params.count):
             await ctx.notify("test.note", {"seq": seq, "pad": "x" * params.size})
         return params.count
 
     @registry.method("test.print")
-    def print_(ctx: RequestContext, params: TextParams) -> bool:
+    def print_(ctx: Ctx, params: TextParams) -> bool:
         """Call print(): the text must land on stderr, never on the protocol stdout."""
         print(params.text, flush=True)
         sys.stdout.write(params.text + "\n")
@@ -90,13 +90,13 @@ def register_test_methods(registry: Registry) -> None:
         return True
 
     @registry.method("test.write_fd1")
-    def write_fd1(ctx: RequestContext, params: TextParams) -> bool:
+    def write_fd1(ctx: Ctx, params: TextParams) -> bool:
         """os.write() to fd 1 directly."""
         os.write(1, (params.text + "\n").encode())
         return True
 
     @registry.method("test.c_printf")
-    def c_printf(ctx: RequestContext, params: TextParams) -> bool:
+    def c_printf(ctx: Ctx, params: TextParams) -> bool:
         """printf() from C through ctypes, then fflush(NULL)."""
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
         libc.printf(b"%s\n", (params.text).encode())
@@ -104,23 +104,23 @@ def register_test_methods(registry: Registry) -> None:
         return True
 
     @registry.method("test.child_stdout")
-    async def child_stdout(ctx: RequestContext, params: TextParams) -> ChildResult:
+    async def child_stdout(ctx: Ctx, params: TextParams) -> ChildResult:
         """Start a child that writes to its stdout and reads its stdin (which must be empty)."""
         code = await anyio.to_thread.run_sync(_run_child, params.text)
         return ChildResult(exit_code=code, read_stdin=code == 9)
 
     @registry.method("test.raise")
-    async def raise_(ctx: RequestContext) -> bool:
+    async def raise_(ctx: Ctx) -> bool:
         """Raise an unexpected exception (becomes -32099 with data.kind unhandled_exception)."""
         raise ValueError("boom from test.raise")
 
     @registry.method("test.crash")
-    async def crash(ctx: RequestContext) -> bool:
+    async def crash(ctx: Ctx) -> bool:
         """Raise past the JSON-RPC boundary, as a bug in the server itself would: a fatal error."""
         raise SimulatedCrash("test.crash")
 
     @registry.method("test.block")
-    async def block(ctx: RequestContext, params: SleepParams) -> bool:
+    async def block(ctx: Ctx, params: SleepParams) -> bool:
         """Block the event loop itself for ``seconds`` (a bug, simulated) to test watchdogs."""
         import time
 

@@ -21,25 +21,27 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import anyio
 import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
 
-from sidecar.daemon.config import Config
-from sidecar.daemon.paths import DataPaths
-from sidecar.protocol import ErrorCode, ShutdownReason, format_lifecycle
-from sidecar.transport.outbox import Outbox
-from sidecar.daemon.parent_watch import PDEATH_SIGNAL, ParentWatch
-from sidecar.rpc.registry import Registry
-from sidecar.rpc.dispatcher import Session
+from sidecar._version import __version__
+from sidecar.api.context import SidecarState
 from sidecar.daemon import early_signals, watchdog
-from sidecar.transport.reader import StdinReader
+from sidecar.daemon.config import Config
+from sidecar.daemon.lifecycle import Lifecycle, ShutdownHook, StopReason
+from sidecar.daemon.parent_watch import PDEATH_SIGNAL, ParentWatch
+from sidecar.daemon.paths import DataPaths
+from sidecar.engine.engine import Engine
+from sidecar.protocol import ErrorCode, format_lifecycle
+from sidecar.rpc.dispatcher import Dispatcher
+from sidecar.rpc.registry import Registry
+from sidecar.transport.outbox import Outbox
+from sidecar.transport.reader import StdinFrames
 from sidecar.transport.stdio import FdWriter, ProtocolFds
 
 log = logging.getLogger("sidecar.server")
@@ -55,38 +57,8 @@ PARENT_EXIT_DRAIN_S: Final = 0.3
 #: From the launcher's death to a forced exit if the graceful path is stuck.
 PARENT_EXIT_DEADLINE_S: Final = 0.9
 
-ShutdownHook = Callable[[], Awaitable[None]]
 #: Runs in the background right after READY (e.g. recovering jobs a previous run left).
-StartupHook = Callable[[Session], Awaitable[None]]
-
-
-@dataclass
-class Lifecycle:
-    """Shared facts about this run.
-
-    started: monotonic time the process started (for uptime).
-    reason: why we are stopping, once decided (the first request wins).
-    hooks: coroutines run during shutdown, in reverse order of registration.
-    """
-
-    started: float
-    reason: ShutdownReason | None = None
-    hooks: list[ShutdownHook] = field(default_factory=list)
-    stopping: anyio.Event = field(default_factory=anyio.Event)
-    #: A task group for work that outlives any one request (the engine's job pool);
-    #: cancelled after the shutdown hooks ran, just before SHUTDOWN.
-    background: anyio.abc.TaskGroup | None = None
-
-    def request_shutdown(self, reason: str) -> None:
-        """Ask the server to stop; later requests keep the first reason."""
-        if self.reason is None:
-            self.reason = reason  # type: ignore[assignment]
-            log.info("shutdown requested", extra={"ctx": {"reason": reason}})
-        self.stopping.set()
-
-    def uptime_ms(self) -> int:
-        """Milliseconds since the process started."""
-        return int((time.monotonic() - self.started) * 1000)
+StartupHook = Callable[[], Awaitable[None]]
 
 
 async def serve(
@@ -96,44 +68,50 @@ async def serve(
     registry: Registry,
     started: float,
     launcher_pid: int,
-    after_ready: Sequence[StartupHook] = (),
-) -> ShutdownReason:
+) -> StopReason:
     """Serve requests until something asks us to stop; returns the shutdown reason.
 
     ``started`` is the monotonic time the process started; ``launcher_pid`` the
     parent pid read at that moment (so a launcher that died during startup is
-    still noticed). ``after_ready`` hooks start in the background once READY is
-    written, so they never delay it.
+    still noticed). The engine's warm-up (recovering what a previous run left)
+    starts in the background once READY is written, so it never delays it.
     """
     life = Lifecycle(started=started)
     outbox = Outbox(FdWriter(fds.stdout))
-    session = Session(
-        registry,
-        outbox,
-        max_inflight=config.max_inflight,
-        request_shutdown=life.request_shutdown,
-        state={"config": config, "paths": paths, "lifecycle": life},
-    )
     token = anyio.lowlevel.current_token()
     shutdown_from_thread = _thread_bridge(token, life)
+
     def parent_lost() -> None:
         watchdog.arm(PARENT_EXIT_DEADLINE_S, "parent_exit")  # before touching the loop, which may be stuck
         shutdown_from_thread("parent_exit")
 
     watch = ParentWatch(parent_lost, launcher_pid)
-    session.state["parent_watch"] = watch
+
+    async def notify(method: str, params: Any) -> None:
+        await dispatcher.notify(method, params)  # bound below, before anything can notify
+
+    engine = Engine(paths, config.app_name, __version__, notify)
+    life.hooks.append(engine.close)  # closes whatever part of the engine has started, if any
+    state = SidecarState(config=config, paths=paths, lifecycle=life, parent_watch=watch, engine=engine)
+    dispatcher = Dispatcher(registry, outbox, state, max_inflight=config.max_inflight)
+    after_ready: list[StartupHook] = [engine.start_if_state_exists]
+    if os.name == "posix":
+        from sidecar.daemon.cache_cleanup import start_after_ready as sweep_old_extractions
+
+        after_ready.append(sweep_old_extractions)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(outbox.run)
         try:
             async with anyio.create_task_group() as background:
                 life.background = background
+                engine.attach(background)
                 async with anyio.create_task_group() as work:
-                    drain = await _serve_until_stopped(config, fds, session, work, background, life, watch, after_ready)
-                    session.accepting = False
+                    drain = await _serve_until_stopped(config, fds, dispatcher, work, life, watch, after_ready)
+                    dispatcher.stop_accepting()
                     with anyio.move_on_after(drain):
-                        await session.wait_idle()
-                    cancelled = session.cancel_all(ErrorCode.SHUTTING_DOWN)
+                        await dispatcher.wait_idle()
+                    cancelled = dispatcher.cancel_all(ErrorCode.SHUTTING_DOWN)
                     if cancelled:
                         log.warning("requests cancelled by shutdown", extra={"ctx": {"count": cancelled}})
                 await _run_hooks(life.hooks)
@@ -162,9 +140,8 @@ async def serve(
 async def _serve_until_stopped(
     config: Config,
     fds: ProtocolFds,
-    session: Session,
+    dispatcher: Dispatcher[SidecarState],
     work: anyio.abc.TaskGroup,
-    background: anyio.abc.TaskGroup,
     life: Lifecycle,
     watch: ParentWatch,
     after_ready: Sequence[StartupHook],
@@ -173,7 +150,9 @@ async def _serve_until_stopped(
 
     Signals, the parent watch, the reader and heartbeats all stop before this returns.
     """
-    outbox = session.outbox
+    outbox = dispatcher.sink
+    background = life.background
+    assert background is not None
     async with anyio.create_task_group() as intake:
         await intake.start(_watch_signals, life, watch)
         watch.start()
@@ -182,27 +161,42 @@ async def _serve_until_stopped(
         await outbox.send(format_lifecycle("READY"))
         log.info("ready", extra={"ctx": {"pid": os.getpid(), "parent_watch": watch.mechanism}})
         for hook in after_ready:
-            background.start_soon(_run_startup_hook, hook, session)
-        reader = StdinReader(fds.stdin, config.max_frame_bytes, session, work)
-        intake.start_soon(reader.run)
+            background.start_soon(_run_startup_hook, hook)
+        frames = StdinFrames(fds.stdin, config.max_frame_bytes)
+        served = anyio.Event()
+        intake.start_soon(_read_requests, dispatcher, frames, work, life, served)
         if config.heartbeat_interval > 0:
             intake.start_soon(_heartbeat, outbox, life, config.heartbeat_interval)
         await life.stopping.wait()
         reason = life.reason or "normal"
         drain = PARENT_EXIT_DRAIN_S if reason == "parent_exit" else config.drain_timeout
         watchdog.arm(2 * drain + HOOK_TIMEOUT_S + FLUSH_TIMEOUT_S + WATCHDOG_GRACE_S, reason)
-        reader.stop()
+        frames.stop()
         with anyio.move_on_after(drain):  # let it finish dispatching the line in hand
-            await reader.done.wait()
+            await served.wait()
         intake.cancel_scope.cancel()
     return drain
 
 
-def _thread_bridge(token: object, life: Lifecycle) -> Callable[[str], None]:
+async def _read_requests(
+    dispatcher: Dispatcher[SidecarState], frames: StdinFrames, work: anyio.abc.TaskGroup, life: Lifecycle,
+    served: anyio.Event,
+) -> None:
+    """Feed stdin's frames to the dispatcher; the host closing stdin is a normal shutdown."""
+    try:
+        await dispatcher.serve(frames, work)
+    finally:
+        frames.close()
+        served.set()
+    if frames.at_eof:
+        life.request_shutdown("normal")
+
+
+def _thread_bridge(token: object, life: Lifecycle) -> Callable[[StopReason], None]:
     """A function any thread (the loop's own included) can call to request shutdown."""
     loop_thread = threading.get_ident()
 
-    def request(reason: str) -> None:
+    def request(reason: StopReason) -> None:
         if threading.get_ident() == loop_thread:  # e.g. from the PDEATH signal task
             life.request_shutdown(reason)
             return
@@ -243,9 +237,9 @@ async def _heartbeat(outbox: Outbox, life: Lifecycle, interval: float) -> None:
         await outbox.send(format_lifecycle("HEARTBEAT", seq=seq, uptime_ms=life.uptime_ms()))
 
 
-async def _run_startup_hook(hook: StartupHook, session: Session) -> None:
+async def _run_startup_hook(hook: StartupHook) -> None:
     try:
-        await hook(session)
+        await hook()
     except Exception:  # a failed warm-up must not take the server down; requests retry it
         log.exception("startup hook failed", extra={"ctx": {"hook": getattr(hook, "__qualname__", "?")}})
 

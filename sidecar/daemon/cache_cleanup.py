@@ -95,7 +95,7 @@ def _newest_mtime(folder: Path) -> float:
     return newest
 
 
-async def start_after_ready(session: object) -> None:
+async def start_after_ready() -> None:
     """Startup hook: mark our folder in use now, sweep the others a little later, in a thread."""
     own = own_extraction_folder()
     if own is None or not mark_in_use(own):

@@ -13,59 +13,21 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import queue
-import re
 import sys
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 
+from sidecar.common.redaction import add_redactor, mask_secrets, redact, redact_context, redact_value
+
+__all__ = ["JsonFormatter", "LogSetup", "add_redactor", "configure_logging", "redact", "redact_value", "stderr_line"]
+
 LOG_QUEUE_RECORDS: Final = 10_000
 LOG_FILE_BYTES: Final = 5 * 1024 * 1024
 LOG_FILE_BACKUPS: Final = 3
-REDACTED: Final = "***"
-
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|authorization|credential|connection_string)", re.I)
-_secret_values: set[str] = set()
-_secret_values_lock = threading.Lock()
-_redactors: list[Callable[[dict[str, Any]], dict[str, Any]]] = []
 _encoder = msgspec.json.Encoder()
-
-
-def redact_value(value: str) -> None:
-    """Never log ``value`` again, wherever it appears (secrets register themselves here)."""
-    if value:
-        with _secret_values_lock:
-            _secret_values.add(value)
-
-
-def add_redactor(hook: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-    """Add a hook that gets each record's context dict and returns it cleaned."""
-    _redactors.append(hook)
-
-
-def redact(obj: Any) -> Any:
-    """A copy of ``obj`` with secret-named fields and registered secret values masked."""
-    if isinstance(obj, dict):
-        return {k: (REDACTED if _SECRET_KEY.search(str(k)) else redact(v)) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [redact(v) for v in obj]
-    if isinstance(obj, str):
-        return _mask(obj)
-    return obj
-
-
-def _mask(text: str) -> str:
-    if _secret_values:
-        with _secret_values_lock:
-            values = sorted(_secret_values, key=len, reverse=True)
-        for value in values:
-            if value in text:
-                text = text.replace(value, REDACTED)
-    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -77,16 +39,13 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": _mask(record.getMessage()),
+            "msg": mask_secrets(record.getMessage()),
         }
         ctx = getattr(record, "ctx", None)
         if ctx:
-            ctx = redact(dict(ctx))
-            for hook in _redactors:
-                ctx = hook(ctx)
-            entry.update(ctx)
+            entry.update(redact_context(dict(ctx)))
         if record.exc_info:
-            entry["exc"] = _mask(self.formatException(record.exc_info))
+            entry["exc"] = mask_secrets(self.formatException(record.exc_info))
         return _encoder.encode(entry).decode("utf-8", "replace")
 
 

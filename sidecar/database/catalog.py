@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sidecar.database.messages import ColumnInfo, DescribeResult, TableInfo
-from sidecar.protocol import ApplicationError
+from sidecar.common.errors import ApplicationError
 
 _TABLES = """
 SELECT schema_name, table_name, 'table' AS kind, column_count, estimated_size

@@ -23,7 +23,7 @@ from sidecar.database import thread_priority
 from sidecar.database.errors import clean_message, duckdb_kind, is_duckdb_error
 from sidecar.database.files import database_bytes
 from sidecar.database.handle import QueryHandle
-from sidecar.protocol import ApplicationError
+from sidecar.common.errors import ApplicationError
 
 log = logging.getLogger("sidecar.engine")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sidecar.database.query import check_read_only, rollback_quietly, split_statements, statement_text
-from sidecar.protocol import ApplicationError
+from sidecar.common.errors import ApplicationError
 
 EXPORTS_DIR: Final = "exports"
 _FORMAT_OPTIONS: Final = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true", "json": "FORMAT json"}

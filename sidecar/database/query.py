@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from sidecar.database import values
 from sidecar.database.messages import Column
-from sidecar.protocol import ApplicationError, ErrorCode, RpcError
+from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 
 READ_ONLY_TYPES: Final = frozenset({"SELECT", "EXPLAIN"})
 _VIEW: Final = "_sidecar_rows"

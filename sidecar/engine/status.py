@@ -7,16 +7,11 @@ file's size, the process's RSS) and ``engine_started`` is false.
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, Final
+from pathlib import Path
 
 from msgspec import Struct
 
 from sidecar.database.files import database_bytes
-
-#: session.state key under which a started engine publishes its figures.
-STATUS_PROVIDER: Final = "engine.status"
-
 
 class WorkerCounts(Struct):
     """active: workers running a job. idle: workers free (the pool's size minus active)."""
@@ -40,17 +35,14 @@ class EngineFigures(Struct):
     rss_bytes: int | None
 
 
-def engine_figures(state: dict[str, Any]) -> EngineFigures:
-    """The figures for system.status from the session state."""
-    provider: Callable[[], EngineFigures] | None = state.get(STATUS_PROVIDER)
-    if provider is not None:
-        return provider()
+def idle_figures(data_dir: Path) -> EngineFigures:
+    """The figures before the engine started: from the file system alone."""
     return EngineFigures(
         engine_started=False,
         queue_depth=0,
         workers=WorkerCounts(),
         jobs_by_status={},
-        duckdb_bytes=database_bytes(state["paths"].data_dir),
+        duckdb_bytes=database_bytes(data_dir),
         rss_bytes=rss_bytes(),
     )
 

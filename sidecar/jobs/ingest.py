@@ -21,7 +21,7 @@ from msgspec import Meta, Struct
 from sidecar.database.handle import QueryHandle
 from sidecar.database.query import rollback_quietly
 from sidecar.jobs.types import JobContext, JobType, RetryPolicy
-from sidecar.protocol import ApplicationError
+from sidecar.common.errors import ApplicationError
 from sidecar.secrets.store import SecretName
 
 Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import anyio
 import msgspec
@@ -34,16 +33,11 @@ from sidecar.jobs.messages import JobProgressNote, JobStatusNote
 from sidecar.jobs.model import CANCELED, FAILED, QUEUED, RUNNING, STATUSES, SUCCEEDED, JobRecord, job_error
 from sidecar.jobs.progress import Progress
 from sidecar.jobs.store import JobStore
-from sidecar.jobs.types import JobContext, JobFailed, JobType, RetryPolicy
-from sidecar.common.masking import mask_secrets
-from sidecar.protocol import ApplicationError, ErrorCode, RpcError
-
-if TYPE_CHECKING:
-    from sidecar.engine.services import Services
+from sidecar.jobs.types import JobContext, JobEnvironment, JobFailed, JobType, RetryPolicy
+from sidecar.common.redaction import mask_secrets
+from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 
 log = logging.getLogger("sidecar.jobs")
-
-Notify = Callable[[str, Any], Awaitable[None]]
 
 #: How long jobs.cancel waits for a running job to stop before answering.
 CANCEL_WAIT_S: Final = 5.0
@@ -69,11 +63,10 @@ class RunningJob:
 class JobPool:
     """Queue, workers and bookkeeping for every job of this process."""
 
-    def __init__(self, store: JobStore, types: dict[str, JobType], services: Services, notify: Notify) -> None:
+    def __init__(self, store: JobStore, types: dict[str, JobType], services: JobEnvironment) -> None:
         self.store = store
         self.types = types
         self.services = services
-        self._notify = notify
         settings = services.settings.current
         self._limiter = anyio.CapacityLimiter(settings.jobs_concurrency)
         self._queue_limit = settings.jobs_queue_limit
@@ -356,10 +349,10 @@ class JobPool:
             result=record.result, run_id=record.run_id, attempts=record.attempts, recovered=recovered,
             requeued_as=requeued_as,
         )
-        await self._notify("job.status", note)
+        await self.services.notify("job.status", note)
 
     async def _send_progress(self, job_id: str, value: float, message: str | None) -> None:
-        await self._notify("job.progress", JobProgressNote(job_id=job_id, progress=round(value, 4), message=message))
+        await self.services.notify("job.progress", JobProgressNote(job_id=job_id, progress=round(value, 4), message=message))
 
 
 def _payload_error(exc: msgspec.ValidationError) -> RpcError:

@@ -1,39 +1,18 @@
-"""Durable job state: sqlite3 in WAL mode (``state.sqlite3`` in the data dir).
-
-Why sqlite3 and not a DuckDB table:
-* job bookkeeping is many tiny transactions (every transition, every progress
-  checkpoint) while DuckDB ingests run long write transactions: DuckDB's
-  optimistic concurrency would turn concurrent job updates into conflicts, and
-  a job could not record "failed" while its own failing transaction holds on;
-* jobs.list/jobs.get and the startup recovery must work without importing
-  or opening DuckDB (no 160 ms import, no WAL replay of a huge ingest first),
-  and even when engine.duckdb is damaged or locked;
-* WAL mode with synchronous=NORMAL: a committed transition survives a killed
-  process (only a power loss can drop the last few), readers never block
-  the writer, and sqlite3 ships with Python.
-
-The file is used from worker threads, one at a time (a capacity limiter of
-one), so the event loop never waits on a disk sync.
-"""
+"""Durable job records and their event log, in the engine's state store (:mod:`sidecar.state`)."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
-import anyio
-import anyio.to_thread
 import msgspec
 
 from sidecar.common.clock import utc_now
+from sidecar.state.store import StateDB, transaction
 from sidecar.jobs.model import STATUSES, JobRecord, check_transition
 
 T = TypeVar("T")
-
-STATE_FILE: Final = "state.sqlite3"
 
 JOBS_SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -73,54 +52,6 @@ _COLUMNS: Final = (
 )
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
-
-
-class StateDB:
-    """The sqlite3 file shared by the job store and the run ledger."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._connection: sqlite3.Connection | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
-
-    async def open(self, schemas: Sequence[str]) -> None:
-        """Open (creating tables as needed)."""
-        self._limiter = anyio.CapacityLimiter(1)
-        self._connection = await anyio.to_thread.run_sync(_connect, self.path, list(schemas), limiter=self._limiter)
-
-    async def run(self, work: Callable[..., T], *args: Any) -> T:
-        """Run ``work(connection, *args)`` in a worker thread, one call at a time."""
-        if self._connection is None or self._limiter is None:
-            raise RuntimeError("state database is not open")
-        return await anyio.to_thread.run_sync(work, self._connection, *args, limiter=self._limiter)
-
-    async def close(self) -> None:
-        """Close the file (WAL content is checkpointed by sqlite on the last close)."""
-        connection, self._connection = self._connection, None
-        if connection is not None and self._limiter is not None:
-            await anyio.to_thread.run_sync(connection.close, limiter=self._limiter)
-
-
-@contextlib.contextmanager
-def transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    """One explicit write transaction (the connection is in autocommit mode otherwise)."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
-
-
-def _connect(path: Path, schemas: list[str]) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA foreign_keys=ON")
-    for schema in schemas:
-        connection.executescript(schema)
-    return connection
 
 
 class JobStore:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from msgspec import Struct
 
 from sidecar.jobs.progress import Progress
 
 if TYPE_CHECKING:
-    from sidecar.engine.services import Services
+    from sidecar.daemon.paths import DataPaths
+    from sidecar.database.database import Database
     from sidecar.jobs.model import JobRecord
+    from sidecar.secrets.store import SecretStore
+    from sidecar.settings.store import SettingsStore
 
 log = logging.getLogger("sidecar.jobs")
 
@@ -41,6 +44,33 @@ class RetryPolicy:
         return min(base_ms / 1000 * 2 ** (attempt - 1), MAX_BACKOFF_S)
 
 
+class JobEnvironment(Protocol):
+    """The parts of the engine a job runner may use (the engine object provides them).
+
+    paths: the data folders. settings: the settings store. database: engine.duckdb.
+    secrets: the keychain. app_version: the sidecar's version (for reports).
+    """
+
+    @property
+    def paths(self) -> DataPaths: ...
+
+    @property
+    def settings(self) -> SettingsStore: ...
+
+    @property
+    def database(self) -> Database: ...
+
+    @property
+    def secrets(self) -> SecretStore: ...
+
+    @property
+    def app_version(self) -> str: ...
+
+    async def notify(self, method: str, params: Any) -> None:
+        """Send a notification to the host (dropped quietly once the output is closed)."""
+        ...
+
+
 @dataclass
 class JobContext:
     """What a runner gets besides its payload.
@@ -48,7 +78,7 @@ class JobContext:
     job_id, job_type, run_id: identify the job (run_id for pipeline runs).
     attempt: 1 for the first attempt.
     progress: the job's progress (set it, or install a source).
-    services: the engine (database, settings, secrets, ledger, paths).
+    services: the engine parts a runner may use.
     """
 
     job_id: str
@@ -56,7 +86,7 @@ class JobContext:
     run_id: str | None
     attempt: int
     progress: Progress
-    services: Services
+    services: JobEnvironment
     log_fields: dict[str, Any] = field(default_factory=dict)
 
     def log(self, level: int, message: str, *, exc_info: BaseException | None = None, **fields: Any) -> None:
@@ -67,9 +97,9 @@ class JobContext:
 
 Runner = Callable[[JobContext, Any], Awaitable[Any]]
 #: At submit: (services, validated payload, run_id, job_id) -> (payload to store, run_id).
-Prepare = Callable[["Services", Any, "str | None", str], Awaitable[tuple[dict[str, Any], "str | None"]]]
+Prepare = Callable[[JobEnvironment, Any, "str | None", str], Awaitable[tuple[dict[str, Any], "str | None"]]]
 #: For a job that ends without its runner: (services, record, "canceled" | "interrupted").
-Abandon = Callable[["Services", "JobRecord", str], Awaitable[None]]
+Abandon = Callable[[JobEnvironment, "JobRecord", str], Awaitable[None]]
 
 
 class JobFailed(Exception):

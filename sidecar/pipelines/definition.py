@@ -27,7 +27,7 @@ from typing import Annotated, Final
 import msgspec
 from msgspec import Meta, Struct
 
-from sidecar.protocol import ApplicationError
+from sidecar.common.errors import ApplicationError
 
 SECRET_REFERENCE: Final = re.compile(r"\{\{\s*secret\.([A-Za-z0-9][A-Za-z0-9_.\-]{0,127})\s*\}\}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_thread
 import msgspec
@@ -10,13 +10,11 @@ from msgspec import Struct
 
 from sidecar.common.ids import new_uuid7, parse_uuid
 from sidecar.jobs.model import JobRecord, job_error
-from sidecar.jobs.types import JobContext, JobType, RetryPolicy
+from sidecar.jobs.types import JobContext, JobEnvironment, JobType, RetryPolicy
 from sidecar.pipelines.definition import Pipeline, fingerprint, load_file
+from sidecar.pipelines.ledger import RunLedger
 from sidecar.pipelines.runner import PipelineRunResult, run_pipeline, write_run_report
-from sidecar.protocol import ApplicationError, ErrorCode, RpcError
-
-if TYPE_CHECKING:
-    from sidecar.engine.services import Services
+from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 
 
 class PipelineRunPayload(Struct, forbid_unknown_fields=True):
@@ -31,7 +29,9 @@ class PipelineRunPayload(Struct, forbid_unknown_fields=True):
     source: str | None = None
 
 
-async def prepare(services: Services, payload: PipelineRunPayload, run_id: str | None, job_id: str) -> tuple[dict[str, Any], str]:
+async def prepare(
+    ledger: RunLedger, payload: PipelineRunPayload, run_id: str | None, job_id: str
+) -> tuple[dict[str, Any], str]:
     """Load the definition, settle the run id, record a pending run in the ledger."""
     chosen = payload.run_id or run_id
     if payload.run_id and run_id and parse_uuid(payload.run_id) != parse_uuid(run_id):
@@ -43,7 +43,7 @@ async def prepare(services: Services, payload: PipelineRunPayload, run_id: str |
         if normal is None:
             raise RpcError(ErrorCode.INVALID_PARAMS, f"run_id {chosen!r} is not a UUID", data={"path": "$.run_id", "detail": "not a UUID"})
         chosen = normal
-    if await services.ledger.exists(chosen):
+    if await ledger.exists(chosen):
         raise ApplicationError("run_exists", f"run {chosen} already exists: a run id is used once", run_id=chosen)
     if isinstance(payload.pipeline, str):
         source: str | None = payload.pipeline
@@ -51,27 +51,27 @@ async def prepare(services: Services, payload: PipelineRunPayload, run_id: str |
     else:
         source, pipeline = payload.source, payload.pipeline
     definition = msgspec.to_builtins(pipeline)
-    await services.ledger.create(
+    await ledger.create(
         chosen, job_id, pipeline.name, fingerprint(pipeline), definition, source, [step.name for step in pipeline.steps]
     )
     return {"pipeline": definition, "run_id": chosen, "source": source}, chosen
 
 
-async def run(context: JobContext, payload: PipelineRunPayload) -> PipelineRunResult:
+async def run(ledger: RunLedger, context: JobContext, payload: PipelineRunPayload) -> PipelineRunResult:
     """Run the pipeline the payload holds (prepare made it an inline definition)."""
     pipeline = payload.pipeline
     if isinstance(pipeline, str):
         pipeline = await anyio.to_thread.run_sync(load_file, pipeline)
     assert payload.run_id is not None
-    return await run_pipeline(context, pipeline, payload.run_id, payload.source, fingerprint(pipeline))
+    return await run_pipeline(context, ledger, pipeline, payload.run_id, payload.source, fingerprint(pipeline))
 
 
-async def abandon(services: Services, record: JobRecord, reason: str) -> None:
+async def abandon(ledger: RunLedger, services: JobEnvironment, record: JobRecord, reason: str) -> None:
     """Close the run of a job canceled while queued (skipped) or found interrupted at start-up (failed)."""
     run_id = record.payload.get("run_id")
     if not run_id:
         return
-    run_record = await services.ledger.get(run_id)
+    run_record = await ledger.get(run_id)
     if run_record is None or run_record.status in ("success", "failed", "skipped"):
         return
     pipeline = msgspec.convert(record.payload["pipeline"], Pipeline)
@@ -79,8 +79,8 @@ async def abandon(services: Services, record: JobRecord, reason: str) -> None:
     error = None
     if reason == "canceled" and run_record.status == "pending":
         for step in run_record.steps:
-            await services.ledger.move_step(run_id, step.index, "skipped")
-        await services.ledger.move_run(run_id, "skipped", finished_at=now)
+            await ledger.move_step(run_id, step.index, "skipped")
+        await ledger.move_run(run_id, "skipped", finished_at=now)
     else:
         running = next((s for s in run_record.steps if s.status == "running"), None)
         error = job_error(
@@ -89,20 +89,34 @@ async def abandon(services: Services, record: JobRecord, reason: str) -> None:
         )
         for step in run_record.steps:
             if step.status == "running":
-                await services.ledger.move_step(run_id, step.index, "failed", finished_at=now, error=error)
+                await ledger.move_step(run_id, step.index, "failed", finished_at=now, error=error)
             elif step.status == "pending":
-                await services.ledger.move_step(run_id, step.index, "skipped")
-        await services.ledger.move_run(run_id, "failed", finished_at=now, error=error)
-    await write_run_report(services, run_id, pipeline, record.payload.get("source"))
+                await ledger.move_step(run_id, step.index, "skipped")
+        await ledger.move_run(run_id, "failed", finished_at=now, error=error)
+    await write_run_report(services, ledger, run_id, pipeline, record.payload.get("source"))
 
 
-PIPELINE_RUN = JobType(
-    name="pipeline.run",
-    payload=PipelineRunPayload,
-    run=run,
-    retry=RetryPolicy(max_attempts=1),  # steps carry their own retries
-    idempotent=False,
-    summary="run a pipeline definition's SQL steps in order, with a run ledger entry and a report",
-    prepare=prepare,
-    abandon=abandon,
-)
+def pipeline_run_job(ledger: RunLedger) -> JobType:
+    """The ``pipeline.run`` job type, recording its runs in ``ledger``."""
+
+    async def prepare_run(
+        services: JobEnvironment, payload: Any, run_id: str | None, job_id: str
+    ) -> tuple[dict[str, Any], str | None]:
+        return await prepare(ledger, payload, run_id, job_id)
+
+    async def run_job(context: JobContext, payload: Any) -> PipelineRunResult:
+        return await run(ledger, context, payload)
+
+    async def abandon_run(services: JobEnvironment, record: JobRecord, reason: str) -> None:
+        await abandon(ledger, services, record, reason)
+
+    return JobType(
+        name="pipeline.run",
+        payload=PipelineRunPayload,
+        run=run_job,
+        retry=RetryPolicy(max_attempts=1),  # steps carry their own retries
+        idempotent=False,
+        summary="run a pipeline definition's SQL steps in order, with a run ledger entry and a report",
+        prepare=prepare_run,
+        abandon=abandon_run,
+    )

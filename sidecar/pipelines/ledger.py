@@ -15,7 +15,7 @@ from typing import Any, Final
 import msgspec
 
 from sidecar.common.clock import utc_now
-from sidecar.jobs.store import StateDB, transaction
+from sidecar.state.store import StateDB, transaction
 from sidecar.pipelines.records import RunRecord, StepRecord, Transition
 
 #: status -> where it may go, for runs and steps alike.

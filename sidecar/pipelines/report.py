@@ -14,7 +14,7 @@ from typing import Any, Final
 import msgspec
 
 from sidecar.common.clock import utc_now
-from sidecar.common.masking import mask_secrets
+from sidecar.common.redaction import mask_secrets
 from sidecar.pipelines.report_schema import HTML_FILE, METADATA_FILE, REPORTS_DIR, SCHEMA, RunReport
 
 __all__ = ["HTML_FILE", "METADATA_FILE", "read_metadata", "render_html", "report_dir", "write_report"]

@@ -26,8 +26,9 @@ from sidecar.database.errors import RETRYABLE_CLASSES, failure_class, is_duckdb_
 from sidecar.database.handle import QueryHandle
 from sidecar.database.query import Rows
 from sidecar.jobs.model import job_error
-from sidecar.jobs.types import JobContext, JobFailed, RetryPolicy
-from sidecar.common.masking import mask_secrets
+from sidecar.jobs.types import JobContext, JobEnvironment, JobFailed, RetryPolicy
+from sidecar.common.redaction import mask_secrets
+from sidecar.pipelines.ledger import RunLedger
 from sidecar.pipelines.definition import Pipeline, secret_names, substitute_secrets
 from sidecar.pipelines.report import report_dir, write_report
 from sidecar.pipelines.report_schema import (
@@ -41,7 +42,7 @@ from sidecar.pipelines.report_schema import (
     StepReport,
 )
 from sidecar.pipelines.steps import StepOutcome, execute_step, preview_table_read_only
-from sidecar.protocol import RpcError
+from sidecar.common.errors import RpcError
 
 INFO = logging.INFO
 
@@ -70,6 +71,7 @@ class PipelineRunResult(Struct):
 @dataclass
 class _Run:
     context: JobContext
+    ledger: RunLedger
     pipeline: Pipeline
     run_id: str
     source: str | None
@@ -92,13 +94,14 @@ def _error_of(exc: Exception) -> tuple[str, str]:
     return "unhandled_exception", mask_secrets(f"{type(exc).__name__}: {exc}")
 
 
-async def run_pipeline(context: JobContext, pipeline: Pipeline, run_id: str, source: str | None, sha256: str) -> PipelineRunResult:
+async def run_pipeline(
+    context: JobContext, ledger: RunLedger, pipeline: Pipeline, run_id: str, source: str | None, sha256: str
+) -> PipelineRunResult:
     """Run every step and record it all; raises JobFailed when the run fails."""
-    run = _Run(context, pipeline, run_id, source, sha256)
-    services = context.services
+    run = _Run(context, ledger, pipeline, run_id, source, sha256)
     context.log_fields["step"] = None
-    await services.ledger.set_run(run_id, job_id=context.job_id)
-    await services.ledger.move_run(run_id, "running", started_at=utc_now())
+    await ledger.set_run(run_id, job_id=context.job_id)
+    await ledger.move_run(run_id, "running", started_at=utc_now())
     context.log(INFO, "pipeline run started", pipeline=pipeline.name, steps=len(pipeline.steps))
     try:
         await _run_steps(run)
@@ -112,7 +115,7 @@ async def run_pipeline(context: JobContext, pipeline: Pipeline, run_id: str, sou
         await _close(run, "failed")
         raise JobFailed(run.error)
     paths = await _close(run, "success")
-    record = await services.ledger.get(run_id)
+    record = await ledger.get(run_id)
     assert record is not None
     return PipelineRunResult(
         run_id=run_id,
@@ -163,7 +166,7 @@ async def _run_steps(run: _Run) -> None:
 
 
 async def _run_step(run: _Run, handle: QueryHandle, index: int, sql: str, preview_rows: int) -> StepOutcome | None:
-    context, ledger = run.context, run.context.services.ledger
+    context, ledger = run.context, run.ledger
     step = run.pipeline.steps[index]
     count = len(run.pipeline.steps)
     attempt = 1
@@ -197,7 +200,7 @@ async def _run_step(run: _Run, handle: QueryHandle, index: int, sql: str, previe
 
 async def _close(run: _Run, status: str) -> tuple[Any, Any]:
     """Settle every step and the run in the ledger, then write the report."""
-    ledger = run.context.services.ledger
+    ledger = run.ledger
     record = await ledger.get(run.run_id)
     assert record is not None
     now = utc_now()
@@ -211,18 +214,18 @@ async def _close(run: _Run, status: str) -> tuple[Any, Any]:
     await ledger.move_run(run.run_id, status, finished_at=now, duration_ms=took, error=run.error)
     run.context.log_fields["step"] = None
     paths = await write_run_report(
-        run.context.services, run.run_id, run.pipeline, run.source, run.preview, run.preview_source, run.preview_table
+        run.context.services, run.ledger, run.run_id, run.pipeline, run.source, run.preview, run.preview_source, run.preview_table
     )
     run.context.log(INFO if status == "success" else logging.ERROR, "pipeline run finished", status=status, duration_ms=took)
     return paths
 
 
 async def write_run_report(
-    services: Any, run_id: str, pipeline: Pipeline, source: str | None, preview: Rows | None = None,
+    services: JobEnvironment, ledger: RunLedger, run_id: str, pipeline: Pipeline, source: str | None, preview: Rows | None = None,
     preview_source: str | None = None, preview_table: str | None = None,
 ) -> tuple[Any, Any]:
     """Build the report from the ledger's record and write both files."""
-    record = await services.ledger.get(run_id)
+    record = await ledger.get(run_id)
     assert record is not None
     report = RunReport(
         schema=SCHEMA,
@@ -256,5 +259,5 @@ async def write_run_report(
     )
     folder = report_dir(services.paths.data_dir, run_id)
     paths = await anyio.to_thread.run_sync(write_report, folder, report)
-    await services.ledger.set_run(run_id, report_dir=str(folder))
+    await ledger.set_run(run_id, report_dir=str(folder))
     return paths

@@ -20,8 +20,8 @@ import anyio.to_thread
 import msgspec
 from msgspec import Meta, Struct
 
-from sidecar.daemon.logs import redact_value
-from sidecar.protocol import ApplicationError
+from sidecar.common.redaction import redact_value
+from sidecar.common.errors import ApplicationError
 
 log = logging.getLogger("sidecar.secrets")
 

@@ -18,7 +18,7 @@ import anyio.to_thread
 import msgspec
 from msgspec import Meta, Struct
 
-from sidecar.protocol import ErrorCode, RpcError
+from sidecar.common.errors import ErrorCode, RpcError
 
 log = logging.getLogger("sidecar.settings")
 

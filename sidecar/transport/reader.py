@@ -1,73 +1,76 @@
-"""The stdin reader task: chunks -> lines -> events -> the session.
+"""The protocol stdin as a stream of frames: chunks -> lines (or oversize markers).
 
-Shutdown stops it only *between* reads (:meth:`StdinReader.stop`), never in
-the middle of dispatching a line, so an answer computed for a line already
-read (``system.shutdown``'s own ``{"ok": true}`` among them) is never lost.
+:class:`StdinFrames` is what the dispatcher iterates over. Shutdown stops it
+only *between* reads (:meth:`StdinFrames.stop`), never in the middle of
+dispatching a line, so an answer computed for a line already read
+(``system.shutdown``'s own ``{"ok": true}`` among them) is never lost. At EOF
+the last unterminated line (if any) is delivered, then the stream ends with
+:attr:`StdinFrames.at_eof` set; after :meth:`stop` it ends with it unset.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 import anyio
-import anyio.abc
 
-from sidecar.protocol import LineSplitter, OversizeFrame, decode_line
-from sidecar.rpc.dispatcher import Session
+from sidecar.protocol import LineSplitter, OversizeFrame
 from sidecar.transport.stdio import FdReader
 
 log = logging.getLogger("sidecar.server")
 
+Frame = bytes | OversizeFrame
 
-class StdinReader:
-    """Reads the protocol stdin until EOF or :meth:`stop`."""
 
-    def __init__(self, fd: int, max_frame_bytes: int, session: Session, work: anyio.abc.TaskGroup) -> None:
+class StdinFrames:
+    """Frames read from the protocol stdin until EOF or :meth:`stop` (an async iterator)."""
+
+    def __init__(self, fd: int, max_frame_bytes: int) -> None:
         self._reader = FdReader(fd)
         self._splitter = LineSplitter(max_frame_bytes)
-        self._session = session
-        self._work = work
+        self._ready: deque[Frame] = deque()
         self._read_scope: anyio.CancelScope | None = None
         self._stopped = False
-        #: Set when the task has returned.
-        self.done = anyio.Event()
+        self._ended = False
+        #: True once the host closed stdin (rather than :meth:`stop` ending the stream).
+        self.at_eof = False
 
     def stop(self) -> None:
-        """Read no further; the line being dispatched (if any) is finished first."""
+        """Read no further; the frame being dispatched (if any) is finished first."""
         self._stopped = True
         if self._read_scope is not None:
             self._read_scope.cancel()
 
-    async def run(self) -> None:
-        """The task body: returns at EOF (after requesting a normal shutdown) or when stopped."""
-        try:
-            await self._loop()
-        finally:
-            self._reader.close()
-            self.done.set()
+    def close(self) -> None:
+        """Release the fd's event-loop registration (the fd itself stays open)."""
+        self._reader.close()
 
-    async def _loop(self) -> None:
-        while not self._stopped:
-            with anyio.CancelScope() as self._read_scope:
-                try:
-                    chunk = await self._reader.read()
-                except OSError as exc:
-                    log.error("stdin read failed", extra={"ctx": {"error": str(exc)}})
-                    chunk = b""
-            self._read_scope = None
-            if self._stopped:
-                return
-            if not chunk:
-                last = self._splitter.finish()
-                if last is not None:
-                    await self._dispatch(last)
-                log.info("stdin closed")
-                self._session.request_shutdown("normal")
-                return
-            for line in self._splitter.feed(chunk):
-                await self._dispatch(line)
+    def __aiter__(self) -> StdinFrames:
+        return self
 
-    async def _dispatch(self, line: bytes | OversizeFrame) -> None:
-        event = line if isinstance(line, OversizeFrame) else decode_line(line)
-        if event is not None:
-            await self._session.handle(event, self._work)
+    async def __anext__(self) -> Frame:
+        while not self._ready:
+            if self._stopped or self._ended:
+                raise StopAsyncIteration
+            await self._fill()
+        return self._ready.popleft()
+
+    async def _fill(self) -> None:
+        with anyio.CancelScope() as self._read_scope:
+            try:
+                chunk = await self._reader.read()
+            except OSError as exc:
+                log.error("stdin read failed", extra={"ctx": {"error": str(exc)}})
+                chunk = b""
+        self._read_scope = None
+        if self._stopped:
+            return
+        if not chunk:
+            last = self._splitter.finish()
+            if last is not None:
+                self._ready.append(last)
+            log.info("stdin closed")
+            self._ended = self.at_eof = True
+            return
+        self._ready.extend(self._splitter.feed(chunk))

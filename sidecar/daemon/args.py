@@ -1,0 +1,101 @@
+"""The command line: flags and their environment defaults, turned into a :class:`Config`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+
+from sidecar._version import PROTOCOL_VERSION, SIDECAR_NAME, __version__
+from sidecar.daemon.config import DEFAULT_DRAIN_S, DEFAULT_HEARTBEAT_S, DEFAULT_MAX_INFLIGHT, Config
+from sidecar.daemon.paths import DEFAULT_APP_NAME
+
+_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to render --help in the docs)."""
+    env = os.environ
+    parser = argparse.ArgumentParser(
+        prog="sidecar",
+        description="Local engine for a desktop app, spoken to over stdin/stdout "
+        "(lifecycle lines + JSON-RPC 2.0; see docs/PROTOCOL.md).",
+    )
+    parser.add_argument("--version", action="version", version=f"{SIDECAR_NAME} {__version__} (protocol {PROTOCOL_VERSION})")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="data folder (default: $SIDECAR_DATA_DIR, $APP_DATA_DIR, else the platform's app-data folder)",
+    )
+    parser.add_argument(
+        "--app-name", default=env.get("SIDECAR_APP_NAME", DEFAULT_APP_NAME), help="app folder name (default %(default)s)"
+    )
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=_non_negative_float,
+        default=float(env.get("SIDECAR_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_S)),
+        metavar="SECONDS",
+        help="seconds between HEARTBEAT lines, 0 turns them off (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=_LEVELS,
+        default=env.get("SIDECAR_LOG_LEVEL", "info").lower(),
+        help="stderr/file log level (default %(default)s, env SIDECAR_LOG_LEVEL)",
+    )
+    parser.add_argument(
+        "--max-frame-bytes",
+        type=_positive_int,
+        default=16 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest accepted input line (default %(default)s)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=_non_negative_float,
+        default=DEFAULT_DRAIN_S,
+        metavar="SECONDS",
+        help="time in-flight requests get to finish at shutdown (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-inflight",
+        type=_positive_int,
+        default=DEFAULT_MAX_INFLIGHT,
+        metavar="N",
+        help="requests handled at once before reading pauses (default %(default)s)",
+    )
+    return parser
+
+
+def parse_config(argv: Sequence[str] | None = None) -> Config | int:
+    """The run's configuration, or the exit status when the arguments end the run
+    (usage errors: 2, ``--help``/``--version``: 0; argparse has written what to say)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return Config(
+        app_name=args.app_name,
+        data_dir=args.data_dir,
+        heartbeat_interval=args.heartbeat_interval,
+        log_level=args.log_level,
+        max_frame_bytes=args.max_frame_bytes,
+        drain_timeout=args.drain_timeout,
+        max_inflight=args.max_inflight,
+        test_methods=os.environ.get("SIDECAR_TEST_METHODS") == "1",
+    )

@@ -1,0 +1,50 @@
+"""The run's shared facts: why it is stopping, what runs at shutdown, where background work lives."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import anyio
+import anyio.abc
+
+log = logging.getLogger("sidecar.server")
+
+#: Why the process stops (the SHUTDOWN line's reason; the protocol lists the same values).
+StopReason = Literal["normal", "signal", "parent_exit", "error"]
+STOP_REASONS: tuple[str, ...] = get_args(StopReason)
+
+ShutdownHook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Lifecycle:
+    """Shared facts about this run.
+
+    started: monotonic time the process started (for uptime).
+    reason: why we are stopping, once decided (the first request wins).
+    hooks: coroutines run during shutdown, in reverse order of registration.
+    stopping: set once a shutdown was requested.
+    background: a task group for work that outlives any one request (the engine's job
+    pool); cancelled after the shutdown hooks ran, just before SHUTDOWN.
+    """
+
+    started: float
+    reason: StopReason | None = None
+    hooks: list[ShutdownHook] = field(default_factory=list)
+    stopping: anyio.Event = field(default_factory=anyio.Event)
+    background: anyio.abc.TaskGroup | None = None
+
+    def request_shutdown(self, reason: StopReason) -> None:
+        """Ask the server to stop; later requests keep the first reason."""
+        if self.reason is None:
+            self.reason = reason
+            log.info("shutdown requested", extra={"ctx": {"reason": reason}})
+        self.stopping.set()
+
+    def uptime_ms(self) -> int:
+        """Milliseconds since the process started."""
+        return int((time.monotonic() - self.started) * 1000)

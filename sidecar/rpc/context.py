@@ -1,0 +1,35 @@
+"""What a handler gets besides its params: the typed application state, the method, the id."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import msgspec
+
+if TYPE_CHECKING:
+    from sidecar.rpc.dispatcher import Dispatcher
+
+StateT = TypeVar("StateT")
+
+
+class RequestContext(Generic[StateT]):
+    """The context of one request or notification.
+
+    app: the application's state, as typed as the composition root made it
+    (the sidecar's is :class:`sidecar.api.context.SidecarState`).
+    dispatcher: the dispatcher handling it (in-flight requests, cancel, the registry).
+    method: the method being handled.
+    request_id: the decoded id, or None for a notification and for inline methods.
+    """
+
+    __slots__ = ("app", "dispatcher", "method", "request_id")
+
+    def __init__(self, dispatcher: Dispatcher[StateT], method: str, request_id: Any) -> None:
+        self.dispatcher = dispatcher
+        self.app: StateT = dispatcher.app
+        self.method = method
+        self.request_id = request_id
+
+    async def notify(self, method: str, params: Any = msgspec.UNSET) -> None:
+        """Send a server-to-host notification (waits if the output is backed up)."""
+        await self.dispatcher.notify(method, params)
