@@ -44,12 +44,12 @@ if want binaries; then
     # shipped one (Nuitka) only, to keep CI within its time budget.
     stage "core and engine suites against dist/nuitka/sidecar-$triple"
     SIDECAR_BINARY="$PWD/dist/nuitka/sidecar-$triple" "${secrets[@]}" "$py" -m pytest -q \
-        tests/test_server_*.py tests/test_logging.py tests/test_engine_*.py
+        tests/process/test_server_*.py tests/process/test_logging.py tests/process/test_engine_*.py
     stage "core suite against dist/pyinstaller/sidecar-$triple"
     SIDECAR_BINARY="$PWD/dist/pyinstaller/sidecar-$triple" "$py" -m pytest -q \
-        tests/test_server_*.py tests/test_logging.py
+        tests/process/test_server_*.py tests/process/test_logging.py
     stage "process model of both binaries"
-    "$py" -m pytest -q tests/test_packaging_process_model.py
+    "$py" -m pytest -q tests/packaging/test_packaging_process_model.py
 fi
 
 if want harness; then

@@ -139,3 +139,26 @@ def pid_alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def match_answer(actual: Any, expected: Any) -> None:
+    """Compare one response (or batch) with a JSON-RPC vector's ``respond`` shape."""
+    if isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), actual
+        for got, want in zip(actual, expected, strict=True):
+            match_answer(got, want)
+        return
+    assert actual["jsonrpc"] == "2.0"
+    want_id = json.loads(expected["id"])
+    assert actual["id"] == want_id and type(actual["id"]) is type(want_id), actual
+    if "result" in expected:
+        assert "error" not in actual
+        assert actual["result"] == expected["result"]
+    else:
+        assert "result" not in actual
+        error = actual["error"]
+        assert error["code"] == expected["error"]["code"], error
+        assert isinstance(error["message"], str) and error["message"]
+        for key, value in expected["error"].items():
+            if key != "code":
+                assert error["data"][key] == value, error

@@ -160,35 +160,35 @@ def run_checklist(binary: Path, report: dict[str, Any] | None, report_path: str)
         _from_report(launches, caught and not dups),
         f"the ready_twice fixture {'was' if caught else 'was NOT'} flagged duplicate_ready; "
         + _count(launches, "real launches", "printed READY twice", len(dups)),
-        "pytest tests/test_host_client.py -k duplicate")
+        "pytest tests/process/test_host_client.py -k duplicate")
     silent_exc, silent_s, _ = anyio.run(_probe_fixture, "silent_no_ready", 1.5)
     ready_gate = isinstance(silent_exc, ReadyTimeout)
     add("C", "Host transitions internal state to ready only after READY token", PASS if ready_gate else FAIL,
         "a fixture that prints BOOT but never READY was never handed out as ready "
         f"({type(silent_exc).__name__ if silent_exc else 'no error'} after {silent_s:.1f} s)",
-        "pytest tests/test_host_client.py tests/test_harness.py -k ready")
+        "pytest tests/process/test_host_client.py tests/process/test_harness.py -k ready")
     enforced = ready_gate and 1.4 <= silent_s <= 4 and "no READY within 1.5s" in str(silent_exc)
     add("C", "READY timeout is enforced and emits actionable error logs", PASS if enforced else FAIL,
-        f"timeout 1.5 s -> raised after {silent_s:.2f} s: {str(silent_exc)[:160]!r}", "pytest tests/test_harness.py -k ready_timeout")
+        f"timeout 1.5 s -> raised after {silent_s:.2f} s: {str(silent_exc)[:160]!r}", "pytest tests/process/test_harness.py -k ready_timeout")
 
     # D. Failure paths
     missing_exc, _, _ = anyio.run(_probe_fixture, "", 2.0)
     add("D", "Missing binary path returns clear startup error",
         PASS if isinstance(missing_exc, BinaryNotFound) and "no-such-dir" in str(missing_exc) else FAIL,
-        f"{type(missing_exc).__name__}: {missing_exc}", "pytest tests/test_harness.py -k missing_binary")
+        f"{type(missing_exc).__name__}: {missing_exc}", "pytest tests/process/test_harness.py -k missing_binary")
     exit_exc, exit_s, _ = anyio.run(_probe_fixture, "exits_before_ready", 10.0)
     surfaced = isinstance(exit_exc, ExitedBeforeReady) and exit_exc.status == 7
     add("D", "Non-zero sidecar exit before READY is surfaced to UI/logs", PASS if surfaced else FAIL,
         f"exit status 7 reported after {exit_s:.2f} s (not after the 10 s timeout): {str(exit_exc)[:120]!r}",
-        "pytest tests/test_harness.py -k exit_before_ready")
+        "pytest tests/process/test_harness.py -k exit_before_ready")
     garbage_exc, garbage_s, _ = anyio.run(_probe_fixture, "garbage_no_ready", 1.5)
     lists_lines = isinstance(garbage_exc, ReadyTimeout) and "Hello from a stray debug print" in garbage_exc.lines_seen
     add("D", "Malformed stdout (no READY) triggers timeout path", PASS if lists_lines else FAIL,
-        f"after {garbage_s:.2f} s: {str(garbage_exc)[:160]!r}", "pytest tests/test_harness.py -k malformed_stdout")
+        f"after {garbage_s:.2f} s: {str(garbage_exc)[:160]!r}", "pytest tests/process/test_harness.py -k malformed_stdout")
     attached = isinstance(exit_exc, ExitedBeforeReady) and any("permission denied" in l for l in exit_exc.stderr_tail)
     add("D", "Stderr output is captured and attached to diagnostics", PASS if attached else FAIL,
         "the exit-before-READY error carries the fixture's stderr line 'fatal: cannot open engine.duckdb: permission denied'"
-        if attached else f"stderr missing from {exit_exc!r}", "pytest tests/test_host_client.py -k exit_before_ready")
+        if attached else f"stderr missing from {exit_exc!r}", "pytest tests/process/test_host_client.py -k exit_before_ready")
 
     # E. Reliability
     add("E", "App restart relaunches sidecar successfully", PASS if ok else FAIL,
@@ -215,7 +215,7 @@ def run_checklist(binary: Path, report: dict[str, Any] | None, report_path: str)
     add("Exit", "Host parses stdout and transitions on READY", PASS if parsing else FAIL, "every item of section C passed" if parsing else "see section C", "python -m sidecar_harness checklist")
     failures_ok = all(i.status == PASS for i in items if i.section == "D")
     add("Exit", "Failure paths (missing bin / crash-before-ready / timeout) are validated", PASS if failures_ok else FAIL,
-        "every item of section D passed" if failures_ok else "see section D", "pytest tests/test_harness.py tests/test_host_client.py")
+        "every item of section D passed" if failures_ok else "see section D", "pytest tests/process/test_harness.py tests/process/test_host_client.py")
     entries = sorted(p.name for p in (REPO / "issue-log").glob("[0-9][0-9][0-9][0-9]-*.md"))
     add("Exit", "Platform issue log is populated for encountered problems", PASS if entries else FAIL,
         f"{len(entries)} entries in issue-log/: {', '.join(entries[:8])}{' ...' if len(entries) > 8 else ''}", "ls issue-log/")

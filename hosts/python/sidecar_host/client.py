@@ -40,23 +40,18 @@ from sidecar_host.errors import (
     RpcCallError,
     SidecarExited,
 )
-from sidecar.protocol import (
-    Batch,
-    ErrorReply,
-    InvalidMessage,
-    LifecycleError,
-    LifecycleLine,
-    LineSplitter,
-    Notification,
-    OutgoingNotification,
-    OutgoingRequest,
-    OversizeFrame,
-    Request,
-    Response,
-    decode_line,
-    encode_frame,
-    is_lifecycle_line,
-    parse_lifecycle,
+from sidecar.protocol import LifecycleLine, LineSplitter, Notification, OversizeFrame, Response
+from sidecar.protocol.host_session import (
+    Answer,
+    Boot,
+    CallTable,
+    Heartbeat,
+    NoteReceived,
+    Ready,
+    Shutdown,
+    StdoutSession,
+    Violation,
+    show_line,
 )
 
 #: Wait for READY after spawning.
@@ -71,6 +66,8 @@ STDIN_CLOSE_TIMEOUT_S: Final = 2.0
 SIGTERM_TIMEOUT_S: Final = 3.0
 #: Stop step 4: reaping after SIGKILL.
 SIGKILL_TIMEOUT_S: Final = 2.0
+#: How long writing rpc.cancel after a call's timeout may take.
+CANCEL_WRITE_TIMEOUT_S: Final = 0.2
 #: Largest stdout line accepted from the sidecar.
 MAX_LINE_BYTES: Final = 512 * 1024 * 1024
 STDERR_TAIL_LINES: Final = 200
@@ -85,7 +82,7 @@ class ProtocolViolation:
     """Something on stdout that breaks the contract.
 
     kind: non_protocol_line, malformed_lifecycle, boot_not_first, duplicate_ready,
-    line_after_shutdown or unknown_id.
+    line_after_shutdown or oversize (see :class:`sidecar.protocol.host_session.Violation`).
     line: the offending line (truncated to 500 characters).
     """
 
@@ -168,8 +165,9 @@ class SidecarClient:
         self._ready = anyio.Event()
         self._stdout_closed = anyio.Event()
         self._exited = anyio.Event()
+        self._session = StdoutSession()
+        self._calls = CallTable()
         self._pending: dict[int, _Pending] = {}
-        self._next_id = 1
         self._write_lock = anyio.Lock()
         send, receive = anyio.create_memory_object_stream[Notification](notification_buffer)
         self._note_send: MemoryObjectSendStream[Notification] = send
@@ -267,18 +265,24 @@ class SidecarClient:
     # ------------------------------------------------------------ calls
 
     async def call(self, method: str, params: Any = msgspec.UNSET, *, timeout: float = CALL_TIMEOUT_S) -> Any:
-        """Call ``method`` and return its decoded result; raises RpcCallError on an error answer."""
-        request_id = self._next_id
-        self._next_id += 1
+        """Call ``method`` and return its decoded result; raises RpcCallError on an error answer.
+
+        On timeout the sidecar is sent an ``rpc.cancel`` notification for the id (so it
+        stops the work, as the Rust host does) and :class:`CallTimeout` is raised.
+        """
+        request_id, frame = self._calls.start(method, params)
         pending = _Pending(method)
         self._pending[request_id] = pending
         try:
-            await self.send_raw(encode_frame(OutgoingRequest("2.0", request_id, method, params)))
+            await self.send_raw(frame)
             with anyio.move_on_after(timeout):
                 await pending.done.wait()
         finally:
+            self._calls.finish(request_id)
             self._pending.pop(request_id, None)
         if not pending.done.is_set():
+            with anyio.move_on_after(CANCEL_WRITE_TIMEOUT_S), contextlib.suppress(SidecarExited):
+                await self.send_raw(CallTable.cancel_frame(request_id))
             raise CallTimeout(method, timeout)
         if pending.error is not None:
             raise pending.error
@@ -287,11 +291,11 @@ class SidecarClient:
     @property
     def next_request_id(self) -> int:
         """The id the next :meth:`call` will use (for rpc.cancel in tests)."""
-        return self._next_id
+        return self._calls.next_id
 
     async def notify(self, method: str, params: Any = msgspec.UNSET) -> None:
         """Send a notification (never answered)."""
-        await self.send_raw(encode_frame(OutgoingNotification("2.0", method, params)))
+        await self.send_raw(CallTable.notification_frame(method, params))
 
     async def send_raw(self, data: bytes) -> None:
         """Write bytes to the sidecar's stdin as given (add the newline yourself)."""
@@ -410,7 +414,8 @@ class SidecarClient:
                         await self._on_line(line)
             last = splitter.finish()
             if last is not None:
-                self._violation("non_protocol_line", "(unterminated last line) " + _show(last))
+                shown = show_line(last) if isinstance(last, bytes) else f"{last.size} bytes"
+                self._violation("non_protocol_line", "(unterminated last line) " + shown)
         finally:
             self._stdout_closed.set()
         with anyio.move_on_after(1.0):  # stdout closes a moment before the exit status is known
@@ -418,77 +423,53 @@ class SidecarClient:
         self._fail_pending()
 
     async def _on_line(self, line: bytes | OversizeFrame) -> None:
-        if isinstance(line, OversizeFrame):
-            self._violation("non_protocol_line", f"line of {line.size} bytes over the client's limit")
-            return
-        if not self._ready.is_set() and len(self.lines_before_ready) < LINES_KEPT_BEFORE_READY:
-            self.lines_before_ready.append(_show(line))
-        if self.shutdown is not None:
-            self._violation("line_after_shutdown", _show(line))
-        first = line[:1]
-        if first in (b"{", b"["):
-            await self._on_frame(line)
-        elif is_lifecycle_line(line):
-            self._on_lifecycle(line)
-        else:
-            self._violation("non_protocol_line", _show(line))
-
-    def _on_lifecycle(self, line: bytes) -> None:
-        try:
-            parsed = parse_lifecycle(line)
-        except LifecycleError:
-            self._violation("malformed_lifecycle", _show(line))
-            return
-        now = time.monotonic()
-        if parsed.token == "BOOT":
-            if self.boot is not None or self.ready_at is not None:
-                self._violation("boot_not_first", _show(line))
-            self.boot, self.boot_at = parsed, now
-        elif self.boot is None:
-            self._violation("boot_not_first", _show(line))
-        if parsed.token == "READY":
-            if self._ready.is_set():
-                self._violation("duplicate_ready", _show(line))
+        if (
+            isinstance(line, bytes)
+            and not self._ready.is_set()
+            and len(self.lines_before_ready) < LINES_KEPT_BEFORE_READY
+        ):
+            self.lines_before_ready.append(show_line(line))
+        events = self._session.on_line(line)
+        answers = 0
+        matched = 0
+        for event in events:
+            if isinstance(event, Answer):
+                answers += 1
+                matched += self._resolve(event)
+            elif isinstance(event, NoteReceived):
+                await self._note_send.send(event.notification)
             else:
-                self.ready_at = now
-                self._ready.set()
-        elif parsed.token == "HEARTBEAT":
-            self.heartbeats.append(parsed)
-        elif parsed.token == "SHUTDOWN":
-            self.shutdown = parsed
+                self._on_lifecycle(event)
+        if answers and not matched:
+            assert isinstance(line, bytes)
+            await self._unmatched_send.send(UnmatchedFrame(line, _decode(line)))
 
-    async def _on_frame(self, line: bytes) -> None:
-        event = decode_line(line)
-        if isinstance(event, Batch):
-            matched_any = False
-            for item in event.items:
-                matched_any |= self._resolve(item)
-            if not matched_any:
-                await self._unmatched_send.send(UnmatchedFrame(line, _decode(line)))
-        elif isinstance(event, Notification):
-            await self._note_send.send(event)
-        elif isinstance(event, (Response, ErrorReply)):
-            if not self._resolve(event):
-                await self._unmatched_send.send(UnmatchedFrame(line, _decode(line)))
-        elif isinstance(event, InvalidMessage):
-            self._violation("non_protocol_line", _show(line))
-        elif isinstance(event, Request):
-            self._violation("non_protocol_line", "sidecar sent a request: " + _show(line))
+    def _on_lifecycle(self, event: Boot | Ready | Heartbeat | Shutdown | Violation) -> None:
+        now = time.monotonic()
+        if isinstance(event, Violation):
+            self._violation(event.kind, event.line)
+            if event.kind == "boot_not_first" and self._session.boot is not self.boot:
+                self.boot, self.boot_at = self._session.boot, now  # a repeated BOOT still counts as the latest
+        elif isinstance(event, Boot):
+            self.boot, self.boot_at = event.line, now
+        elif isinstance(event, Ready):
+            self.ready_at = now
+            self._ready.set()
+        elif isinstance(event, Heartbeat):
+            self.heartbeats.append(event.line)
+        else:
+            self.shutdown = event.line
 
-    def _resolve(self, item: Any) -> bool:
-        if not isinstance(item, (Response, ErrorReply)):
-            return False
-        try:
-            key = _decode(item.id)
-        except msgspec.DecodeError:
-            return False
-        pending = self._pending.get(key) if isinstance(key, int) else None
+    def _resolve(self, answer: Answer) -> bool:
+        request_id = self._calls.match(answer.message)
+        pending = self._pending.get(request_id) if request_id is not None else None
         if pending is None or pending.done.is_set():
             return False
-        if isinstance(item, Response):
-            pending.result = _decode(item.result)
+        message = answer.message
+        if isinstance(message, Response):
+            pending.result = _decode(message.result)
         else:
-            error = item.error
+            error = message.error
             pending.error = RpcCallError(pending.method, error.code, error.message, error.data)
         pending.done.set()
         return True
@@ -496,10 +477,6 @@ class SidecarClient:
     def _violation(self, kind: str, line: str) -> None:
         if len(self.violations) < VIOLATIONS_KEPT:
             self.violations.append(ProtocolViolation(kind, line))
-
-
-def _show(line: bytes) -> str:
-    return line[:500].decode("utf-8", "replace")
 
 
 def _check_executable(program: str) -> None:

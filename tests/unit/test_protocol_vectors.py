@@ -24,7 +24,7 @@ from sidecar.protocol import (
     parse_lifecycle,
 )
 
-VECTORS = Path(__file__).parent / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 JSONRPC = json.loads((VECTORS / "jsonrpc.json").read_text())["cases"]
 LIFECYCLE = json.loads((VECTORS / "lifecycle.json").read_text())
 FRAMING = json.loads((VECTORS / "framing.json").read_text())["cases"]

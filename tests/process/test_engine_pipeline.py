@@ -20,7 +20,7 @@ from tests.support import running_sidecar
 
 pytestmark = pytest.mark.anyio
 
-PIPELINE = Path(__file__).parent / "fixtures" / "engine" / "sales_pipeline.yaml"
+PIPELINE = Path(__file__).resolve().parents[1] / "fixtures" / "engine" / "sales_pipeline.yaml"
 
 
 async def _ingest(sidecar: Any, notes: Any, source: Path, table: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from sidecar.protocol import ERROR_TABLE, ErrorCode, RpcError
 from sidecar.rpc.registry import Registry, RegistryError
 from sidecar.rpc.dispatcher import RequestContext
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
 
 
 class Point(msgspec.Struct):

@@ -15,15 +15,16 @@ import pytest
 
 from sidecar_host import (
     BinaryNotFound,
+    CallTimeout,
     ExitedBeforeReady,
     ReadyTimeout,
     SidecarClient,
     SidecarExited,
     StopTimeouts,
 )
-from tests.support import wait_gone
+from tests.support import running_sidecar, wait_gone
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bad_sidecars"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bad_sidecars"
 QUICK_STOP = StopTimeouts(shutdown_request=0.5, stdin_close=0.5, sigterm=0.5, sigkill=2)
 
 
@@ -118,3 +119,19 @@ async def test_crash_after_ready_fails_the_pending_call() -> None:
             await client.call("system.ping")
     assert caught.value.status == 3
     assert "segfault simulated" in str(caught.value) or any("segfault" in l for l in caught.value.stderr_tail)
+
+
+@pytest.mark.anyio
+async def test_a_timed_out_call_is_cancelled_in_the_sidecar(data_dir: Path) -> None:
+    """As the Rust host does: on a call's timeout the client sends rpc.cancel for its id, so the work stops."""
+    async with running_sidecar(data_dir) as sidecar:
+        request_id = sidecar.next_request_id
+        with pytest.raises(CallTimeout):
+            await sidecar.call("test.sleep", {"seconds": 30}, timeout=0.3)
+        with anyio.fail_after(5):
+            while (status := await sidecar.call("system.status"))["inflight"]:
+                await anyio.sleep(0.02)
+        assert all(entry["id"] != request_id for entry in status["inflight"])
+        late = await sidecar.unmatched.receive()  # the cancelled request's own answer, after the client gave up
+        assert late.value["id"] == request_id and late.value["error"]["data"]["kind"] == "cancelled"
+    assert sidecar.violations == []

@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHELL = REPO / "tauri-shell"
 FIXTURES = REPO / "tests" / "fixtures" / "bad_sidecars"
 REQUIRED = os.environ.get("SIDECAR_SHELL_E2E") == "1"

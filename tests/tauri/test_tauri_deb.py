@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHELL = REPO / "tauri-shell"
 REQUIRED = os.environ.get("SIDECAR_SHELL_E2E") == "1"
 

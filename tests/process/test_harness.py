@@ -17,8 +17,8 @@ import pytest
 
 from sidecar_harness.decision import evaluate
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bad_sidecars"
-REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bad_sidecars"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def harness(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Packaging tests: the built binaries and the build tools."""

@@ -1,0 +1,1 @@
+"""Process tests: a real sidecar (python -m sidecar, or SIDECAR_BINARY) as a subprocess."""

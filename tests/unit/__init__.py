@@ -1,0 +1,1 @@
+"""Unit tests: no sidecar process (sans-IO cores, the in-memory dispatcher, small modules)."""
