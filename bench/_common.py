@@ -113,7 +113,22 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {
             "sidecar": __version__,
-            **{d: _version(d) for d in ("duckdb", "msgspec", "anyio", "fastapi", "uvicorn", "uvloop", "httptools", "mcp", "pydantic", "nuitka", "pyinstaller")},
+            **{
+                d: _version(d)
+                for d in (
+                    "duckdb",
+                    "msgspec",
+                    "anyio",
+                    "fastapi",
+                    "uvicorn",
+                    "uvloop",
+                    "httptools",
+                    "mcp",
+                    "pydantic",
+                    "nuitka",
+                    "pyinstaller",
+                )
+            },
         },
     }
 
@@ -146,8 +161,9 @@ def binary_path(packager: str) -> Path:
     return REPO / "dist" / packager / name
 
 
-def sidecar_command(variant: str, data_dir: Path, env: dict[str, str], python: Path = DEFAULT_PYTHON,
-                    extra: Sequence[str] = ()) -> Command | None:
+def sidecar_command(
+    variant: str, data_dir: Path, env: dict[str, str], python: Path = DEFAULT_PYTHON, extra: Sequence[str] = ()
+) -> Command | None:
     """The sidecar as ``source`` (``python -m sidecar``) or as a built binary; None when not built."""
     args = ["--data-dir", str(data_dir), "--heartbeat-interval", "0", *extra]
     if variant == "source":
@@ -232,9 +248,15 @@ class StdioPeer(_Subject):
 
     def __post_init__(self) -> None:
         self.spawned_at = time.perf_counter()
-        self.process = subprocess.Popen(self.command.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, env=self.command.env, bufsize=0,
-                                        cwd=self.command.cwd)
+        self.process = subprocess.Popen(
+            self.command.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=self.command.env,
+            bufsize=0,
+            cwd=self.command.cwd,
+        )
         self.pid = self.process.pid
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in = self.process.stdin.fileno()
@@ -264,10 +286,7 @@ class StdioPeer(_Subject):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not select.select([self._out], [], [], remaining)[0]:
                     raise BenchError(f"{self.command.argv[0]}: no output line in time")
-            if self.host_polls:
-                chunk = self._poll_read()
-            else:
-                chunk = os.read(self._out, READ_CHUNK)
+            chunk = self._poll_read() if self.host_polls else os.read(self._out, READ_CHUNK)
             if not chunk:
                 raise BenchError(f"{self.command.argv[0]}: stdout closed (exit status {self.process.poll()})")
             self._buffer += chunk
@@ -297,8 +316,11 @@ class StdioPeer(_Subject):
 
     def _mcp_handshake(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        init = {"protocolVersion": "2025-06-18", "capabilities": {},
-                "clientInfo": {"name": "sidecar-bench", "version": "1"}}
+        init = {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "sidecar-bench", "version": "1"},
+        }
         self.write(request_frame(0, "initialize", init))
         answer = self._decode_checked(self._read_line(deadline), 0)
         if "result" not in answer:
@@ -372,7 +394,7 @@ class StdioPeer(_Subject):
             if index >= warmup:
                 samples.append(elapsed / 1000)
         self._next_id = max(ids) + 1
-        for request_id, line in zip(ids, lines):
+        for request_id, line in zip(ids, lines, strict=True):
             answer = self._decode_checked(line, request_id)
             if "result" not in answer:
                 raise BenchError(f"{method} failed: {answer.get('error')}")
@@ -388,7 +410,7 @@ class StdioPeer(_Subject):
         def writer() -> None:
             try:
                 self.write(payload)
-            except BaseException as exc:  # noqa: BLE001 - reported by the reader side
+            except BaseException as exc:
                 failure.append(exc)
 
         start = time.perf_counter()
@@ -426,7 +448,6 @@ class StdioPeer(_Subject):
         return self.process.wait(timeout)
 
 
-
 # ---------------------------------------------------------------------- HTTP peer
 
 
@@ -445,8 +466,9 @@ class HttpPeer(_Subject):
         self.command = command
         self.port = port
         self.spawned_at = time.perf_counter()
-        self.process = subprocess.Popen(command.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, env=command.env)
+        self.process = subprocess.Popen(
+            command.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=command.env
+        )
         self.pid = self.process.pid
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
@@ -515,8 +537,10 @@ class HttpPeer(_Subject):
             one = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
         else:
             data = _encode(body)
-            one = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                   f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+            one = (
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n"
+            ).encode() + data
         sock = socket.create_connection(("127.0.0.1", self.port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         failure: list[BaseException] = []
@@ -524,7 +548,7 @@ class HttpPeer(_Subject):
         def writer() -> None:
             try:
                 sock.sendall(one * count)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 failure.append(exc)
 
         start = time.perf_counter()
@@ -539,7 +563,7 @@ class HttpPeer(_Subject):
                 if not head.startswith(b"http/1.1 200"):
                     raise BenchError(f"pipelined {path}: {head[:80]!r}")
                 length_at = head.find(b"content-length:")
-                length = int(head[length_at + 15:].split(b"\r\n", 1)[0])
+                length = int(head[length_at + 15 :].split(b"\r\n", 1)[0])
                 end = head_end + 4 + length
                 if len(buffer) >= end:
                     del buffer[:end]
@@ -567,12 +591,12 @@ class HttpPeer(_Subject):
         return status
 
 
-
 def fastapi_peer(db: Path, env: dict[str, str], python: Path = DEFAULT_PYTHON) -> HttpPeer:
     """The FastAPI subject on a fresh port, serving the DuckDB file ``db``."""
     port = free_port()
-    return HttpPeer(python_subject("fastapi_server.py", "--db", str(db), "--port", str(port), env=env, python=python),
-                    port)
+    return HttpPeer(
+        python_subject("fastapi_server.py", "--db", str(db), "--port", str(port), env=env, python=python), port
+    )
 
 
 # ------------------------------------------------------------------ process memory
@@ -626,7 +650,7 @@ class PeakRss:
 
 
 def skipped_line(skipped: dict[str, str]) -> str:
-    """"Skipped: `name` why; ..." for the subjects a run could not measure ("" when none)."""
+    """ "Skipped: `name` why; ..." for the subjects a run could not measure ("" when none)."""
     if not skipped:
         return ""
     return "Skipped: " + "; ".join(f"`{name}` {why}" for name, why in skipped.items()) + ".\n"
@@ -640,8 +664,9 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(out: Path, name: str, document: dict[str, Any], markdown: str,
-                  chart: Callable[[Path], None] | None) -> None:
+def write_outputs(
+    out: Path, name: str, document: dict[str, Any], markdown: str, chart: Callable[[Path], None] | None
+) -> None:
     """<out>/<name>.json, <name>.md and <name>.png, and the markdown on stdout."""
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
@@ -652,8 +677,14 @@ def write_outputs(out: Path, name: str, document: dict[str, Any], markdown: str,
     print(f"written: {out / name}.json, .md" + (", .png" if chart else ""))
 
 
-def bar_chart(path: Path, title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]],
-              ylabel: str, log: bool = False) -> None:
+def bar_chart(
+    path: Path,
+    title: str,
+    labels: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    ylabel: str,
+    log: bool = False,
+) -> None:
     """Grouped bars: one group per label, one bar per series (missing values left out)."""
     import matplotlib
 
@@ -691,8 +722,11 @@ def standard_arguments(parser: Any) -> None:
     """--out, --python and --quick, the same in every script."""
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON, markdown and chart go")
     parser.add_argument("--python", type=Path, default=DEFAULT_PYTHON, help="the Python that runs the source subjects")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes and counts: proves the script works, measures nothing worth quoting")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes and counts: proves the script works, measures nothing worth quoting",
+    )
 
 
 def remove_tree(path: Path) -> None:

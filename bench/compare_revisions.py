@@ -42,7 +42,9 @@ def worktree(revision: str, into: Path) -> Path:
     return into
 
 
-def run(before: str, after: str | None, rounds: int, rows: int, page: int, seq: tuple[int, int], python: Path) -> dict[str, Any]:
+def run(
+    before: str, after: str | None, rounds: int, rows: int, page: int, seq: tuple[int, int], python: Path
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sidecar-bench-compare-"))
     machine = c.machine_info()
     trees = {"before": worktree(before, work / "before")}
@@ -76,7 +78,9 @@ def run(before: str, after: str | None, rounds: int, rows: int, page: int, seq: 
             peer.kill()
         for side in ("before", "after"):
             if trees.get(side) is not None and trees[side] != c.REPO:
-                subprocess.run(["git", "-C", str(c.REPO), "worktree", "remove", "--force", str(trees[side])], check=False)
+                subprocess.run(
+                    ["git", "-C", str(c.REPO), "worktree", "remove", "--force", str(trees[side])], check=False
+                )
         c.remove_tree(work)
     results = {
         side: {
@@ -95,11 +99,30 @@ def render(document: dict[str, Any]) -> str:
     b, a = document["results"]["before"], document["results"]["after"]
     m = document["machine"]
     rows = [
-        ["system.ping p50 (us)", b["ping_us"]["p50"], a["ping_us"]["p50"], c.ratio(b["ping_us"]["p50"], a["ping_us"]["p50"])],
-        ["system.ping p95 (us)", b["ping_us"]["p95"], a["ping_us"]["p95"], c.ratio(b["ping_us"]["p95"], a["ping_us"]["p95"])],
-        ["small db.query p50 (us)", b["query_us"]["p50"], a["query_us"]["p50"], c.ratio(b["query_us"]["p50"], a["query_us"]["p50"])],
-        [f"{document['rows']:,} rows paged (s, median)", b["paged_s"]["p50"], a["paged_s"]["p50"],
-         c.ratio(b["paged_s"]["p50"], a["paged_s"]["p50"])],
+        [
+            "system.ping p50 (us)",
+            b["ping_us"]["p50"],
+            a["ping_us"]["p50"],
+            c.ratio(b["ping_us"]["p50"], a["ping_us"]["p50"]),
+        ],
+        [
+            "system.ping p95 (us)",
+            b["ping_us"]["p95"],
+            a["ping_us"]["p95"],
+            c.ratio(b["ping_us"]["p95"], a["ping_us"]["p95"]),
+        ],
+        [
+            "small db.query p50 (us)",
+            b["query_us"]["p50"],
+            a["query_us"]["p50"],
+            c.ratio(b["query_us"]["p50"], a["query_us"]["p50"]),
+        ],
+        [
+            f"{document['rows']:,} rows paged (s, median)",
+            b["paged_s"]["p50"],
+            a["paged_s"]["p50"],
+            c.ratio(b["paged_s"]["p50"], a["paged_s"]["p50"]),
+        ],
     ]
     return (
         f"### Before/after: `{b['revision']}` vs `{a['revision']}` ({m['date_utc']}, {m['cpu']}, {m['cpus']} CPUs)\n\n"
@@ -112,10 +135,16 @@ def chart(document: dict[str, Any]) -> Callable[[Path], None]:
     b, a = document["results"]["before"], document["results"]["after"]
 
     def draw(path: Path) -> None:
-        c.bar_chart(path, "Before / after (lower is better)", ["ping p50 us", "query p50 us / 100", "paged 1M s x 100"], {
-            "before": [b["ping_us"]["p50"], b["query_us"]["p50"] / 100, b["paged_s"]["p50"] * 100],
-            "after": [a["ping_us"]["p50"], a["query_us"]["p50"] / 100, a["paged_s"]["p50"] * 100],
-        }, "see labels")
+        c.bar_chart(
+            path,
+            "Before / after (lower is better)",
+            ["ping p50 us", "query p50 us / 100", "paged 1M s x 100"],
+            {
+                "before": [b["ping_us"]["p50"], b["query_us"]["p50"] / 100, b["paged_s"]["p50"] * 100],
+                "after": [a["ping_us"]["p50"], a["query_us"]["p50"] / 100, a["paged_s"]["p50"] * 100],
+            },
+            "see labels",
+        )
 
     return draw
 

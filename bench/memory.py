@@ -142,20 +142,46 @@ def render(document: dict[str, Any]) -> str:
         f"{m['cpu']}, {m['cpus']} CPUs, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}, "
         f"DuckDB {m['versions']['duckdb']}; {cfg['repeats']} fresh start(s) per subject"
         + (", medians" if cfg["repeats"] > 1 else "")
-        + (" (--quick: sizes too small to quote)" if cfg["quick"] else "") + ".",
+        + (" (--quick: sizes too small to quote)" if cfg["quick"] else "")
+        + ".",
         "",
     ]
     rows = []
     for name, s in document["subjects"].items():
         size = sizes.get(name, {}).get("mb")
-        rows.append([f"`{name}`", s["what"], s["processes"], s["after_ready_mb"], s["after_duckdb_mb"],
-                     s["peak_transfer_mb"], s["after_transfer_mb"], s["transfer_s"], size])
-    lines.append(c.markdown_table(
-        ["subject", "what", "processes", "after READY MB", "after DuckDB MB", "peak in transfer MB",
-         "after transfer MB", "transfer s", "binary MB"], rows))
+        rows.append(
+            [
+                f"`{name}`",
+                s["what"],
+                s["processes"],
+                s["after_ready_mb"],
+                s["after_duckdb_mb"],
+                s["peak_transfer_mb"],
+                s["after_transfer_mb"],
+                s["transfer_s"],
+                size,
+            ]
+        )
+    lines.append(
+        c.markdown_table(
+            [
+                "subject",
+                "what",
+                "processes",
+                "after READY MB",
+                "after DuckDB MB",
+                "peak in transfer MB",
+                "after transfer MB",
+                "transfer s",
+                "binary MB",
+            ],
+            rows,
+        )
+    )
     if sizes:
-        lines.append("Binary sizes: " + "; ".join(
-            f"`{p}` {v['mb']} MB ({v['bytes']:,} bytes)" for p, v in sizes.items()) + ".")
+        lines.append(
+            "Binary sizes: " + "; ".join(f"`{p}` {v['mb']} MB ({v['bytes']:,} bytes)" for p, v in sizes.items()) + "."
+        )
         lines.append("")
     lines += [
         "Notes:",
@@ -169,7 +195,8 @@ def render(document: dict[str, Any]) -> str:
         "- Binaries are measured as every launch but the first runs them: one launch beforehand fills the "
         "extraction cache (a private XDG_CACHE_HOME). The first launch after an install differs: Nuitka's bootstrap "
         "keeps what it unpacked resident for its whole life. After READY on that first launch: "
-        + (", ".join(f"`{k}` {v} MB" for k, v in document["first_launch_after_ready_mb"].items()) or "-") + ".",
+        + (", ".join(f"`{k}` {v} MB" for k, v in document["first_launch_after_ready_mb"].items()) or "-")
+        + ".",
         "- After DuckDB: after a first small query (`db.query` `SELECT 42`; `POST /query`).",
         "- Peak in transfer: sampled every "
         f"{PEAK_INTERVAL_S * 1000:g} ms during the transfer of every row (sidecars: paged `db.query`, "
@@ -187,10 +214,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.standard_arguments(parser)
     parser.add_argument("--repeats", type=int, default=1, help="fresh starts per subject (default 1)")
-    parser.add_argument("--rows", type=int, default=None,
-                        help=f"table rows (default {transfer.FULL_ROWS:,}; --quick {transfer.QUICK_ROWS:,})")
-    parser.add_argument("--page-size", type=int, default=None,
-                        help=f"db.query limit per page (default {transfer.FULL_PAGE:,}; --quick {transfer.QUICK_PAGE:,})")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help=f"table rows (default {transfer.FULL_ROWS:,}; --quick {transfer.QUICK_ROWS:,})",
+    )
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=None,
+        help=f"db.query limit per page (default {transfer.FULL_PAGE:,}; --quick {transfer.QUICK_PAGE:,})",
+    )
     args = parser.parse_args()
     rows = args.rows or (transfer.QUICK_ROWS if args.quick else transfer.FULL_ROWS)
     page_size = args.page_size or (transfer.QUICK_PAGE if args.quick else transfer.FULL_PAGE)
@@ -224,8 +259,9 @@ def main() -> int:
                 first_launch[variant] = transfer.launch_once(first)
 
         def run_fastapi(repeat: int) -> Sample:
-            return measure_fastapi(transfer.fastapi_database(work, f"fastapi-{repeat}", database), env, args.python,
-                                   rows)
+            return measure_fastapi(
+                transfer.fastapi_database(work, f"fastapi-{repeat}", database), env, args.python, rows
+            )
 
         runners["fastapi"] = ("FastAPI on uvicorn", run_fastapi)
 
@@ -236,16 +272,25 @@ def main() -> int:
             for name in names[turn:] + names[:turn]:
                 sample = runners[name][1](repeat)
                 samples[name].append(sample)
-                print(f"repeat {repeat + 1}/{args.repeats} {name:<12} ready {sample.ready} duckdb {sample.duckdb} "
-                      f"peak {sample.peak} bytes", file=sys.stderr)
+                print(
+                    f"repeat {repeat + 1}/{args.repeats} {name:<12} ready {sample.ready} duckdb {sample.duckdb} "
+                    f"peak {sample.peak} bytes",
+                    file=sys.stderr,
+                )
     finally:
         c.remove_tree(work)
 
     subjects = {name: summarize_subject(runners[name][0], samples[name]) for name in names}
     document: dict[str, Any] = {
         "machine": machine,
-        "config": {"rows": rows, "page_size": page_size, "repeats": args.repeats, "quick": args.quick,
-                   "peak_interval_s": PEAK_INTERVAL_S, "table": f"{transfer.TABLE}({', '.join(transfer.COLUMNS)})"},
+        "config": {
+            "rows": rows,
+            "page_size": page_size,
+            "repeats": args.repeats,
+            "quick": args.quick,
+            "peak_interval_s": PEAK_INTERVAL_S,
+            "table": f"{transfer.TABLE}({', '.join(transfer.COLUMNS)})",
+        },
         "skipped": skipped,
         "binary_sizes": binary_sizes(),
         "first_launch_after_ready_mb": {k: round(v / MB, 1) if v else None for k, v in first_launch.items()},
@@ -253,10 +298,17 @@ def main() -> int:
     }
 
     def chart(path: Path) -> None:
-        c.bar_chart(path, f"Process-tree RSS, MB (transfer of {rows:,} rows; lower is better)", names,
-                    {"after READY": [subjects[n]["after_ready_mb"] for n in names],
-                     "after DuckDB": [subjects[n]["after_duckdb_mb"] for n in names],
-                     "peak in transfer": [subjects[n]["peak_transfer_mb"] for n in names]}, "MB")
+        c.bar_chart(
+            path,
+            f"Process-tree RSS, MB (transfer of {rows:,} rows; lower is better)",
+            names,
+            {
+                "after READY": [subjects[n]["after_ready_mb"] for n in names],
+                "after DuckDB": [subjects[n]["after_duckdb_mb"] for n in names],
+                "peak in transfer": [subjects[n]["peak_transfer_mb"] for n in names],
+            },
+            "MB",
+        )
 
     c.write_outputs(args.out, "memory", document, render(document), chart)
     return 0

@@ -82,34 +82,64 @@ def subjects(work: Path, python: Path) -> tuple[list[Subject], dict[str, str]]:
             skipped[variant] = f"not built ({c.binary_path(variant)} is missing)"
             continue
         what = "the sidecar from source" if variant == "source" else f"the {variant} onefile binary"
-        found.append(Subject(variant, what, lambda command=command: c.StdioPeer(command),  # type: ignore[misc]
-                             sidecar_ping, sidecar_query))
+        found.append(
+            Subject(
+                variant,
+                what,
+                lambda command=command: c.StdioPeer(command),  # type: ignore[misc]
+                sidecar_ping,
+                sidecar_query,
+            )
+        )
         if variant == "source":
             # The same sidecar with a host that busy-polls its read instead of sleeping: what is
             # left of a round trip without the host's own wake-up (not a target, a reference).
             polled = c.sidecar_command("source", work / "data-source-hostpoll", env, python)
             assert polled is not None
-            found.append(Subject("source-hostpoll", "the sidecar from source, host busy-polls (reference)",
-                                 lambda: c.StdioPeer(polled, host_polls=True), sidecar_ping, sidecar_query))
-    found.append(Subject(
-        "fastapi", "FastAPI/uvicorn, localhost HTTP keep-alive",
-        lambda: c.fastapi_peer(work / "fastapi.duckdb", env, python),
-        ("/ping", None), ("/query", {"sql": QUERY_SQL}),
-    ))
+            found.append(
+                Subject(
+                    "source-hostpoll",
+                    "the sidecar from source, host busy-polls (reference)",
+                    lambda polled=polled: c.StdioPeer(polled, host_polls=True),
+                    sidecar_ping,
+                    sidecar_query,
+                )
+            )
+    found.append(
+        Subject(
+            "fastapi",
+            "FastAPI/uvicorn, localhost HTTP keep-alive",
+            lambda: c.fastapi_peer(work / "fastapi.duckdb", env, python),
+            ("/ping", None),
+            ("/query", {"sql": QUERY_SQL}),
+        )
+    )
     mcp = c.python_subject("mcp_stdio_server.py", "--db", str(work / "mcp.duckdb"), env=env, python=python)
-    found.append(Subject(
-        "mcp", "MCP Python SDK stdio server (thread-read stdin)",
-        lambda: c.StdioPeer(mcp, ready="mcp"),
-        ("ping", None), ("tools/call", {"name": "query", "arguments": {"sql": QUERY_SQL}}),
-    ))
+    found.append(
+        Subject(
+            "mcp",
+            "MCP Python SDK stdio server (thread-read stdin)",
+            lambda: c.StdioPeer(mcp, ready="mcp"),
+            ("ping", None),
+            ("tools/call", {"name": "query", "arguments": {"sql": QUERY_SQL}}),
+        )
+    )
     floor = c.python_subject("stdio_floor.py", env=env, python=python)
-    found.append(Subject("floor", "blocking stdio loop, ping only (reference)",
-                         lambda: c.StdioPeer(floor), ("system.ping", None), None))
+    found.append(
+        Subject(
+            "floor",
+            "blocking stdio loop, ping only (reference)",
+            lambda: c.StdioPeer(floor),
+            ("system.ping", None),
+            None,
+        )
+    )
     return found, skipped
 
 
-def measure(peer: Any, subject: Subject, counts: Counts, samples: dict[str, list[float]],
-            rates: dict[str, list[float]]) -> None:
+def measure(
+    peer: Any, subject: Subject, counts: Counts, samples: dict[str, list[float]], rates: dict[str, list[float]]
+) -> None:
     """One round of the four operations on an open peer."""
     samples["ping"] += peer.sequential_us(*subject.ping, counts.ping_seq, counts.ping_seq // 10)
     rates["ping"].append(peer.pipelined_per_s(*subject.ping, counts.ping_pipe))
@@ -132,7 +162,7 @@ def run(rounds: int, counts: Counts, python: Path) -> dict[str, Any]:
                 method, params = subject.query
                 peers[subject.name].sequential_us(method, params, 20, 0)
         for r in range(rounds):
-            order = found[r % len(found):] + found[: r % len(found)]
+            order = found[r % len(found) :] + found[: r % len(found)]
             for subject in order:
                 measure(peers[subject.name], subject, counts, samples[subject.name], rates[subject.name])
                 print(f"round {r + 1}/{rounds}: {subject.name} done", file=sys.stderr)
@@ -148,7 +178,9 @@ def run(rounds: int, counts: Counts, python: Path) -> dict[str, Any]:
         for op in ("ping", "query"):
             if samples[subject.name][op]:
                 entry[f"{op}_sequential_us"] = c.summarize(samples[subject.name][op])
-                entry[f"{op}_pipelined_per_s"] = round(sorted(rates[subject.name][op])[len(rates[subject.name][op]) // 2])
+                entry[f"{op}_pipelined_per_s"] = round(
+                    sorted(rates[subject.name][op])[len(rates[subject.name][op]) // 2]
+                )
         results[subject.name] = entry
     return {
         "machine": machine,
@@ -173,12 +205,21 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     vs_fastapi = c.ratio(fastapi, ping)
     pipelined = results.get("source", {}).get("ping_pipelined_per_s")
     return [
-        {"target": f"ping p50 from source <= {TARGET_PING_P50_US:.0f} us", "value": ping,
-         "met": ping is not None and ping <= TARGET_PING_P50_US},
-        {"target": f"ping p50 >= {TARGET_VS_FASTAPI:.0f}x faster than FastAPI", "value": vs_fastapi,
-         "met": vs_fastapi is not None and vs_fastapi >= TARGET_VS_FASTAPI},
-        {"target": f">= {TARGET_PIPELINED_PER_S:,} pipelined pings/s from source", "value": pipelined,
-         "met": pipelined is not None and pipelined >= TARGET_PIPELINED_PER_S},
+        {
+            "target": f"ping p50 from source <= {TARGET_PING_P50_US:.0f} us",
+            "value": ping,
+            "met": ping is not None and ping <= TARGET_PING_P50_US,
+        },
+        {
+            "target": f"ping p50 >= {TARGET_VS_FASTAPI:.0f}x faster than FastAPI",
+            "value": vs_fastapi,
+            "met": vs_fastapi is not None and vs_fastapi >= TARGET_VS_FASTAPI,
+        },
+        {
+            "target": f">= {TARGET_PIPELINED_PER_S:,} pipelined pings/s from source",
+            "value": pipelined,
+            "met": pipelined is not None and pipelined >= TARGET_PIPELINED_PER_S,
+        },
     ]
 
 
@@ -189,14 +230,20 @@ def render(document: dict[str, Any]) -> str:
     rows = []
     for name, entry in results.items():
         ping, query = entry.get("ping_sequential_us"), entry.get("query_sequential_us")
-        rows.append([
-            f"`{name}`", entry["what"],
-            ping and ping["p50"], ping and ping["p95"],
-            query and query["p50"], query and query["p95"],
-            entry.get("ping_pipelined_per_s") and f"{entry['ping_pipelined_per_s']:,}",
-            entry.get("query_pipelined_per_s") and f"{entry['query_pipelined_per_s']:,}",
-            c.ratio(ping and ping["p50"], source_ping), c.ratio(query and query["p50"], source_query),
-        ])
+        rows.append(
+            [
+                f"`{name}`",
+                entry["what"],
+                ping and ping["p50"],
+                ping and ping["p95"],
+                query and query["p50"],
+                query and query["p95"],
+                entry.get("ping_pipelined_per_s") and f"{entry['ping_pipelined_per_s']:,}",
+                entry.get("query_pipelined_per_s") and f"{entry['query_pipelined_per_s']:,}",
+                c.ratio(ping and ping["p50"], source_ping),
+                c.ratio(query and query["p50"], source_query),
+            ]
+        )
     m = document["machine"]
     out = [
         f"### RPC latency and throughput ({m['date_utc']}, {m['cpu']}, {m['cpus']} CPUs)\n",
@@ -205,13 +252,29 @@ def render(document: dict[str, Any]) -> str:
         f"{document['counts']['ping_pipe']} pipelined pings and {document['counts']['query_pipe']} pipelined queries. "
         "Latency in microseconds, round trip as the host sees it.\n",
         c.markdown_table(
-            ["subject", "what", "ping p50", "ping p95", "query p50", "query p95", "pings/s pipelined",
-             "queries/s pipelined", "ping p50 / source", "query p50 / source"], rows),
+            [
+                "subject",
+                "what",
+                "ping p50",
+                "ping p95",
+                "query p50",
+                "query p95",
+                "pings/s pipelined",
+                "queries/s pipelined",
+                "ping p50 / source",
+                "query p50 / source",
+            ],
+            rows,
+        ),
     ]
     if document["skipped"]:
         out.append(c.skipped_line(document["skipped"]))
-    out.append(c.markdown_table(["target", "measured", "met"],
-                                [[t["target"], t["value"], "yes" if t["met"] else "**no**"] for t in document["targets"]]))
+    out.append(
+        c.markdown_table(
+            ["target", "measured", "met"],
+            [[t["target"], t["value"], "yes" if t["met"] else "**no**"] for t in document["targets"]],
+        )
+    )
     return "\n".join(out)
 
 
@@ -220,10 +283,17 @@ def chart(document: dict[str, Any]) -> Callable[[Path], None]:
     names = list(results)
 
     def draw(path: Path) -> None:
-        c.bar_chart(path, "Sequential round trip p50 (log scale, lower is better)", names, {
-            "ping p50 (us)": [_p50(results, n, "ping") for n in names],
-            "small query p50 (us)": [_p50(results, n, "query") for n in names],
-        }, "microseconds", log=True)
+        c.bar_chart(
+            path,
+            "Sequential round trip p50 (log scale, lower is better)",
+            names,
+            {
+                "ping p50 (us)": [_p50(results, n, "ping") for n in names],
+                "small query p50 (us)": [_p50(results, n, "query") for n in names],
+            },
+            "microseconds",
+            log=True,
+        )
 
     return draw
 

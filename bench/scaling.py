@@ -65,7 +65,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from _common import (
     BenchError,
     Command,
@@ -138,8 +137,10 @@ def wait_for(peer: StdioPeer, what: str, check: Any, timeout: float = WAIT_TIMEO
         if check(status):
             return status
         if time.monotonic() > deadline:
-            raise BenchError(f"timed out waiting for {what}: jobs_by_status={status.get('jobs_by_status')}, "
-                             f"workers={status.get('workers')}, queue_depth={status.get('queue_depth')}")
+            raise BenchError(
+                f"timed out waiting for {what}: jobs_by_status={status.get('jobs_by_status')}, "
+                f"workers={status.get('workers')}, queue_depth={status.get('queue_depth')}"
+            )
         time.sleep(POLL_S)
 
 
@@ -150,8 +151,7 @@ def running_count(status: dict[str, Any]) -> int:
 # ------------------------------------------------------------- part 1: ping under jobs
 
 
-def ping_under_jobs(command: Command, levels: list[int], samples: int, warmup: int,
-                    pipelined: int) -> dict[str, Any]:
+def ping_under_jobs(command: Command, levels: list[int], samples: int, warmup: int, pipelined: int) -> dict[str, Any]:
     """Ping latency and throughput with 0..N busy export jobs running in one sidecar."""
     results: list[dict[str, Any]] = []
     with StdioPeer(command) as peer:
@@ -160,11 +160,16 @@ def ping_under_jobs(command: Command, levels: list[int], samples: int, warmup: i
             raise BenchError(f"jobs_concurrency is {settings['jobs_concurrency']} after settings.set")
         duckdb_threads = peer.call("db.query", {"sql": "SELECT current_setting('threads')"})["rows"][0][0]
         for level in levels:
-            job_ids = [peer.call("jobs.submit", {"type": "export", "payload": {"sql": BUSY_QUERY}})["job_id"]
-                       for _ in range(level)]
+            job_ids = [
+                peer.call("jobs.submit", {"type": "export", "payload": {"sql": BUSY_QUERY}})["job_id"]
+                for _ in range(level)
+            ]
             started = time.perf_counter()
-            wait_for(peer, f"{level} running jobs",
-                     lambda s, n=level: running_count(s) == n and s["workers"]["active"] == n and s["queue_depth"] == 0)
+            wait_for(
+                peer,
+                f"{level} running jobs",
+                lambda s, n=level: running_count(s) == n and s["workers"]["active"] == n and s["queue_depth"] == 0,
+            )
             all_running_s = time.perf_counter() - started
             notifications_before = peer.notifications
             threads = tree_threads(peer.pid)
@@ -182,18 +187,23 @@ def ping_under_jobs(command: Command, levels: list[int], samples: int, warmup: i
                     raise BenchError(f"jobs.cancel did not cancel {job_id}: {answer['job']['status']}")
             cancel_s = time.perf_counter() - cancel_start
             wait_for(peer, "no running job", lambda s: running_count(s) == 0 and s["workers"]["active"] == 0)
-            results.append({
-                "jobs": level,
-                "seconds_until_all_running": round(all_running_s, 3),
-                "ping_us": summarize(latencies),
-                "pipelined_per_s": round(per_s),
-                "sidecar_cpu_percent": round(100 * (cpu_after - cpu_before) / (wall_after - wall_before)),
-                "sidecar_threads": threads,
-                "notifications_during_measurement": peer.notifications - notifications_before,
-                "cancel_all_s": round(cancel_s, 3),
-            })
-            print(f"  {level:>2} jobs: ping p50 {results[-1]['ping_us']['p50']} us, p95 {results[-1]['ping_us']['p95']} us, "
-                  f"pipelined {results[-1]['pipelined_per_s']}/s, CPU {results[-1]['sidecar_cpu_percent']} %", flush=True)
+            results.append(
+                {
+                    "jobs": level,
+                    "seconds_until_all_running": round(all_running_s, 3),
+                    "ping_us": summarize(latencies),
+                    "pipelined_per_s": round(per_s),
+                    "sidecar_cpu_percent": round(100 * (cpu_after - cpu_before) / (wall_after - wall_before)),
+                    "sidecar_threads": threads,
+                    "notifications_during_measurement": peer.notifications - notifications_before,
+                    "cancel_all_s": round(cancel_s, 3),
+                }
+            )
+            print(
+                f"  {level:>2} jobs: ping p50 {results[-1]['ping_us']['p50']} us, p95 {results[-1]['ping_us']['p95']} us, "
+                f"pipelined {results[-1]['pipelined_per_s']}/s, CPU {results[-1]['sidecar_cpu_percent']} %",
+                flush=True,
+            )
         status = peer.call("system.status")
         exit_status = peer.close()
     base = results[0]
@@ -260,8 +270,16 @@ def generate_csvs(folder: Path, targets: list[tuple[str, int]], reasons: dict[st
         path = folder / f"data-{label}.csv"
         started = time.perf_counter()
         size = write_csv(con, path, rows)
-        files.append({"label": label, "target_bytes": target, "path": path, "rows": rows, "bytes": size,
-                      "generate_s": round(time.perf_counter() - started, 2)})
+        files.append(
+            {
+                "label": label,
+                "target_bytes": target,
+                "path": path,
+                "rows": rows,
+                "bytes": size,
+                "generate_s": round(time.perf_counter() - started, 2),
+            }
+        )
         print(f"  generated {label}: {size / MB:.1f} MB, {rows} rows in {files[-1]['generate_s']} s", flush=True)
     con.close()
     return files
@@ -270,8 +288,13 @@ def generate_csvs(folder: Path, targets: list[tuple[str, int]], reasons: dict[st
 def ingest_once(peer: StdioPeer, table: str, path: Path) -> tuple[float, dict[str, Any]]:
     """Seconds from submit to ``succeeded`` seen by the host, and the job's result."""
     started = time.perf_counter()
-    job_id = peer.call("jobs.submit", {"type": "ingest", "payload": {
-        "table": table, "source": str(path.resolve()), "format": "csv", "mode": "replace"}})["job_id"]
+    job_id = peer.call(
+        "jobs.submit",
+        {
+            "type": "ingest",
+            "payload": {"table": table, "source": str(path.resolve()), "format": "csv", "mode": "replace"},
+        },
+    )["job_id"]
     while True:
         record = peer.call("jobs.get", {"job_id": job_id})
         if record["status"] == "succeeded":
@@ -281,8 +304,9 @@ def ingest_once(peer: StdioPeer, table: str, path: Path) -> tuple[float, dict[st
         time.sleep(POLL_S)
 
 
-def ingest_throughput(command: Command, files: list[dict[str, Any]], warmup_file: Path,
-                      repeats_small: int) -> list[dict[str, Any]]:
+def ingest_throughput(
+    command: Command, files: list[dict[str, Any]], warmup_file: Path, repeats_small: int
+) -> list[dict[str, Any]]:
     """Per generated file: ingest seconds (median of the repeats) and MB/s."""
     rows_out = []
     with StdioPeer(command) as peer:
@@ -298,18 +322,22 @@ def ingest_throughput(command: Command, files: list[dict[str, Any]], warmup_file
                     raise BenchError(f"{item['label']}: job read {result['bytes']} bytes, the file has {item['bytes']}")
                 seconds.append(elapsed)
             median = statistics.median(seconds)
-            rows_out.append({
-                "label": item["label"],
-                "rows": item["rows"],
-                "bytes": item["bytes"],
-                "generate_s": item["generate_s"],
-                "runs": repeats,
-                "seconds": summarize(seconds, 3),
-                "mb_per_s": round(item["bytes"] / MB / median, 1),
-                "rows_per_s": round(item["rows"] / median),
-            })
-            print(f"  ingest {item['label']}: {median:.3f} s median of {repeats}, "
-                  f"{rows_out[-1]['mb_per_s']} MB/s", flush=True)
+            rows_out.append(
+                {
+                    "label": item["label"],
+                    "rows": item["rows"],
+                    "bytes": item["bytes"],
+                    "generate_s": item["generate_s"],
+                    "runs": repeats,
+                    "seconds": summarize(seconds, 3),
+                    "mb_per_s": round(item["bytes"] / MB / median, 1),
+                    "rows_per_s": round(item["rows"] / median),
+                }
+            )
+            print(
+                f"  ingest {item['label']}: {median:.3f} s median of {repeats}, {rows_out[-1]['mb_per_s']} MB/s",
+                flush=True,
+            )
         peer.close()
     return rows_out
 
@@ -321,26 +349,72 @@ def render_markdown(document: dict[str, Any]) -> str:
     ping = document["ping_under_jobs"]
     ingest = document["ingest"]
     machine = document["machine"]
-    out = [f"# Scaling ({document['variant']})\n\n",
-           f"{machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, {machine['os']}; "
-           f"load average at start {machine['load_average']}; {document['mode']} run.\n\n",
-           "## system.ping while jobs run\n\n",
-           f"Jobs: `export` of `{ping['query']}` (CPU-bound, cancelled after the measurement); "
-           f"jobs_concurrency {ping['jobs_concurrency']}; DuckDB threads {ping['duckdb_threads_effective']} "
-           f"(setting `duckdb_threads` = {json.dumps(ping['duckdb_threads_setting'])}, i.e. DuckDB's default). "
-           f"Sequential: {ping['samples']} round trips after {ping['warmup']} warm-up; pipelined: "
-           f"{ping['pipelined_requests']} requests.\n\n"]
-    out.append(markdown_table(
-        ["jobs running", "p50 µs", "p95 µs", "max µs", "p50 × 0 jobs", "p95 × 0 jobs", "pipelined req/s",
-         "slowdown × 0 jobs", "sidecar CPU %", "threads", "notifications", "cancel all s"],
-        [[r["jobs"], r["ping_us"]["p50"], r["ping_us"]["p95"], r["ping_us"]["max"], r["p50_vs_0_jobs"],
-          r["p95_vs_0_jobs"], r["pipelined_per_s"], r["pipelined_slowdown_vs_0_jobs"], r["sidecar_cpu_percent"],
-          r["sidecar_threads"], r["notifications_during_measurement"], r["cancel_all_s"]] for r in ping["levels"]]))
+    out = [
+        f"# Scaling ({document['variant']})\n\n",
+        f"{machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, {machine['os']}; "
+        f"load average at start {machine['load_average']}; {document['mode']} run.\n\n",
+        "## system.ping while jobs run\n\n",
+        f"Jobs: `export` of `{ping['query']}` (CPU-bound, cancelled after the measurement); "
+        f"jobs_concurrency {ping['jobs_concurrency']}; DuckDB threads {ping['duckdb_threads_effective']} "
+        f"(setting `duckdb_threads` = {json.dumps(ping['duckdb_threads_setting'])}, i.e. DuckDB's default). "
+        f"Sequential: {ping['samples']} round trips after {ping['warmup']} warm-up; pipelined: "
+        f"{ping['pipelined_requests']} requests.\n\n",
+    ]
+    out.append(
+        markdown_table(
+            [
+                "jobs running",
+                "p50 µs",
+                "p95 µs",
+                "max µs",
+                "p50 × 0 jobs",
+                "p95 × 0 jobs",
+                "pipelined req/s",
+                "slowdown × 0 jobs",
+                "sidecar CPU %",
+                "threads",
+                "notifications",
+                "cancel all s",
+            ],
+            [
+                [
+                    r["jobs"],
+                    r["ping_us"]["p50"],
+                    r["ping_us"]["p95"],
+                    r["ping_us"]["max"],
+                    r["p50_vs_0_jobs"],
+                    r["p95_vs_0_jobs"],
+                    r["pipelined_per_s"],
+                    r["pipelined_slowdown_vs_0_jobs"],
+                    r["sidecar_cpu_percent"],
+                    r["sidecar_threads"],
+                    r["notifications_during_measurement"],
+                    r["cancel_all_s"],
+                ]
+                for r in ping["levels"]
+            ],
+        )
+    )
     out.append("\n## Ingest (CSV, jobs.submit ingest, mode replace)\n\n")
-    out.append(markdown_table(
-        ["file", "rows", "MB", "runs", "s p50", "s min", "s max", "MB/s", "rows/s"],
-        [[r["label"], r["rows"], round(r["bytes"] / MB, 1), r["runs"], r["seconds"]["p50"], r["seconds"]["min"],
-          r["seconds"]["max"], r["mb_per_s"], r["rows_per_s"]] for r in ingest["files"]]))
+    out.append(
+        markdown_table(
+            ["file", "rows", "MB", "runs", "s p50", "s min", "s max", "MB/s", "rows/s"],
+            [
+                [
+                    r["label"],
+                    r["rows"],
+                    round(r["bytes"] / MB, 1),
+                    r["runs"],
+                    r["seconds"]["p50"],
+                    r["seconds"]["min"],
+                    r["seconds"]["max"],
+                    r["mb_per_s"],
+                    r["rows_per_s"],
+                ]
+                for r in ingest["files"]
+            ],
+        )
+    )
     for label, reason in ingest["skipped"].items():
         out.append(f"\n{label}: {reason}\n")
     out.append("\n## Notes\n\n")
@@ -374,7 +448,11 @@ def draw_chart(document: dict[str, Any], path: Path) -> None:
         values = [r["mb_per_s"] for r in ingest]
         bars = right.bar(range(len(ingest)), values, 0.6, color="tab:green")
         right.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=7, padding=2)
-        right.set_xticks(range(len(ingest)), [f"{r['label']}\n({r['bytes'] / MB:.1f} MB, {r['runs']} runs)" for r in ingest], fontsize=8)
+        right.set_xticks(
+            range(len(ingest)),
+            [f"{r['label']}\n({r['bytes'] / MB:.1f} MB, {r['runs']} runs)" for r in ingest],
+            fontsize=8,
+        )
     right.set_ylabel("MB/s (file bytes / seconds to succeeded)")
     right.set_title("CSV ingest throughput by file size", fontsize=10)
     fig.suptitle(f"sidecar scaling ({document['variant']}, {document['machine']['cpus']} CPUs)", fontsize=10)
@@ -389,8 +467,12 @@ def draw_chart(document: dict[str, Any], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     standard_arguments(parser)
-    parser.add_argument("--variant", choices=("source", "nuitka"), default="source",
-                        help="the sidecar from the source tree or the built Nuitka binary")
+    parser.add_argument(
+        "--variant",
+        choices=("source", "nuitka"),
+        default="source",
+        help="the sidecar from the source tree or the built Nuitka binary",
+    )
     args = parser.parse_args()
 
     if args.quick:
@@ -406,8 +488,10 @@ def main() -> int:
         ping_command = sidecar_command(args.variant, work / "data-ping", env, python=args.python)
         ingest_command = sidecar_command(args.variant, work / "data-ingest", env, python=args.python)
         if ping_command is None or ingest_command is None:
-            print(f"the {args.variant} binary is not built (build it first, e.g. build/nuitka); nothing measured",
-                  file=sys.stderr)
+            print(
+                f"the {args.variant} binary is not built (build it first, e.g. build/nuitka); nothing measured",
+                file=sys.stderr,
+            )
             return 2
         machine = machine_info()
         print(f"ping under jobs ({args.variant}): levels {levels}", flush=True)

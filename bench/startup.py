@@ -40,7 +40,9 @@ import _common as c
 TARGET_WARM_NUITKA_P50_MS = 100.0
 
 
-def variants(work: Path, python: Path, extra: list[str]) -> tuple[dict[str, tuple[Callable[[], Any], Path | None]], dict[str, str]]:
+def variants(
+    work: Path, python: Path, extra: list[str]
+) -> tuple[dict[str, tuple[Callable[[], Any], Path | None]], dict[str, str]]:
     """name -> (start one launch, directory to delete before it); and the skipped variants."""
     env = c.clean_env(work)
     cache_home = Path(env["XDG_CACHE_HOME"])
@@ -54,7 +56,10 @@ def variants(work: Path, python: Path, extra: list[str]) -> tuple[dict[str, tupl
     found["source"] = (stdio(c.sidecar_command("source", work / "d-source", env, python)), None)
     nuitka = c.binary_path("nuitka")
     if nuitka.is_file():
-        found["nuitka-cold"] = (stdio(c.sidecar_command("nuitka", work / "d-cold", env)), cache_home / c.buildinfo.PRODUCT)
+        found["nuitka-cold"] = (
+            stdio(c.sidecar_command("nuitka", work / "d-cold", env)),
+            cache_home / c.buildinfo.PRODUCT,
+        )
         found["nuitka-warm"] = (stdio(c.sidecar_command("nuitka", work / "d-warm", env)), None)
         manifest = json.loads((nuitka.parent / "manifest.json").read_text())
         unpacked = Path(manifest["extraction_dir"].replace("{CACHE_DIR}", str(cache_home)))
@@ -102,7 +107,7 @@ def run(runs: int, python: Path, extra: list[str]) -> dict[str, Any]:
         first: dict[str, list[float]] = {v: [] for v in order}
         ready: dict[str, list[float]] = {v: [] for v in order}
         for r in range(runs):
-            for name in order[r % len(order):] + order[: r % len(order)]:
+            for name in order[r % len(order) :] + order[: r % len(order)]:
                 start, clear = found[name]
                 if clear is not None:
                     shutil.rmtree(clear, ignore_errors=True)
@@ -126,11 +131,13 @@ def run(runs: int, python: Path, extra: list[str]) -> dict[str, Any]:
         "variants": results,
         "skipped": skipped,
         "sizes_bytes": {p: c.binary_path(p).stat().st_size for p in c.SIDECAR_PACKAGERS if c.binary_path(p).is_file()},
-        "targets": [{
-            "target": f"warm Nuitka launch -> READY p50 <= {TARGET_WARM_NUITKA_P50_MS:.0f} ms",
-            "value": warm["p50"] if warm else None,
-            "met": bool(warm) and warm["p50"] <= TARGET_WARM_NUITKA_P50_MS,
-        }],
+        "targets": [
+            {
+                "target": f"warm Nuitka launch -> READY p50 <= {TARGET_WARM_NUITKA_P50_MS:.0f} ms",
+                "value": warm["p50"] if warm else None,
+                "met": bool(warm) and warm["p50"] <= TARGET_WARM_NUITKA_P50_MS,
+            }
+        ],
     }
 
 
@@ -140,22 +147,36 @@ def render(document: dict[str, Any]) -> str:
     rows = []
     for name, entry in document["variants"].items():
         first, ready = entry["first_line_ms"], entry["ready_ms"]
-        rows.append([f"`{name}`", first and first["p50"], ready["p50"], ready["p95"], ready["min"],
-                     c.ratio(ready["p50"], source)])
+        rows.append(
+            [
+                f"`{name}`",
+                first and first["p50"],
+                ready["p50"],
+                ready["p95"],
+                ready["min"],
+                c.ratio(ready["p50"], source),
+            ]
+        )
     out = [
         f"### Startup: launch -> ready ({m['date_utc']}, {m['cpu']}, {m['cpus']} CPUs)\n",
         f"{document['runs']} interleaved launches per variant after one warm-up each; milliseconds. "
         "Ready is READY for the sidecar, the first 200 from `/health` for FastAPI and the `initialize` "
         "answer for MCP.\n",
-        c.markdown_table(["variant", "first line p50", "ready p50", "ready p95", "ready min", "ready p50 / source"], rows),
+        c.markdown_table(
+            ["variant", "first line p50", "ready p50", "ready p95", "ready min", "ready p50 / source"], rows
+        ),
     ]
     if document["skipped"]:
         out.append(c.skipped_line(document["skipped"]))
     for packager, size in document["sizes_bytes"].items():
         out.append(f"* {packager} binary: {size / 1e6:.1f} MB")
     out.append("")
-    out.append(c.markdown_table(["target", "measured", "met"],
-                                [[t["target"], t["value"], "yes" if t["met"] else "**no**"] for t in document["targets"]]))
+    out.append(
+        c.markdown_table(
+            ["target", "measured", "met"],
+            [[t["target"], t["value"], "yes" if t["met"] else "**no**"] for t in document["targets"]],
+        )
+    )
     return "\n".join(out)
 
 
@@ -163,10 +184,16 @@ def chart(document: dict[str, Any]) -> Callable[[Path], None]:
     names = list(document["variants"])
 
     def draw(path: Path) -> None:
-        c.bar_chart(path, "Launch -> ready (ms, lower is better)", names, {
-            "p50": [document["variants"][n]["ready_ms"]["p50"] for n in names],
-            "p95": [document["variants"][n]["ready_ms"]["p95"] for n in names],
-        }, "milliseconds")
+        c.bar_chart(
+            path,
+            "Launch -> ready (ms, lower is better)",
+            names,
+            {
+                "p50": [document["variants"][n]["ready_ms"]["p50"] for n in names],
+                "p95": [document["variants"][n]["ready_ms"]["p95"] for n in names],
+            },
+            "milliseconds",
+        )
 
     return draw
 
@@ -175,8 +202,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.standard_arguments(parser)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
-                        help="another sidecar binary to measure warm (e.g. an experimental build)")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="another sidecar binary to measure warm (e.g. an experimental build)",
+    )
     args = parser.parse_args()
     document = run(2 if args.quick else args.runs, args.python, args.extra)
     c.write_outputs(args.out, "startup", document, render(document), chart(document))

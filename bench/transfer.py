@@ -55,9 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 import _common as c
+import msgspec
 
 TABLE = "bench_rows"
 PAGE_SQL = f"SELECT * FROM {TABLE} WHERE id > $after ORDER BY id"
@@ -262,8 +261,16 @@ class Route:
     run: Callable[[int], Transfer]
 
 
-def start_subjects(stack: ExitStack, work: Path, database: Path, python: Path, rows: int, page_size: int,
-                   exports: Path, variants: list[str]) -> tuple[list[Route], dict[str, Any], dict[str, str]]:
+def start_subjects(
+    stack: ExitStack,
+    work: Path,
+    database: Path,
+    python: Path,
+    rows: int,
+    page_size: int,
+    exports: Path,
+    variants: list[str],
+) -> tuple[list[Route], dict[str, Any], dict[str, str]]:
     """Start every subject that can run here (warmed), and the routes through them."""
     env = c.clean_env(work)
     routes: list[Route] = []
@@ -282,15 +289,28 @@ def start_subjects(stack: ExitStack, work: Path, database: Path, python: Path, r
         peer = stack.enter_context(c.StdioPeer(command))
         warm_up_sidecar(peer)
         peers[variant] = peer
-        routes.append(Route(f"query/{variant}", f"paged db.query, sidecar {variant}", peer.pid,
-                            lambda _r, p=peer: paged_query(p, rows, page_size)))
-        routes.append(Route(f"export/{variant}", f"db.export Parquet by path, sidecar {variant}", peer.pid,
-                            lambda r, p=peer, v=variant: export_parquet(p, rows, exports / f"{v}-{r}.parquet")))
+        routes.append(
+            Route(
+                f"query/{variant}",
+                f"paged db.query, sidecar {variant}",
+                peer.pid,
+                lambda _r, p=peer: paged_query(p, rows, page_size),
+            )
+        )
+        routes.append(
+            Route(
+                f"export/{variant}",
+                f"db.export Parquet by path, sidecar {variant}",
+                peer.pid,
+                lambda r, p=peer, v=variant: export_parquet(p, rows, exports / f"{v}-{r}.parquet"),
+            )
+        )
     http = stack.enter_context(c.fastapi_peer(fastapi_database(work, "fastapi", database), env, python))
     warm_up_fastapi(http)
     peers["fastapi"] = http
-    routes.append(Route("json/fastapi", "GET /table JSON, FastAPI on uvicorn", http.pid,
-                        lambda _r: fastapi_table(http, rows)))
+    routes.append(
+        Route("json/fastapi", "GET /table JSON, FastAPI on uvicorn", http.pid, lambda _r: fastapi_table(http, rows))
+    )
     return routes, peers, skipped
 
 
@@ -329,17 +349,46 @@ def render(document: dict[str, Any]) -> str:
         "",
         f"{m['cpu']}, {m['cpus']} CPUs, {m['os']}, Python {m['python']}, DuckDB {m['versions']['duckdb']}; "
         f"load average {m['load_average']}; {cfg['repeats']} interleaved repeats per path, page size {cfg['page_size']:,}"
-        + (" (--quick: sizes too small to quote)" if cfg["quick"] else "") + ".",
+        + (" (--quick: sizes too small to quote)" if cfg["quick"] else "")
+        + ".",
         "",
     ]
     rows = []
     for name, p in document["paths"].items():
-        moved = "-" if p["mb_moved"] is None else f"{p['mb_moved']} ({'file' if p['file_bytes'] is not None else 'wire'})"
-        rows.append([f"`{name}`", p["what"], p["seconds"]["p50"], p["seconds"]["min"], f"{p['rows_per_s']:,}",
-                     p["time_vs_fastapi"], moved, p["rss_before_mb"], p["peak_rss_mb"], p["peak_rise_mb"]])
-    lines.append(c.markdown_table(
-        ["path", "what", "median s", "min s", "rows/s (median)", "time / FastAPI's", "MB moved", "RSS before MB",
-         "peak RSS MB", "peak rise MB"], rows))
+        moved = (
+            "-" if p["mb_moved"] is None else f"{p['mb_moved']} ({'file' if p['file_bytes'] is not None else 'wire'})"
+        )
+        rows.append(
+            [
+                f"`{name}`",
+                p["what"],
+                p["seconds"]["p50"],
+                p["seconds"]["min"],
+                f"{p['rows_per_s']:,}",
+                p["time_vs_fastapi"],
+                moved,
+                p["rss_before_mb"],
+                p["peak_rss_mb"],
+                p["peak_rise_mb"],
+            ]
+        )
+    lines.append(
+        c.markdown_table(
+            [
+                "path",
+                "what",
+                "median s",
+                "min s",
+                "rows/s (median)",
+                "time / FastAPI's",
+                "MB moved",
+                "RSS before MB",
+                "peak RSS MB",
+                "peak rise MB",
+            ],
+            rows,
+        )
+    )
     best = document["best"]
     target = document["target"]
     lines += [
@@ -373,11 +422,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.standard_arguments(parser)
     parser.add_argument("--repeats", type=int, default=None, help="timed transfers per path (default 5; --quick 1)")
-    parser.add_argument("--rows", type=int, default=None, help=f"table rows (default {FULL_ROWS:,}; --quick {QUICK_ROWS:,})")
-    parser.add_argument("--page-size", type=int, default=None,
-                        help=f"db.query limit per page (default {FULL_PAGE:,}, the sidecar's query_max_limit; --quick {QUICK_PAGE:,})")
-    parser.add_argument("--sidecars", default=",".join(SIDECAR_VARIANTS),
-                        help="sidecar variants to measure, comma-separated (default: all; a missing binary is skipped)")
+    parser.add_argument(
+        "--rows", type=int, default=None, help=f"table rows (default {FULL_ROWS:,}; --quick {QUICK_ROWS:,})"
+    )
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=None,
+        help=f"db.query limit per page (default {FULL_PAGE:,}, the sidecar's query_max_limit; --quick {QUICK_PAGE:,})",
+    )
+    parser.add_argument(
+        "--sidecars",
+        default=",".join(SIDECAR_VARIANTS),
+        help="sidecar variants to measure, comma-separated (default: all; a missing binary is skipped)",
+    )
     args = parser.parse_args()
     variants = [v.strip() for v in args.sidecars.split(",") if v.strip()]
     if unknown := set(variants) - set(SIDECAR_VARIANTS):
@@ -394,8 +452,9 @@ def main() -> int:
         exports = work / "exports"
         exports.mkdir()
         with ExitStack() as stack:
-            routes, peers, skipped = start_subjects(stack, work, database, args.python, rows, page_size, exports,
-                                                     variants)
+            routes, peers, skipped = start_subjects(
+                stack, work, database, args.python, rows, page_size, exports, variants
+            )
             rss_before = {r.name: c.tree_rss_bytes(r.pid) for r in routes}
             runs: dict[str, list[Transfer]] = {r.name: [] for r in routes}
             for repeat in range(repeats):
@@ -418,8 +477,14 @@ def main() -> int:
         entry["time_vs_fastapi"] = round(entry["seconds"]["p50"] / fastapi, 2) if fastapi else None
     document: dict[str, Any] = {
         "machine": machine,
-        "config": {"rows": rows, "page_size": page_size, "repeats": repeats, "quick": args.quick,
-                   "rss_interval_s": RSS_INTERVAL_S, "table": f"{TABLE}({', '.join(COLUMNS)})"},
+        "config": {
+            "rows": rows,
+            "page_size": page_size,
+            "repeats": repeats,
+            "quick": args.quick,
+            "rss_interval_s": RSS_INTERVAL_S,
+            "table": f"{TABLE}({', '.join(COLUMNS)})",
+        },
         "skipped": skipped,
         "paths": paths,
         "best": {"path": best_name, "median_s": best_median},
@@ -430,8 +495,13 @@ def main() -> int:
     names = list(paths)
 
     def chart(path: Path) -> None:
-        c.bar_chart(path, f"Transfer of {rows:,} rows to the host: median seconds (lower is better)", names,
-                    {"median s": [paths[n]["seconds"]["p50"] for n in names]}, "seconds")
+        c.bar_chart(
+            path,
+            f"Transfer of {rows:,} rows to the host: median seconds (lower is better)",
+            names,
+            {"median s": [paths[n]["seconds"]["p50"] for n in names]},
+            "seconds",
+        )
 
     c.write_outputs(args.out, "transfer", document, render(document), chart)
     return 0

@@ -21,8 +21,8 @@ from typing import Any
 
 import psutil
 
-from sidecar_host import SidecarClient
 from sidecar.protocol import LifecycleError, parse_lifecycle
+from sidecar_host import SidecarClient
 
 REPO = Path(__file__).resolve().parent.parent
 

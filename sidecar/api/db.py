@@ -76,7 +76,10 @@ def register_db_methods(registry: Registry) -> None:
 
         rows = await _bounded("db.query", params.timeout_ms, lambda: engine.database.using(work))
         return QueryResult(
-            columns=rows.columns, rows=rows.rows, row_count=len(rows.rows), truncated=rows.truncated,
+            columns=rows.columns,
+            rows=rows.rows,
+            row_count=len(rows.rows),
+            truncated=rows.truncated,
             elapsed_ms=round((time.monotonic() - started) * 1000, 3),
         )
 
@@ -94,7 +97,9 @@ def register_db_methods(registry: Registry) -> None:
 
         written = await _bounded("db.export", params.timeout_ms, lambda: engine.database.using(work))
         return ExportResult(
-            path=str(written.path), bytes=written.bytes, row_count=written.row_count,
+            path=str(written.path),
+            bytes=written.bytes,
+            row_count=written.row_count,
             elapsed_ms=round((time.monotonic() - started) * 1000, 3),
         )
 

@@ -17,6 +17,7 @@ from sidecar.jobs.messages import (
 from sidecar.jobs.model import JobRecord
 from sidecar.rpc.registry import Registry
 
+
 def register_jobs_methods(registry: Registry) -> None:
     """Add jobs.submit, jobs.get, jobs.list, jobs.cancel and jobs.events."""
 
@@ -58,4 +59,4 @@ def register_jobs_methods(registry: Registry) -> None:
         if await engine.jobs.get(params.job_id) is None:
             raise ApplicationError("job_not_found", f"no job with id {params.job_id}", job_id=params.job_id)
         events = await engine.jobs.events(params.job_id, params.limit)
-        return EventsResult(events=events)  # type: ignore[arg-type]
+        return EventsResult(events=events)

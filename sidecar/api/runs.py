@@ -11,6 +11,7 @@ from sidecar.pipelines.messages import ReportResult, RunIdParams, RunsListParams
 from sidecar.pipelines.records import RunRecord
 from sidecar.rpc.registry import Registry
 
+
 def register_runs_methods(registry: Registry) -> None:
     """Add runs.get, runs.list and reports.get."""
 
@@ -43,7 +44,12 @@ def register_runs_methods(registry: Registry) -> None:
         try:
             metadata = await anyio.to_thread.run_sync(read_metadata, folder)
         except FileNotFoundError:
-            raise ApplicationError("report_not_found", f"no report for run {params.run_id}", run_id=params.run_id) from None
+            raise ApplicationError(
+                "report_not_found", f"no report for run {params.run_id}", run_id=params.run_id
+            ) from None
         return ReportResult(
-            run_id=run_id, report_path=str(folder / HTML_FILE), metadata_path=str(folder / METADATA_FILE), metadata=metadata
+            run_id=run_id,
+            report_path=str(folder / HTML_FILE),
+            metadata_path=str(folder / METADATA_FILE),
+            metadata=metadata,
         )

@@ -13,6 +13,7 @@ from sidecar.secrets.store import (
     SecretSetResult,
 )
 
+
 def register_secrets_methods(registry: Registry) -> None:
     """Add secrets.set, secrets.get, secrets.delete and secrets.list."""
 

@@ -6,6 +6,7 @@ from sidecar.api.context import Ctx
 from sidecar.rpc.registry import Registry
 from sidecar.settings.store import SettingsGetResult, SettingsSetParams
 
+
 def register_settings_methods(registry: Registry) -> None:
     """Add settings.get and settings.set."""
 

@@ -18,8 +18,8 @@ import anyio
 import anyio.to_thread
 from msgspec import Struct
 
-from sidecar.rpc.registry import Registry
 from sidecar.api.context import Ctx
+from sidecar.rpc.registry import Registry
 
 ENV_FLAG = "SIDECAR_TEST_METHODS"
 

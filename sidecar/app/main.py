@@ -50,7 +50,9 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
         stderr_line("error", str(exc), holder_pid=exc.holder_pid, exit_status=exit_codes.DATA_DIR_LOCKED)
         return exit_codes.DATA_DIR_LOCKED
     except OSError as exc:
-        stderr_line("error", f"data dir unusable: cannot open lock file: {exc}", exit_status=exit_codes.DATA_DIR_UNUSABLE)
+        stderr_line(
+            "error", f"data dir unusable: cannot open lock file: {exc}", exit_status=exit_codes.DATA_DIR_UNUSABLE
+        )
         return exit_codes.DATA_DIR_UNUSABLE
     try:
         for folder in (paths.logs_dir, paths.cache_dir):
@@ -67,7 +69,9 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
     from sidecar.daemon import early_signals
 
     early_signals.hold()  # released once the event loop's receiver is up (sidecar.app.serve)
-    boot = format_lifecycle("BOOT", sidecar=SIDECAR_NAME, version=__version__, protocol=PROTOCOL_VERSION, pid=os.getpid())
+    boot = format_lifecycle(
+        "BOOT", sidecar=SIDECAR_NAME, version=__version__, protocol=PROTOCOL_VERSION, pid=os.getpid()
+    )
     os.write(fds.stdout, boot)
     try:
         return _serve(config, paths, fds, started, launcher_pid)

@@ -38,7 +38,7 @@ from sidecar.daemon.parent_watch import PDEATH_SIGNAL, ParentWatch
 from sidecar.daemon.paths import DataPaths
 from sidecar.engine.engine import Engine
 from sidecar.protocol import ErrorCode, format_lifecycle
-from sidecar.rpc.dispatcher import Dispatcher
+from sidecar.rpc.dispatcher import Dispatcher, FrameSink
 from sidecar.rpc.registry import Registry
 from sidecar.transport.outbox import Outbox
 from sidecar.transport.reader import StdinFrames
@@ -179,7 +179,10 @@ async def _serve_until_stopped(
 
 
 async def _read_requests(
-    dispatcher: Dispatcher[SidecarState], frames: StdinFrames, work: anyio.abc.TaskGroup, life: Lifecycle,
+    dispatcher: Dispatcher[SidecarState],
+    frames: StdinFrames,
+    work: anyio.abc.TaskGroup,
+    life: Lifecycle,
     served: anyio.Event,
 ) -> None:
     """Feed stdin's frames to the dispatcher; the host closing stdin is a normal shutdown."""
@@ -192,7 +195,7 @@ async def _read_requests(
         life.request_shutdown("normal")
 
 
-def _thread_bridge(token: object, life: Lifecycle) -> Callable[[StopReason], None]:
+def _thread_bridge(token: anyio.lowlevel.EventLoopToken, life: Lifecycle) -> Callable[[StopReason], None]:
     """A function any thread (the loop's own included) can call to request shutdown."""
     loop_thread = threading.get_ident()
 
@@ -201,7 +204,7 @@ def _thread_bridge(token: object, life: Lifecycle) -> Callable[[StopReason], Non
             life.request_shutdown(reason)
             return
         try:
-            anyio.from_thread.run_sync(life.request_shutdown, reason, token=token)  # type: ignore[arg-type]
+            anyio.from_thread.run_sync(life.request_shutdown, reason, token=token)
         except RuntimeError:
             pass  # the loop has already finished: shutdown is under way
 
@@ -229,7 +232,7 @@ async def _watch_signals(life: Lifecycle, watch: ParentWatch, *, task_status: an
             life.request_shutdown("signal")
 
 
-async def _heartbeat(outbox: Outbox, life: Lifecycle, interval: float) -> None:
+async def _heartbeat(outbox: FrameSink, life: Lifecycle, interval: float) -> None:
     seq = 0
     while True:
         await anyio.sleep(interval)

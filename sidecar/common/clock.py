@@ -17,7 +17,7 @@ def utc_now() -> str:
 def utc_iso(seconds: float) -> str:
     """``seconds`` since the epoch as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
     whole = int(seconds)
-    millis = int(round((seconds - whole) * 1000))
+    millis = round((seconds - whole) * 1000)
     if millis == 1000:  # rounding carried into the next second
         whole, millis = whole + 1, 0
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"

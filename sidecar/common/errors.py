@@ -61,8 +61,11 @@ class RpcError(Exception):
         kind: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        code = ErrorCode(code) if code in ErrorCode._value2member_map_ else code
-        default_kind, default_message = ERROR_TABLE.get(code, ("application_error", "Error"))  # type: ignore[call-overload]
+        if code in ErrorCode._value2member_map_:
+            code = ErrorCode(code)
+        default_kind, default_message = (
+            ERROR_TABLE[code] if isinstance(code, ErrorCode) else ("application_error", "Error")
+        )
         self.code = int(code)
         self.message = message or default_message
         self.kind = kind or default_kind

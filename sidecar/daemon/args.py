@@ -35,14 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Local engine for a desktop app, spoken to over stdin/stdout "
         "(lifecycle lines + JSON-RPC 2.0; see docs/PROTOCOL.md).",
     )
-    parser.add_argument("--version", action="version", version=f"{SIDECAR_NAME} {__version__} (protocol {PROTOCOL_VERSION})")
+    parser.add_argument(
+        "--version", action="version", version=f"{SIDECAR_NAME} {__version__} (protocol {PROTOCOL_VERSION})"
+    )
     parser.add_argument(
         "--data-dir",
         default=None,
         help="data folder (default: $SIDECAR_DATA_DIR, $APP_DATA_DIR, else the platform's app-data folder)",
     )
     parser.add_argument(
-        "--app-name", default=env.get("SIDECAR_APP_NAME", DEFAULT_APP_NAME), help="app folder name (default %(default)s)"
+        "--app-name",
+        default=env.get("SIDECAR_APP_NAME", DEFAULT_APP_NAME),
+        help="app folder name (default %(default)s)",
     )
     parser.add_argument(
         "--heartbeat-interval",

@@ -73,7 +73,7 @@ class ParentWatch:
         libc_name = ctypes.util.find_library("c") or "libc.so.6"
         try:
             libc = ctypes.CDLL(libc_name, use_errno=True)
-            ok = libc.prctl(_PR_SET_PDEATHSIG, int(PDEATH_SIGNAL), 0, 0, 0) == 0
+            ok: bool = libc.prctl(_PR_SET_PDEATHSIG, int(PDEATH_SIGNAL), 0, 0, 0) == 0
         except (OSError, AttributeError):
             return False
         return ok
@@ -84,8 +84,10 @@ class ParentWatch:
             self.mechanism = "none (launched by init)"
             return
         pdeathsig = self.install_pdeathsig()
-        self.mechanism = "prctl(PR_SET_PDEATHSIG)+getppid poll" if pdeathsig else (
-            "parent process handle wait" if os.name == "nt" else "getppid poll"
+        self.mechanism = (
+            "prctl(PR_SET_PDEATHSIG)+getppid poll"
+            if pdeathsig
+            else ("parent process handle wait" if os.name == "nt" else "getppid poll")
         )
         if self.host_pid is not None:
             self.mechanism += f"+host {self.host_pid} behind the onefile bootstrap"
@@ -136,12 +138,12 @@ def _ppid_of(pid: int) -> int | None:
 
 
 def _windows_parent_gone(pid: int, wait_ms: int) -> bool:  # pragma: no cover - Windows only
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]  # WinDLL exists only on Windows; mypy checks as Linux
     synchronize = 0x00100000
     handle = kernel32.OpenProcess(synchronize, False, pid)
     if not handle:
         return True  # no such process any more
     try:
-        return kernel32.WaitForSingleObject(handle, wait_ms) == 0  # WAIT_OBJECT_0: it exited
+        return bool(kernel32.WaitForSingleObject(handle, wait_ms) == 0)  # WAIT_OBJECT_0: it exited
     finally:
         kernel32.CloseHandle(handle)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sidecar.database.messages import ColumnInfo, DescribeResult, TableInfo
 from sidecar.common.errors import ApplicationError
+from sidecar.database.messages import ColumnInfo, DescribeResult, TableInfo
 
 _TABLES = """
 SELECT schema_name, table_name, 'table' AS kind, column_count, estimated_size

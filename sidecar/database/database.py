@@ -19,11 +19,11 @@ from typing import Any, Final
 import anyio
 import anyio.to_thread
 
+from sidecar.common.errors import ApplicationError
 from sidecar.database import thread_priority
 from sidecar.database.errors import clean_message, duckdb_kind, is_duckdb_error
 from sidecar.database.files import database_bytes
 from sidecar.database.handle import QueryHandle
-from sidecar.common.errors import ApplicationError
 
 log = logging.getLogger("sidecar.engine")
 
@@ -86,7 +86,9 @@ class Database:
             self.duckdb_version = version
             log.info(
                 "database opened",
-                extra={"ctx": {"path": str(self.path), "duckdb": version, "ms": round((time.monotonic() - started) * 1000)}},
+                extra={
+                    "ctx": {"path": str(self.path), "duckdb": version, "ms": round((time.monotonic() - started) * 1000)}
+                },
             )
 
     def _connect(self, options: dict[str, Any]) -> tuple[Any, str]:
@@ -139,7 +141,9 @@ class Database:
         # Abandon-on-cancel: the shutdown hook's time bound must hold even if a checkpoint hangs.
         await anyio.to_thread.run_sync(_checkpoint_and_close, connection, list(self._handles), abandon_on_cancel=True)
         self._handles.clear()
-        log.info("database closed", extra={"ctx": {"path": str(self.path), "ms": round((time.monotonic() - started) * 1000)}})
+        log.info(
+            "database closed", extra={"ctx": {"path": str(self.path), "ms": round((time.monotonic() - started) * 1000)}}
+        )
 
     def file_bytes(self) -> int:
         """Size of the database file plus its WAL."""
@@ -164,4 +168,3 @@ def _checkpoint_and_close(connection: Any, handles: list[QueryHandle]) -> None:
     except Exception as exc:  # still close the file: the WAL replays at the next open
         log.warning("checkpoint at close failed", extra={"ctx": {"error": clean_message(exc)}})
     connection.close()
-

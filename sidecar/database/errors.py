@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from sidecar.common.redaction import redact
 from sidecar.common.errors import ApplicationError
+from sidecar.common.redaction import redact
 
 #: DuckDB exception class name -> data.kind. The first match along the MRO wins.
 _KIND_BY_CLASS: Final[dict[str, str]] = {

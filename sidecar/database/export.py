@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sidecar.database.query import check_read_only, rollback_quietly, split_statements, statement_text
 from sidecar.common.errors import ApplicationError
+from sidecar.database.query import check_read_only, rollback_quietly, split_statements, statement_text
 
 EXPORTS_DIR: Final = "exports"
 _FORMAT_OPTIONS: Final = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true", "json": "FORMAT json"}
@@ -61,7 +61,10 @@ def write_export(cursor: Any, sql: str, params: Any, fmt: str, target: Path) -> 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ApplicationError("permission" if isinstance(exc, PermissionError) else "io", f"cannot create {target.parent}: {exc.strerror or exc}") from exc
+        raise ApplicationError(
+            "permission" if isinstance(exc, PermissionError) else "io",
+            f"cannot create {target.parent}: {exc.strerror or exc}",
+        ) from exc
     partial = target.with_name(f".{target.name}.partial-{os.urandom(4).hex()}")
     copy = f"COPY (\n{statement_text(statements[0])}\n) TO {_sql_literal(str(partial))} ({_FORMAT_OPTIONS[fmt]})"
     cursor.execute("BEGIN TRANSACTION READ ONLY")

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 from sidecar.database import values
 from sidecar.database.messages import Column
-from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 
 READ_ONLY_TYPES: Final = frozenset({"SELECT", "EXPLAIN"})
 _VIEW: Final = "_sidecar_rows"
@@ -104,7 +104,9 @@ def select_relation(cursor: Any, sql: str, params: Any) -> Any:
     return cursor.sql(sql, params=params) if params is not None else cursor.sql(sql)
 
 
-def lossless_projection(relation: Any, sql: str, limit: int | None) -> tuple[list[Column], str, list[values.Decoder | None]]:
+def lossless_projection(
+    relation: Any, sql: str, limit: int | None
+) -> tuple[list[Column], str, list[values.Decoder | None]]:
     """The SQL that renders every column of ``sql`` losslessly, and each column's decoder.
 
     ``relation`` is ``sql`` bound (not run), for its column names and types. The
@@ -116,14 +118,15 @@ def lossless_projection(relation: Any, sql: str, limit: int | None) -> tuple[lis
     names = [str(name) for name in relation.columns]
     aliases = [f"c{i}" for i in range(len(names))]
     exprs = ", ".join(
-        f"{values.projection(duck_type, f'{_VIEW}.{alias}')} AS {alias}" for duck_type, alias in zip(types, aliases)
+        f"{values.projection(duck_type, f'{_VIEW}.{alias}')} AS {alias}"
+        for duck_type, alias in zip(types, aliases, strict=True)
     )
     # Positional aliases: duplicate column names (SELECT 1 AS a, 2 AS a) stay distinct.
     # The newlines keep a trailing "-- comment" in sql from swallowing the parenthesis.
     projected = f"SELECT {exprs} FROM (\n{sql}\n) AS {_VIEW}({', '.join(aliases)})"
     if limit is not None:
         projected += f" LIMIT {int(limit)}"
-    columns = [Column(name=name, type=str(duck_type)) for name, duck_type in zip(names, types)]
+    columns = [Column(name=name, type=str(duck_type)) for name, duck_type in zip(names, types, strict=True)]
     return columns, projected, [values.decoder(duck_type) for duck_type in types]
 
 
@@ -156,10 +159,10 @@ def decode_rows(fetched: list[tuple[Any, ...]], decoders: list[values.Decoder | 
             changed[index] = decoded
     if not changed:
         return fetched
-    columns: list[Any] = list(zip(*fetched))
+    columns: list[Any] = list(zip(*fetched, strict=True))
     for index, decoded in changed.items():
         columns[index] = decoded
-    return list(zip(*columns))
+    return list(zip(*columns, strict=True))
 
 
 def _fetch_plain(cursor: Any, limit: int) -> Rows:

@@ -45,13 +45,36 @@ from typing import Any, Final
 Decoder = Callable[[Any], Any]
 
 _PASS: Final = frozenset(
-    {"boolean", "tinyint", "smallint", "integer", "bigint", "utinyint", "usmallint", "uinteger", "ubigint",
-     "varchar", "enum", "double", "blob"}
+    {
+        "boolean",
+        "tinyint",
+        "smallint",
+        "integer",
+        "bigint",
+        "utinyint",
+        "usmallint",
+        "uinteger",
+        "ubigint",
+        "varchar",
+        "enum",
+        "double",
+        "blob",
+    }
 )
 _AS_TEXT: Final = frozenset({"decimal", "hugeint", "uhugeint", "bignum", "varint", "uuid", "bit"})
 _TEMPORAL: Final = frozenset(
-    {"date", "time", "time_ns", "time with time zone", "timestamp", "timestamp_s", "timestamp_ms",
-     "timestamp_ns", "timestamp with time zone", "interval"}
+    {
+        "date",
+        "time",
+        "time_ns",
+        "time with time zone",
+        "timestamp",
+        "timestamp_s",
+        "timestamp_ms",
+        "timestamp_ns",
+        "timestamp with time zone",
+        "interval",
+    }
 )
 
 

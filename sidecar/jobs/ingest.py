@@ -18,18 +18,26 @@ from typing import Annotated, Any, Final, Literal
 
 from msgspec import Meta, Struct
 
+from sidecar.common.errors import ApplicationError
 from sidecar.database.handle import QueryHandle
 from sidecar.database.query import rollback_quietly
 from sidecar.jobs.types import JobContext, JobType, RetryPolicy
-from sidecar.common.errors import ApplicationError
 from sidecar.secrets.store import SecretName
 
 Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
 IngestFormat = Literal["csv", "parquet", "json"]
 
 _READERS: Final = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json_auto"}
-_BY_SUFFIX: Final = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-                     ".json": "json", ".jsonl": "json", ".ndjson": "json"}
+_BY_SUFFIX: Final = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
 _COMPRESSION: Final = (".gz", ".zst", ".zstd")
 
 

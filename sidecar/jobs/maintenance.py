@@ -35,7 +35,15 @@ def _statement(cursor: Any, sql: str) -> None:
 async def run_compact(context: JobContext, payload: CompactPayload) -> CompactResult:
     """Run the chosen steps in order; progress by steps."""
     database = context.services.database
-    steps = [sql for wanted, sql in ((payload.vacuum, "VACUUM"), (payload.analyze, "ANALYZE"), (payload.checkpoint, "CHECKPOINT")) if wanted]
+    steps = [
+        sql
+        for wanted, sql in (
+            (payload.vacuum, "VACUUM"),
+            (payload.analyze, "ANALYZE"),
+            (payload.checkpoint, "CHECKPOINT"),
+        )
+        if wanted
+    ]
     before = database.file_bytes()
 
     async def work(handle: QueryHandle) -> None:

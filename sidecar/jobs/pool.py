@@ -27,15 +27,15 @@ import msgspec
 from anyio.abc import TaskGroup
 
 from sidecar.common.clock import utc_now
-from sidecar.database.errors import failure_class, is_duckdb_error, to_application_error
+from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 from sidecar.common.ids import new_uuid7
+from sidecar.common.redaction import mask_secrets
+from sidecar.database.errors import failure_class, is_duckdb_error, to_application_error
 from sidecar.jobs.messages import JobProgressNote, JobStatusNote
-from sidecar.jobs.model import CANCELED, FAILED, QUEUED, RUNNING, STATUSES, SUCCEEDED, JobRecord, job_error
+from sidecar.jobs.model import CANCELED, FAILED, QUEUED, RUNNING, STATUSES, SUCCEEDED, JobRecord, JobStatus, job_error
 from sidecar.jobs.progress import Progress
 from sidecar.jobs.store import JobStore
 from sidecar.jobs.types import JobContext, JobEnvironment, JobFailed, JobType, RetryPolicy
-from sidecar.common.redaction import mask_secrets
-from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 
 log = logging.getLogger("sidecar.jobs")
 
@@ -119,7 +119,9 @@ class JobPool:
         record = await self.store.get(job_id)
         if record is None:
             return
-        await self._interrupted(record, "the sidecar stopped while this job was running (previous process)", recovered=True)
+        await self._interrupted(
+            record, "the sidecar stopped while this job was running (previous process)", recovered=True
+        )
 
     async def _interrupted(self, record: JobRecord, message: str, *, recovered: bool) -> None:
         """Mark a running job failed with kind interrupted; re-queue it once if its type is idempotent."""
@@ -127,15 +129,27 @@ class JobPool:
         requeue = job_type is not None and job_type.idempotent and record.retry_of is None
         requeued_as = None
         if requeue:
-            requeued_as = (await self._create(record.type, record.payload, record.run_id, retry_of=record.job_id)).job_id
+            requeued_as = (
+                await self._create(record.type, record.payload, record.run_id, retry_of=record.job_id)
+            ).job_id
         error = job_error("interrupted", message, "interrupted", requeued_as=requeued_as)
-        updated = await self._transition(record, FAILED, recovered=recovered, requeued_as=requeued_as, error=error, finished_at=utc_now())
+        updated = await self._transition(
+            record, FAILED, recovered=recovered, requeued_as=requeued_as, error=error, finished_at=utc_now()
+        )
         if recovered and job_type is not None and job_type.abandon is not None:
             await job_type.abandon(self.services, updated, "interrupted")
         log.warning(
             "job interrupted",
-            extra={"ctx": {"job_id": record.job_id, "job_type": record.type, "run_id": updated.run_id, "step": None,
-                           "recovered": recovered, "requeued_as": requeued_as}},
+            extra={
+                "ctx": {
+                    "job_id": record.job_id,
+                    "job_type": record.type,
+                    "run_id": updated.run_id,
+                    "step": None,
+                    "recovered": recovered,
+                    "requeued_as": requeued_as,
+                }
+            },
         )
 
     async def stop(self) -> None:
@@ -170,7 +184,9 @@ class JobPool:
         except msgspec.ValidationError as exc:
             raise _payload_error(exc) from None
         if self.stopping:
-            raise RpcError(ErrorCode.SHUTTING_DOWN, "the sidecar is stopping: no new jobs", data={"method": "jobs.submit"})
+            raise RpcError(
+                ErrorCode.SHUTTING_DOWN, "the sidecar is stopping: no new jobs", data={"method": "jobs.submit"}
+            )
         if len(self._queue) >= self._queue_limit:
             raise ApplicationError(
                 "queue_full",
@@ -184,12 +200,27 @@ class JobPool:
         return await self._create(type_name, payload, run_id, job_id=job_id)
 
     async def _create(
-        self, type_name: str, payload: dict[str, Any], run_id: str | None, retry_of: str | None = None, job_id: str | None = None
+        self,
+        type_name: str,
+        payload: dict[str, Any],
+        run_id: str | None,
+        retry_of: str | None = None,
+        job_id: str | None = None,
     ) -> JobRecord:
         now = utc_now()
         record = JobRecord(
-            job_id=job_id or new_uuid7(), type=type_name, status=QUEUED, created_at=now, updated_at=now, progress=0.0,
-            message=None, payload=payload, result=None, error=None, run_id=run_id, retry_of=retry_of,
+            job_id=job_id or new_uuid7(),
+            type=type_name,
+            status=QUEUED,
+            created_at=now,
+            updated_at=now,
+            progress=0.0,
+            message=None,
+            payload=payload,
+            result=None,
+            error=None,
+            run_id=run_id,
+            retry_of=retry_of,
         )
         await self.store.insert(record)
         self.counts[QUEUED] += 1
@@ -220,7 +251,9 @@ class JobPool:
 
     async def _cancel_unstarted(self, record: JobRecord) -> JobRecord:
         updated = await self._transition(
-            record, CANCELED, error=job_error("canceled", "canceled by jobs.cancel before it started", "interrupted"),
+            record,
+            CANCELED,
+            error=job_error("canceled", "canceled by jobs.cancel before it started", "interrupted"),
             finished_at=utc_now(),
         )
         job_type = self.types.get(record.type)
@@ -293,9 +326,17 @@ class JobPool:
             if not policy.should_retry(context.attempt, error["kind"]):
                 raise JobFailed({**error, "attempts": context.attempt})
             delay = policy.delay_s(context.attempt, self._backoff_ms)
-            context.log(logging.WARNING, "job attempt failed; retrying", attempt=context.attempt, error_kind=error["kind"], delay_s=delay)
+            context.log(
+                logging.WARNING,
+                "job attempt failed; retrying",
+                attempt=context.attempt,
+                error_kind=error["kind"],
+                delay_s=delay,
+            )
             await self.store.add_event(
-                context.job_id, "warn", f"attempt {context.attempt} failed ({error['kind']}): {error['message']}",
+                context.job_id,
+                "warn",
+                f"attempt {context.attempt} failed ({error['kind']}): {error['message']}",
                 {"attempt": context.attempt, "error_kind": error["kind"], "retry_in_s": delay},
             )
             context.progress.set(message=f"attempt {context.attempt} failed ({error['kind']}); retrying in {delay:g} s")
@@ -313,20 +354,27 @@ class JobPool:
                 await self._interrupted(current, "the sidecar stopped while this job was running", recovered=False)
             else:
                 await self._transition(
-                    current, CANCELED, error=job_error("canceled", "canceled by jobs.cancel", "interrupted"),
-                    finished_at=utc_now(), attempts=context.attempt,
+                    current,
+                    CANCELED,
+                    error=job_error("canceled", "canceled by jobs.cancel", "interrupted"),
+                    finished_at=utc_now(),
+                    attempts=context.attempt,
                 )
             context.log(logging.INFO, "job stopped", reason=running.reason)
             return
         if error is not None:
             await context.progress.flush()
-            await self._transition(current, FAILED, error=mask_secrets(error), finished_at=utc_now(), attempts=context.attempt)
+            await self._transition(
+                current, FAILED, error=mask_secrets(error), finished_at=utc_now(), attempts=context.attempt
+            )
             context.log(logging.ERROR, "job failed", error_kind=error["kind"], error=error["message"])
             return
         context.progress.set(1.0)
         await context.progress.flush()
         encoded = mask_secrets(msgspec.to_builtins(result))
-        await self._transition(current, SUCCEEDED, result=encoded, progress=1.0, finished_at=utc_now(), attempts=context.attempt)
+        await self._transition(
+            current, SUCCEEDED, result=encoded, progress=1.0, finished_at=utc_now(), attempts=context.attempt
+        )
         context.log(logging.INFO, "job succeeded")
 
     # ------------------------------------------------------------ bookkeeping and notifications
@@ -341,18 +389,29 @@ class JobPool:
         return updated
 
     async def _send_status(
-        self, record: JobRecord, previous: str | None, *, recovered: bool = False, requeued_as: str | None = None
+        self, record: JobRecord, previous: JobStatus | None, *, recovered: bool = False, requeued_as: str | None = None
     ) -> None:
         note = JobStatusNote(
-            job_id=record.job_id, type=record.type, status=record.status, updated_at=record.updated_at,
-            progress=record.progress, previous=previous, message=record.message, error=record.error,  # type: ignore[arg-type]
-            result=record.result, run_id=record.run_id, attempts=record.attempts, recovered=recovered,
+            job_id=record.job_id,
+            type=record.type,
+            status=record.status,
+            updated_at=record.updated_at,
+            progress=record.progress,
+            previous=previous,
+            message=record.message,
+            error=record.error,
+            result=record.result,
+            run_id=record.run_id,
+            attempts=record.attempts,
+            recovered=recovered,
             requeued_as=requeued_as,
         )
         await self.services.notify("job.status", note)
 
     async def _send_progress(self, job_id: str, value: float, message: str | None) -> None:
-        await self.services.notify("job.progress", JobProgressNote(job_id=job_id, progress=round(value, 4), message=message))
+        await self.services.notify(
+            "job.progress", JobProgressNote(job_id=job_id, progress=round(value, 4), message=message)
+        )
 
 
 def _payload_error(exc: msgspec.ValidationError) -> RpcError:
@@ -376,4 +435,6 @@ def _as_job_error(exc: Exception, context: JobContext) -> dict[str, Any]:
     if isinstance(exc, RpcError):
         return job_error(exc.kind, mask_secrets(exc.message), failure_class(exc.kind), **mask_secrets(exc.data))
     context.log(logging.ERROR, "job raised an unexpected exception", exc_info=exc, exception=type(exc).__name__)
-    return job_error("unhandled_exception", mask_secrets(f"{type(exc).__name__}: {exc}"), None, exception=type(exc).__name__)
+    return job_error(
+        "unhandled_exception", mask_secrets(f"{type(exc).__name__}: {exc}"), None, exception=type(exc).__name__
+    )

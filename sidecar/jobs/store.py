@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
@@ -9,8 +10,9 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from sidecar.common.clock import utc_now
-from sidecar.state.store import StateDB, transaction
+from sidecar.jobs.messages import JobEvent
 from sidecar.jobs.model import STATUSES, JobRecord, check_transition
+from sidecar.state.store import StateDB, transaction
 
 T = TypeVar("T")
 
@@ -80,7 +82,7 @@ class JobStore:
         """Newest first, filtered."""
         return await self.db.run(_list, status, job_type, limit)
 
-    async def ids_with_status(self, status: str) -> list[str]:
+    async def ids_with_status(self, status: str) -> builtins.list[str]:
         """Job ids in ``status``, oldest first."""
         return await self.db.run(_ids_with_status, status)
 
@@ -92,14 +94,29 @@ class JobStore:
         """Append to the job's event log."""
         await self.db.run(_add_event, job_id, level, message, meta)
 
-    async def events(self, job_id: str, limit: int) -> list[dict[str, Any]]:
+    async def events(self, job_id: str, limit: int) -> builtins.list[JobEvent]:
         """The job's events, oldest first."""
         return await self.db.run(_events, job_id, limit)
 
 
 def _row_to_record(row: Sequence[Any]) -> JobRecord:
-    (job_id, job_type, status, created, updated, progress, message, payload, result, error, run_id,
-     attempts, started, finished, retry_of) = row
+    (
+        job_id,
+        job_type,
+        status,
+        created,
+        updated,
+        progress,
+        message,
+        payload,
+        result,
+        error,
+        run_id,
+        attempts,
+        started,
+        finished,
+        retry_of,
+    ) = row
     return JobRecord(
         job_id=job_id,
         type=job_type,
@@ -125,9 +142,22 @@ def _insert(connection: sqlite3.Connection, record: JobRecord) -> None:
         connection.execute(
             f"INSERT INTO jobs ({_COLUMNS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                record.job_id, record.type, record.status, record.created_at, record.updated_at, record.progress,
-                record.message, _encode(record.payload), None, None, record.run_id, record.attempts, None, None,
-                record.retry_of, seq,
+                record.job_id,
+                record.type,
+                record.status,
+                record.created_at,
+                record.updated_at,
+                record.progress,
+                record.message,
+                _encode(record.payload),
+                None,
+                None,
+                record.run_id,
+                record.attempts,
+                None,
+                None,
+                record.retry_of,
+                seq,
             ),
         )
         _event(connection, record.job_id, "info", f"status {record.status}", {"status": record.status})
@@ -170,7 +200,9 @@ def _transition(connection: sqlite3.Connection, job_id: str, status: str, fields
         if fields.get("error"):
             meta["error_kind"] = fields["error"].get("kind")
         _event(connection, job_id, "error" if status == "failed" else "info", f"status {status}", meta)
-        return _get(connection, job_id)  # type: ignore[return-value]
+        record = _get(connection, job_id)
+        assert record is not None  # the row was updated in this same transaction
+        return record
 
 
 def _update(connection: sqlite3.Connection, job_id: str, fields: dict[str, Any]) -> None:
@@ -217,17 +249,19 @@ def _event(connection: sqlite3.Connection, job_id: str, level: str, message: str
     )
 
 
-def _add_event(connection: sqlite3.Connection, job_id: str, level: str, message: str, meta: dict[str, Any] | None) -> None:
+def _add_event(
+    connection: sqlite3.Connection, job_id: str, level: str, message: str, meta: dict[str, Any] | None
+) -> None:
     with transaction(connection):
         _event(connection, job_id, level, message, meta)
 
 
-def _events(connection: sqlite3.Connection, job_id: str, limit: int) -> list[dict[str, Any]]:
+def _events(connection: sqlite3.Connection, job_id: str, limit: int) -> list[JobEvent]:
     rows = connection.execute(
         "SELECT event_id, created_at, level, message, meta_json FROM job_events WHERE job_id = ? ORDER BY event_id LIMIT ?",
         (job_id, limit),
     )
     return [
-        {"event_id": e, "created_at": c, "level": lvl, "message": m, "meta": _decode(meta) if meta else None}
+        JobEvent(event_id=e, created_at=c, level=lvl, message=m, meta=_decode(meta) if meta else None)
         for e, c, lvl, m, meta in rows
     ]

@@ -41,7 +41,7 @@ class RetryPolicy:
     @staticmethod
     def delay_s(attempt: int, base_ms: int) -> float:
         """Seconds to wait after failed attempt number ``attempt``."""
-        return min(base_ms / 1000 * 2 ** (attempt - 1), MAX_BACKOFF_S)
+        return min(base_ms / 1000 * 2.0 ** (attempt - 1), MAX_BACKOFF_S)
 
 
 class JobEnvironment(Protocol):

@@ -70,7 +70,9 @@ def load_file(path: str) -> Pipeline:
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        raise ApplicationError("invalid_pipeline", f"cannot read pipeline file {file}: {exc.strerror or exc}", path=str(file)) from exc
+        raise ApplicationError(
+            "invalid_pipeline", f"cannot read pipeline file {file}: {exc.strerror or exc}", path=str(file)
+        ) from exc
     try:
         if file.suffix.lower() in (".yaml", ".yml"):
             import msgspec.yaml  # PyYAML underneath: imported only when a YAML pipeline is loaded
@@ -80,7 +82,9 @@ def load_file(path: str) -> Pipeline:
             return msgspec.json.decode(raw, type=Pipeline)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ApplicationError("invalid_pipeline", f"{file.name}: {exc}", path=str(file)) from exc
-    raise ApplicationError("invalid_pipeline", f"{file.name}: a pipeline file ends in .json, .yaml or .yml", path=str(file))
+    raise ApplicationError(
+        "invalid_pipeline", f"{file.name}: a pipeline file ends in .json, .yaml or .yml", path=str(file)
+    )
 
 
 def fingerprint(pipeline: Pipeline) -> str:

@@ -8,13 +8,13 @@ import anyio.to_thread
 import msgspec
 from msgspec import Struct
 
+from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 from sidecar.common.ids import new_uuid7, parse_uuid
 from sidecar.jobs.model import JobRecord, job_error
 from sidecar.jobs.types import JobContext, JobEnvironment, JobType, RetryPolicy
 from sidecar.pipelines.definition import Pipeline, fingerprint, load_file
 from sidecar.pipelines.ledger import RunLedger
 from sidecar.pipelines.runner import PipelineRunResult, run_pipeline, write_run_report
-from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 
 
 class PipelineRunPayload(Struct, forbid_unknown_fields=True):
@@ -35,13 +35,21 @@ async def prepare(
     """Load the definition, settle the run id, record a pending run in the ledger."""
     chosen = payload.run_id or run_id
     if payload.run_id and run_id and parse_uuid(payload.run_id) != parse_uuid(run_id):
-        raise RpcError(ErrorCode.INVALID_PARAMS, "run_id differs between params and payload", data={"path": "$.run_id", "detail": "conflicting run ids"})
+        raise RpcError(
+            ErrorCode.INVALID_PARAMS,
+            "run_id differs between params and payload",
+            data={"path": "$.run_id", "detail": "conflicting run ids"},
+        )
     if chosen is None:
         chosen = new_uuid7()
     else:
         normal = parse_uuid(chosen)
         if normal is None:
-            raise RpcError(ErrorCode.INVALID_PARAMS, f"run_id {chosen!r} is not a UUID", data={"path": "$.run_id", "detail": "not a UUID"})
+            raise RpcError(
+                ErrorCode.INVALID_PARAMS,
+                f"run_id {chosen!r} is not a UUID",
+                data={"path": "$.run_id", "detail": "not a UUID"},
+            )
         chosen = normal
     if await ledger.exists(chosen):
         raise ApplicationError("run_exists", f"run {chosen} already exists: a run id is used once", run_id=chosen)
@@ -84,8 +92,11 @@ async def abandon(ledger: RunLedger, services: JobEnvironment, record: JobRecord
     else:
         running = next((s for s in run_record.steps if s.status == "running"), None)
         error = job_error(
-            "interrupted", "the sidecar stopped while this run was in progress", "interrupted",
-            step=running.name if running else None, run_id=run_id,
+            "interrupted",
+            "the sidecar stopped while this run was in progress",
+            "interrupted",
+            step=running.name if running else None,
+            run_id=run_id,
         )
         for step in run_record.steps:
             if step.status == "running":

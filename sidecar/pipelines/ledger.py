@@ -15,8 +15,8 @@ from typing import Any, Final
 import msgspec
 
 from sidecar.common.clock import utc_now
-from sidecar.state.store import StateDB, transaction
 from sidecar.pipelines.records import RunRecord, StepRecord, Transition
+from sidecar.state.store import StateDB, transaction
 
 #: status -> where it may go, for runs and steps alike.
 RUN_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
@@ -83,15 +83,23 @@ class RunLedger:
         self.db = db
 
     async def create(
-        self, run_id: str, job_id: str | None, pipeline: str, sha256: str, definition: dict[str, Any],
-        source: str | None, step_names: list[str],
+        self,
+        run_id: str,
+        job_id: str | None,
+        pipeline: str,
+        sha256: str,
+        definition: dict[str, Any],
+        source: str | None,
+        step_names: list[str],
     ) -> None:
         """Record a new run (pending) and its steps (pending)."""
         await self.db.run(_create, run_id, job_id, pipeline, sha256, definition, source, step_names)
 
     async def exists(self, run_id: str) -> bool:
         """True if ``run_id`` is already in the ledger."""
-        return await self.db.run(lambda c: c.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None)
+        return await self.db.run(
+            lambda c: c.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
+        )
 
     async def move_run(self, run_id: str, status: str, **fields: Any) -> None:
         """Transition the run (checked), setting ``fields`` (started_at, finished_at, duration_ms, error, report_dir, job_id)."""
@@ -123,8 +131,14 @@ class RunLedger:
 
 
 def _create(
-    connection: sqlite3.Connection, run_id: str, job_id: str | None, pipeline: str, sha256: str,
-    definition: dict[str, Any], source: str | None, step_names: list[str],
+    connection: sqlite3.Connection,
+    run_id: str,
+    job_id: str | None,
+    pipeline: str,
+    sha256: str,
+    definition: dict[str, Any],
+    source: str | None,
+    step_names: list[str],
 ) -> None:
     now = utc_now()
     with transaction(connection):
@@ -163,10 +177,14 @@ def _keys(run_id: str, index: int | None) -> tuple[Any, ...]:
     return (run_id,) if index is None else (run_id, index)
 
 
-def _move(connection: sqlite3.Connection, table: str, run_id: str, index: int | None, status: str, fields: dict[str, Any]) -> None:
+def _move(
+    connection: sqlite3.Connection, table: str, run_id: str, index: int | None, status: str, fields: dict[str, Any]
+) -> None:
     now = utc_now()
     with transaction(connection):
-        row = connection.execute(f"SELECT status FROM {table} WHERE {_where(table, index)}", _keys(run_id, index)).fetchone()
+        row = connection.execute(
+            f"SELECT status FROM {table} WHERE {_where(table, index)}", _keys(run_id, index)
+        ).fetchone()
         if row is None:
             raise KeyError((run_id, index))
         if status not in RUN_TRANSITIONS[row[0]]:
@@ -190,7 +208,9 @@ def _move(connection: sqlite3.Connection, table: str, run_id: str, index: int | 
 def _set(connection: sqlite3.Connection, table: str, run_id: str, index: int | None, fields: dict[str, Any]) -> None:
     names, values = _assign(fields)
     with transaction(connection):
-        connection.execute(f"UPDATE {table} SET {', '.join(names)} WHERE {_where(table, index)}", (*values, *_keys(run_id, index)))
+        connection.execute(
+            f"UPDATE {table} SET {', '.join(names)} WHERE {_where(table, index)}", (*values, *_keys(run_id, index))
+        )
 
 
 _RUN_COLUMNS: Final = (
@@ -206,16 +226,39 @@ def _get(connection: sqlite3.Connection, run_id: str) -> RunRecord | None:
 
 def _list(connection: sqlite3.Connection, status: str | None, limit: int) -> list[RunRecord]:
     where, args = ("WHERE status = ?", (status,)) if status else ("", ())
-    rows = connection.execute(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC, run_id DESC LIMIT ?", (*args, limit)).fetchall()
+    rows = connection.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC, run_id DESC LIMIT ?", (*args, limit)
+    ).fetchall()
     return [_record(connection, row) for row in rows]
 
 
 def _record(connection: sqlite3.Connection, row: tuple[Any, ...]) -> RunRecord:
-    (run_id, job_id, pipeline, sha, status, created, updated, started, finished, duration, error, report_dir, source) = row
+    (
+        run_id,
+        job_id,
+        pipeline,
+        sha,
+        status,
+        created,
+        updated,
+        started,
+        finished,
+        duration,
+        error,
+        report_dir,
+        source,
+    ) = row
     steps = [
         StepRecord(
-            index=idx, name=name, status=st, started_at=sa, finished_at=fa, duration_ms=dm, rows_affected=ra,
-            attempts=att, error=_decode(err) if err else None,
+            index=idx,
+            name=name,
+            status=st,
+            started_at=sa,
+            finished_at=fa,
+            duration_ms=dm,
+            rows_affected=ra,
+            attempts=att,
+            error=_decode(err) if err else None,
         )
         for idx, name, st, sa, fa, dm, ra, att, err in connection.execute(
             "SELECT idx, name, status, started_at, finished_at, duration_ms, rows_affected, attempts, error_json"
@@ -230,9 +273,20 @@ def _record(connection: sqlite3.Connection, row: tuple[Any, ...]) -> RunRecord:
         )
     ]
     return RunRecord(
-        run_id=run_id, job_id=job_id, pipeline=pipeline, definition_sha256=sha, status=status, created_at=created,
-        updated_at=updated, started_at=started, finished_at=finished, duration_ms=duration,
-        error=_decode(error) if error else None, report_dir=report_dir, source=source, steps=steps,
+        run_id=run_id,
+        job_id=job_id,
+        pipeline=pipeline,
+        definition_sha256=sha,
+        status=status,
+        created_at=created,
+        updated_at=updated,
+        started_at=started,
+        finished_at=finished,
+        duration_ms=duration,
+        error=_decode(error) if error else None,
+        report_dir=report_dir,
+        source=source,
+        steps=steps,
         transitions=transitions,
     )
 

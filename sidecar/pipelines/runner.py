@@ -22,14 +22,15 @@ import anyio.to_thread
 from msgspec import Struct
 
 from sidecar.common.clock import utc_now
+from sidecar.common.errors import RpcError
+from sidecar.common.redaction import mask_secrets
 from sidecar.database.errors import RETRYABLE_CLASSES, failure_class, is_duckdb_error, to_application_error
 from sidecar.database.handle import QueryHandle
 from sidecar.database.query import Rows
 from sidecar.jobs.model import job_error
 from sidecar.jobs.types import JobContext, JobEnvironment, JobFailed, RetryPolicy
-from sidecar.common.redaction import mask_secrets
-from sidecar.pipelines.ledger import RunLedger
 from sidecar.pipelines.definition import Pipeline, secret_names, substitute_secrets
+from sidecar.pipelines.ledger import RunLedger
 from sidecar.pipelines.report import report_dir, write_report
 from sidecar.pipelines.report_schema import (
     HTML_FILE,
@@ -42,7 +43,6 @@ from sidecar.pipelines.report_schema import (
     StepReport,
 )
 from sidecar.pipelines.steps import StepOutcome, execute_step, preview_table_read_only
-from sidecar.common.errors import RpcError
 
 INFO = logging.INFO
 
@@ -107,8 +107,13 @@ async def run_pipeline(
         await _run_steps(run)
     except anyio.get_cancelled_exc_class():
         with anyio.CancelScope(shield=True):
-            run.error = job_error("interrupted", "the run was interrupted (canceled or shutting down)", "interrupted",
-                                  step=_step_name(run), run_id=run_id)
+            run.error = job_error(
+                "interrupted",
+                "the run was interrupted (canceled or shutting down)",
+                "interrupted",
+                step=_step_name(run),
+                run_id=run_id,
+            )
             await _close(run, "failed")
         raise
     if run.error is not None:
@@ -159,7 +164,9 @@ async def _run_steps(run: _Run) -> None:
                 run.preview = await handle.run(preview_table_read_only, run.preview_table, preview_rows)
                 run.preview_source = "table"
             except Exception as exc:  # a preview is a courtesy: the run itself succeeded
-                context.log(logging.WARNING, "no preview of the output table", table=run.preview_table, error=_error_of(exc)[1])
+                context.log(
+                    logging.WARNING, "no preview of the output table", table=run.preview_table, error=_error_of(exc)[1]
+                )
         context.progress.set(1.0, f"{len(steps)} of {len(steps)} steps done")
     finally:
         handle.close()
@@ -193,7 +200,9 @@ async def _run_step(run: _Run, handle: QueryHandle, index: int, sql: str, previe
             context.log(logging.ERROR, "step failed", error_kind=kind, error_class=klass, error=message)
             return None
     took = int((time.monotonic() - began) * 1000)
-    await ledger.move_step(run.run_id, index, "success", finished_at=utc_now(), duration_ms=took, rows_affected=outcome.rows_affected)
+    await ledger.move_step(
+        run.run_id, index, "success", finished_at=utc_now(), duration_ms=took, rows_affected=outcome.rows_affected
+    )
     context.log(INFO, "step succeeded", rows_affected=outcome.rows_affected, duration_ms=took)
     return outcome
 
@@ -214,15 +223,30 @@ async def _close(run: _Run, status: str) -> tuple[Any, Any]:
     await ledger.move_run(run.run_id, status, finished_at=now, duration_ms=took, error=run.error)
     run.context.log_fields["step"] = None
     paths = await write_run_report(
-        run.context.services, run.ledger, run.run_id, run.pipeline, run.source, run.preview, run.preview_source, run.preview_table
+        run.context.services,
+        run.ledger,
+        run.run_id,
+        run.pipeline,
+        run.source,
+        run.preview,
+        run.preview_source,
+        run.preview_table,
     )
-    run.context.log(INFO if status == "success" else logging.ERROR, "pipeline run finished", status=status, duration_ms=took)
+    run.context.log(
+        INFO if status == "success" else logging.ERROR, "pipeline run finished", status=status, duration_ms=took
+    )
     return paths
 
 
 async def write_run_report(
-    services: JobEnvironment, ledger: RunLedger, run_id: str, pipeline: Pipeline, source: str | None, preview: Rows | None = None,
-    preview_source: str | None = None, preview_table: str | None = None,
+    services: JobEnvironment,
+    ledger: RunLedger,
+    run_id: str,
+    pipeline: Pipeline,
+    source: str | None,
+    preview: Rows | None = None,
+    preview_source: str | None = None,
+    preview_table: str | None = None,
 ) -> tuple[Any, Any]:
     """Build the report from the ledger's record and write both files."""
     record = await ledger.get(run_id)
@@ -232,8 +256,11 @@ async def write_run_report(
         run_id=run_id,
         job_id=record.job_id,
         pipeline=PipelineInfo(
-            name=pipeline.name, description=pipeline.description, definition_sha256=record.definition_sha256,
-            source=source, output=pipeline.output,
+            name=pipeline.name,
+            description=pipeline.description,
+            definition_sha256=record.definition_sha256,
+            source=source,
+            output=pipeline.output,
         ),
         status=record.status,
         created_at=record.created_at,
@@ -243,15 +270,28 @@ async def write_run_report(
         error=record.error,
         steps=[
             StepReport(
-                index=s.index, name=s.name, status=s.status, started_at=s.started_at, finished_at=s.finished_at,
-                duration_ms=s.duration_ms, rows_affected=s.rows_affected, attempts=s.attempts, error=s.error,
+                index=s.index,
+                name=s.name,
+                status=s.status,
+                started_at=s.started_at,
+                finished_at=s.finished_at,
+                duration_ms=s.duration_ms,
+                rows_affected=s.rows_affected,
+                attempts=s.attempts,
+                error=s.error,
                 sql=pipeline.steps[s.index].sql,
             )
             for s in record.steps
         ],
-        preview=None if preview is None else Preview(
-            source=preview_source or "step", table=preview_table if preview_source == "table" else None,
-            columns=preview.columns, rows=preview.rows, row_count=len(preview.rows), truncated=preview.truncated,
+        preview=None
+        if preview is None
+        else Preview(
+            source=preview_source or "step",
+            table=preview_table if preview_source == "table" else None,
+            columns=preview.columns,
+            rows=preview.rows,
+            row_count=len(preview.rows),
+            truncated=preview.truncated,
         ),
         files={"report": HTML_FILE, "metadata": METADATA_FILE},
         generated_at=utc_now(),

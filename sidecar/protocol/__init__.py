@@ -5,8 +5,8 @@ implements the same contract and is tested against the same vectors
 (``tests/vectors/``).
 """
 
-from sidecar.protocol.codec import decode_element, decode_line, error_object
 from sidecar.common.errors import ERROR_TABLE, ApplicationError, ErrorCode, RpcError
+from sidecar.protocol.codec import decode_element, decode_line, error_object
 from sidecar.protocol.framing import DEFAULT_MAX_FRAME_BYTES, LineSplitter
 from sidecar.protocol.lifecycle import (
     LIFECYCLE_TOKENS,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from msgspec import UNSET, Raw, Struct
+from msgspec import UNSET, Raw, Struct, UnsetType
 
 from sidecar.common.errors import ERROR_TABLE, ErrorCode
 from sidecar.protocol.messages import (
@@ -34,12 +34,12 @@ from sidecar.protocol.messages import (
 class _Envelope(Struct):
     """Every member of a JSON-RPC object, undecoded, so validation is ours."""
 
-    jsonrpc: Raw = UNSET  # type: ignore[assignment]
-    method: Raw = UNSET  # type: ignore[assignment]
-    params: Raw = UNSET  # type: ignore[assignment]
-    id: Raw = UNSET  # type: ignore[assignment]
-    result: Raw = UNSET  # type: ignore[assignment]
-    error: Raw = UNSET  # type: ignore[assignment]
+    jsonrpc: Raw | UnsetType = UNSET
+    method: Raw | UnsetType = UNSET
+    params: Raw | UnsetType = UNSET
+    id: Raw | UnsetType = UNSET
+    result: Raw | UnsetType = UNSET
+    error: Raw | UnsetType = UNSET
 
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
@@ -112,40 +112,39 @@ def decode_element(raw: Raw) -> Message:
 
 def _from_envelope(env: _Envelope) -> Message:
     id_ = env.id
-    has_id = id_ is not UNSET
-    if has_id and raw_id_kind(id_) not in ("string", "number", "null"):
+    if isinstance(id_, Raw) and raw_id_kind(id_) not in ("string", "number", "null"):
         return _invalid(NULL_ID, "id must be a string, a number or null")
-    reply_id = id_ if has_id else NULL_ID
-    if env.jsonrpc is UNSET or bytes(env.jsonrpc) != _JSONRPC_2:
+    reply_id = id_ if isinstance(id_, Raw) else NULL_ID
+    if not isinstance(env.jsonrpc, Raw) or bytes(env.jsonrpc) != _JSONRPC_2:
         return _invalid(reply_id, 'jsonrpc must be exactly "2.0"')
 
-    if env.method is UNSET:
+    if not isinstance(env.method, Raw):
         return _response_from_envelope(env, reply_id)
     if raw_id_kind(env.method) != "string":
         return _invalid(reply_id, "method must be a string")
     method = _str_decoder.decode(env.method)
 
     params: Raw | None = None
-    if env.params is not UNSET:
+    if isinstance(env.params, Raw):
         kind = raw_id_kind(env.params)
         if kind in ("object", "array"):
             params = env.params
         elif kind != "null":  # "params": null is treated as absent
             return _invalid(reply_id, "params must be an object or an array")
-    if not has_id:
+    if not isinstance(id_, Raw):
         return Notification(method, params)
     return Request(id_, method, params)
 
 
 def _response_from_envelope(env: _Envelope, reply_id: Raw) -> Message:
-    has_result = env.result is not UNSET
-    has_error = env.error is not UNSET
-    if env.id is UNSET or has_result == has_error:
+    result, error = env.result, env.error
+    if not isinstance(env.id, Raw) or isinstance(result, Raw) == isinstance(error, Raw):
         return _invalid(reply_id, "a message needs a method, or an id with exactly one of result/error")
-    if has_result:
-        return Response(env.id, env.result)
+    if isinstance(result, Raw):
+        return Response(env.id, result)
+    assert isinstance(error, Raw)
     try:
-        error = _error_decoder.decode(env.error)
+        decoded = _error_decoder.decode(error)
     except msgspec.DecodeError as exc:
         return _invalid(reply_id, f"malformed error object: {exc}")
-    return ErrorReply(env.id, error)
+    return ErrorReply(env.id, decoded)

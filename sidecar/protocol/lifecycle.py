@@ -14,7 +14,7 @@ Hosts must ignore keys they do not know, so fields can be added freely.
 from __future__ import annotations
 
 import re
-from typing import Final, Literal
+from typing import Final, Literal, TypeGuard
 
 from msgspec import Struct
 
@@ -57,7 +57,7 @@ def format_lifecycle(token: LifecycleToken, **fields: object) -> bytes:
     """
     if token not in LIFECYCLE_TOKENS:
         raise LifecycleError(f"unknown lifecycle token {token!r}")
-    parts = [token]
+    parts: list[str] = [token]
     for key, raw in fields.items():
         value = str(raw)
         if not _KEY.match(key):
@@ -76,6 +76,10 @@ def is_lifecycle_line(line: bytes | str) -> bool:
     return head.decode("ascii", "replace") in LIFECYCLE_TOKENS
 
 
+def _is_token(text: str) -> TypeGuard[LifecycleToken]:
+    return text in LIFECYCLE_TOKENS
+
+
 def parse_lifecycle(line: bytes | str) -> LifecycleLine:
     """Parse one lifecycle line (a trailing ``\\n`` or ``\\r\\n`` is trimmed).
 
@@ -91,7 +95,7 @@ def parse_lifecycle(line: bytes | str) -> LifecycleLine:
         text = line
     text = text.removesuffix("\n").removesuffix("\r")
     token, *pairs = text.split(" ")
-    if token not in LIFECYCLE_TOKENS:
+    if not _is_token(token):
         raise LifecycleError(f"unknown lifecycle token {token!r}")
     fields: dict[str, str] = {}
     for pair in pairs:
@@ -99,4 +103,4 @@ def parse_lifecycle(line: bytes | str) -> LifecycleLine:
         if not sep or not _KEY.match(key) or not _VALUE.match(value):
             raise LifecycleError(f"malformed lifecycle field {pair!r}")
         fields[key] = value
-    return LifecycleLine(token, fields)  # type: ignore[arg-type]
+    return LifecycleLine(token, fields)

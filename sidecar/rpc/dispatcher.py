@@ -216,7 +216,9 @@ class Dispatcher(Generic[StateT]):
         finally:
             self.connection.finish(entry)
             elapsed_ms = (time.monotonic() - entry.started) * 1000
-            log.debug("request done", extra={"ctx": {"method": spec.name, "id": entry.id_key, "ms": round(elapsed_ms, 3)}})
+            log.debug(
+                "request done", extra={"ctx": {"method": spec.name, "id": entry.id_key, "ms": round(elapsed_ms, 3)}}
+            )
 
     async def _run_batch(self, batch: Batch) -> None:
         try:

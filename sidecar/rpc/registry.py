@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, get_type_hints
 
@@ -52,7 +52,7 @@ class MethodSpec:
     summary: str
     description: str
     is_async: bool
-    decoder: msgspec.json.Decoder | None
+    decoder: msgspec.json.Decoder[Any] | None
     field_names: tuple[str, ...]
 
     def decode_params(self, raw: Raw | None) -> msgspec.Struct | None:
@@ -71,7 +71,8 @@ class MethodSpec:
                 return msgspec.convert({}, self.params_type)
             if raw_first_byte(raw) == b"[":
                 return self._decode_positional(raw)
-            return self.decoder.decode(raw)
+            decoded: msgspec.Struct = self.decoder.decode(raw)
+            return decoded
         except msgspec.ValidationError as exc:
             raise invalid_params(exc) from None
 
@@ -109,7 +110,7 @@ class Registry:
     def __contains__(self, name: str) -> bool:
         return name in self._methods
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[MethodSpec]:
         return iter(sorted(self._methods.values(), key=lambda spec: spec.name))
 
     def names(self) -> list[str]:

@@ -13,15 +13,18 @@ worker thread; calls are serialised, which also keeps the name list exact.
 """
 
 import logging
-from typing import Annotated, Any, Final
+from collections.abc import Callable
+from typing import Annotated, Any, Final, TypeVar
 
 import anyio
 import anyio.to_thread
 import msgspec
 from msgspec import Meta, Struct
 
-from sidecar.common.redaction import redact_value
 from sidecar.common.errors import ApplicationError
+from sidecar.common.redaction import redact_value
+
+T = TypeVar("T")
 
 log = logging.getLogger("sidecar.secrets")
 
@@ -90,7 +93,7 @@ class SecretStore:
         self._keyring: Any = None
         self._limiter: anyio.CapacityLimiter | None = None
 
-    async def _call(self, fn: Any, *args: Any) -> Any:
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(1)
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
@@ -147,7 +150,7 @@ class SecretStore:
         self._keyring = backend
         return backend
 
-    def _guard(self, fn: Any, *args: Any) -> Any:
+    def _guard(self, fn: Callable[..., T], *args: Any) -> T:
         backend = self._backend()
         try:
             return fn(backend, *args)
@@ -169,7 +172,11 @@ class SecretStore:
         return self._guard(work)
 
     def _get(self, name: str) -> str | None:
-        return self._guard(lambda backend: backend.get_password(self.service, name))
+        def work(backend: Any) -> str | None:
+            value: str | None = backend.get_password(self.service, name)
+            return value
+
+        return self._guard(work)
 
     def _delete(self, name: str) -> bool:
         def work(backend: Any) -> bool:
@@ -215,4 +222,6 @@ def _keychain_error(exc: Exception) -> ApplicationError:
         return ApplicationError("keychain_locked", f"the keychain is locked: {exc}")
     if names & {"NoKeyringError", "InitError"}:
         return ApplicationError("keychain_unavailable", f"no usable keychain: {exc}", backend=None)
-    return ApplicationError("keychain_error", f"keychain failure: {type(exc).__name__}: {exc}", error=type(exc).__name__)
+    return ApplicationError(
+        "keychain_error", f"keychain failure: {type(exc).__name__}: {exc}", error=type(exc).__name__
+    )

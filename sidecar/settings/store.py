@@ -102,7 +102,9 @@ class SettingsStore:
             known = {key: value for key, value in stored.items() if key in SETTING_NAMES}
             return msgspec.convert(known, Settings)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            log.error("settings file unreadable; using defaults", extra={"ctx": {"path": str(self.path), "error": str(exc)}})
+            log.error(
+                "settings file unreadable; using defaults", extra={"ctx": {"path": str(self.path), "error": str(exc)}}
+            )
             return Settings()
 
     async def update(self, values: dict[str, Any]) -> Settings:
@@ -129,7 +131,9 @@ class SettingsStore:
         if self._lock is None:
             self._lock = anyio.Lock()
         async with self._lock:
-            await anyio.to_thread.run_sync(write_atomically, self.path, msgspec.json.format(msgspec.json.encode(candidate)))
+            await anyio.to_thread.run_sync(
+                write_atomically, self.path, msgspec.json.format(msgspec.json.encode(candidate))
+            )
             self.current = candidate
         log.info("settings changed", extra={"ctx": {"keys": sorted(values)}})
         for callback in self._observers:

@@ -22,16 +22,28 @@ def check(tmp_path: Path, modules: list[tuple[str, str | None]]) -> subprocess.C
     )
     report = tmp_path / "compilation-report.xml"
     report.write_text(f'<?xml version="1.0"?>\n<nuitka-compilation-report>\n{rows}\n</nuitka-compilation-report>\n')
-    return subprocess.run([sys.executable, str(REPO / "build" / "buildinfo.py"), "check-report", str(report)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(REPO / "build" / "buildinfo.py"), "check-report", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_runtime_dependencies_and_the_standard_library_pass(tmp_path: Path) -> None:
-    done = check(tmp_path, [
-        ("asyncio", None), ("sidecar.app.main", "sidecar"), ("anyio", "anyio"), ("duckdb", "duckdb"),
-        ("yaml", "PyYAML"), ("jaraco.context", "jaraco.classes,jaraco.context,jaraco.functools"),
-        ("secretstorage", "SecretStorage"), ("more_itertools", "more-itertools"),
-    ])
+    done = check(
+        tmp_path,
+        [
+            ("asyncio", None),
+            ("sidecar.app.main", "sidecar"),
+            ("anyio", "anyio"),
+            ("duckdb", "duckdb"),
+            ("yaml", "PyYAML"),
+            ("jaraco.context", "jaraco.classes,jaraco.context,jaraco.functools"),
+            ("secretstorage", "SecretStorage"),
+            ("more_itertools", "more-itertools"),
+        ],
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -49,16 +61,27 @@ def check_pyinstaller(tmp_path: Path, modules: list[tuple[str, str]]) -> subproc
     pkg = [(name, f"/x/{name}", "EXTENSION") for name, kind in modules if kind == "EXTENSION"]
     (work / "PYZ-00.toc").write_text(repr(("/x/PYZ-00.pyz", pyz)))
     (work / "PKG-00.toc").write_text(repr(("/x/PKG-00.pkg", "", True, "sidecar", pkg, False, False)))
-    return subprocess.run([sys.executable, str(REPO / "build" / "buildinfo.py"), "check-report", str(work)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(REPO / "build" / "buildinfo.py"), "check-report", str(work)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_pyinstaller_work_folder_is_checked_the_same_way(tmp_path: Path) -> None:
-    fine = check_pyinstaller(tmp_path / "a", [
-        ("asyncio.events", "PYMODULE"), ("anyio._core", "PYMODULE"), ("yaml", "PYMODULE"),
-        ("msgspec/_core.cpython-311-x86_64-linux-gnu.so", "EXTENSION"),
-        ("python3.11/lib-dynload/_struct.cpython-311-x86_64-linux-gnu.so", "EXTENSION"),
-    ])
+    fine = check_pyinstaller(
+        tmp_path / "a",
+        [
+            ("asyncio.events", "PYMODULE"),
+            ("anyio._core", "PYMODULE"),
+            ("yaml", "PYMODULE"),
+            ("msgspec/_core.cpython-311-x86_64-linux-gnu.so", "EXTENSION"),
+            ("python3.11/lib-dynload/_struct.cpython-311-x86_64-linux-gnu.so", "EXTENSION"),
+        ],
+    )
     assert fine.returncode == 0, fine.stderr
-    bad = check_pyinstaller(tmp_path / "b", [("anyio", "PYMODULE"), ("uvloop.loop.cpython-311-x86_64-linux-gnu.so", "EXTENSION")])
+    bad = check_pyinstaller(
+        tmp_path / "b", [("anyio", "PYMODULE"), ("uvloop.loop.cpython-311-x86_64-linux-gnu.so", "EXTENSION")]
+    )
     assert bad.returncode == 1 and "uvloop.loop" in bad.stderr

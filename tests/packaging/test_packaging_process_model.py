@@ -168,7 +168,9 @@ def test_two_processes_in_one_process_group(packager: str, launch: Callable[...,
         assert "_PYI_ARCHIVE_FILE" in child_env
 
 
-def test_sigterm_to_the_bootstrap_gives_one_shutdown_signal_line(packager: str, launch: Callable[..., Launched]) -> None:
+def test_sigterm_to_the_bootstrap_gives_one_shutdown_signal_line(
+    packager: str, launch: Callable[..., Launched]
+) -> None:
     run = launch()
     sent = time.monotonic()
     run.proc.send_signal(signal.SIGTERM)
@@ -285,5 +287,13 @@ def test_manifest_describes_the_binary(packager: str) -> None:
     assert manifest["binary_size_bytes"] == binary.stat().st_size
     assert manifest["sha256"] == buildinfo.sha256(binary)
     assert manifest["sidecar_version"] == buildinfo.read_version()
-    for key in ("command_line", "packager_version", "python_version", "platform", "arch", "build_seconds", "git_commit"):
+    for key in (
+        "command_line",
+        "packager_version",
+        "python_version",
+        "platform",
+        "arch",
+        "build_seconds",
+        "git_commit",
+    ):
         assert manifest[key] not in (None, ""), key

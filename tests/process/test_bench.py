@@ -26,7 +26,11 @@ def run_bench(name: str, out: Path, *args: str, timeout: float = 600, output: st
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / f"{name}.py"), "--quick", "--out", str(out), *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert done.returncode == 0, f"bench/{name}.py failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     output = output or name
@@ -55,7 +59,9 @@ def test_rpc_bench_measures_every_subject(tmp_path: Path) -> None:
     for packager in ("nuitka", "pyinstaller"):
         assert (packager in subjects) != (packager in document["skipped"])
     assert [t["target"] for t in document["targets"]] == [
-        "ping p50 from source <= 50 us", "ping p50 >= 30x faster than FastAPI", ">= 50,000 pipelined pings/s from source",
+        "ping p50 from source <= 50 us",
+        "ping p50 >= 30x faster than FastAPI",
+        ">= 50,000 pipelined pings/s from source",
     ]
     assert all(isinstance(t["met"], bool) for t in document["targets"])
 
@@ -110,5 +116,9 @@ def test_compare_revisions_runs_two_revisions_side_by_side(tmp_path: Path) -> No
     results = document["results"]
     assert results["before"]["revision"] == "HEAD" and results["after"]["revision"] == "working tree"
     for side in results.values():
-        assert _positive(side["ping_us"]["p50"]) and _positive(side["query_us"]["p50"]) and _positive(side["paged_s"]["p50"])
+        assert (
+            _positive(side["ping_us"]["p50"])
+            and _positive(side["query_us"]["p50"])
+            and _positive(side["paged_s"]["p50"])
+        )
         assert side["exit_status"] == 0

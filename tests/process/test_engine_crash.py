@@ -30,13 +30,17 @@ async def test_sigkill_mid_ingest_then_restart(data_dir: Path, tmp_path: Path) -
 
     async with running_sidecar(data_dir) as sidecar, collecting(sidecar) as notes:
         for table in ("keep", "sales"):
-            job = await sidecar.call("jobs.submit", {"type": "ingest", "payload": {"source": str(small), "table": table}})
+            job = await sidecar.call(
+                "jobs.submit", {"type": "ingest", "payload": {"source": str(small), "table": table}}
+            )
             assert (await notes.finished(job["job_id"])).params["status"] == "succeeded"
         doomed = await sidecar.call(
             "jobs.submit", {"type": "ingest", "payload": {"source": str(big / "*.csv"), "table": "sales"}}
         )
         moving = await notes.wait(
-            lambda n: n.method == "job.progress" and n.params["job_id"] == doomed["job_id"] and n.params["progress"] > 0,
+            lambda n: (
+                n.method == "job.progress" and n.params["job_id"] == doomed["job_id"] and n.params["progress"] > 0
+            ),
             timeout=30,
         )
         assert moving.params["progress"] < 1.0, "the ingest finished before it could be killed"
@@ -53,7 +57,9 @@ async def test_sigkill_mid_ingest_then_restart(data_dir: Path, tmp_path: Path) -
         recovered = await notes.status(doomed["job_id"], "failed", timeout=5)
         listed = await sidecar.call("jobs.list")
         assert recovered.params["previous"] == "running" and recovered.params["recovered"] is True
-        assert recovered.params["error"]["kind"] == "interrupted" and recovered.params["error"]["class"] == "interrupted"
+        assert (
+            recovered.params["error"]["kind"] == "interrupted" and recovered.params["error"]["class"] == "interrupted"
+        )
         record = await sidecar.call("jobs.get", {"job_id": doomed["job_id"]})
         assert record["status"] == "failed" and record["error"]["kind"] == "interrupted"
         assert {job["job_id"]: job["status"] for job in listed["jobs"]}[doomed["job_id"]] == "failed"

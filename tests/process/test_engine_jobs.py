@@ -48,7 +48,9 @@ async def test_long_query_job_is_canceled_within_a_second(data_dir: Path) -> Non
         assert submitted["status"] == "queued" and len(job_id) == 36 and job_id[14] == "7"  # a UUIDv7
         await notes.status(job_id, "running")
         # DuckDB's own query progress feeds job.progress.
-        first = await notes.wait(lambda n: n.method == "job.progress" and n.params["job_id"] == job_id and n.params["progress"] > 0)
+        first = await notes.wait(
+            lambda n: n.method == "job.progress" and n.params["job_id"] == job_id and n.params["progress"] > 0
+        )
         assert 0 < first.params["progress"] < 1
         cancel_at = time.monotonic()
         answer = await sidecar.call("jobs.cancel", {"job_id": job_id})
@@ -82,7 +84,14 @@ async def test_ingest_progress_is_monotonic_and_rate_limited(data_dir: Path, tmp
         done = await notes.finished(job["job_id"], timeout=60)
         assert done.params["status"] == "succeeded", done.params
         result = done.params["result"]
-        assert result == {"table": "sales", "rows": 900_000, "files": 6, "bytes": result["bytes"], "format": "csv", "mode": "replace"}
+        assert result == {
+            "table": "sales",
+            "rows": 900_000,
+            "files": 6,
+            "bytes": result["bytes"],
+            "format": "csv",
+            "mode": "replace",
+        }
         progress = notes.of("job.progress", job["job_id"])
         values = [n.params["progress"] for n in progress]
         assert values == sorted(values) and values[-1] == 1.0
@@ -104,7 +113,8 @@ async def test_bounded_queue_and_canceling_queued_jobs(data_dir: Path) -> None:
         running = await sidecar.call("jobs.submit", {"type": "export", "payload": {"sql": LONG_QUERY}})
         await notes.status(running["job_id"], "running")
         queued = [
-            (await sidecar.call("jobs.submit", {"type": "maintenance.compact", "payload": {}}))["job_id"] for _ in range(2)
+            (await sidecar.call("jobs.submit", {"type": "maintenance.compact", "payload": {}}))["job_id"]
+            for _ in range(2)
         ]
         with pytest.raises(RpcCallError) as full:
             await sidecar.call("jobs.submit", {"type": "maintenance.compact", "payload": {}})
@@ -141,7 +151,8 @@ async def test_retryable_failures_are_retried_with_backoff(data_dir: Path, tmp_p
         bad = tmp_path / "bad.csv"
         bad.write_text("a\n1\n")
         wrong = await sidecar.call(
-            "jobs.submit", {"type": "export", "payload": {"sql": "SELECT * FROM missing", "path": str(tmp_path / "x.parquet")}}
+            "jobs.submit",
+            {"type": "export", "payload": {"sql": "SELECT * FROM missing", "path": str(tmp_path / "x.parquet")}},
         )
         failed = await notes.finished(wrong["job_id"])
         assert failed.params["error"]["kind"] == "catalog" and failed.params["error"]["attempts"] == 1
@@ -153,15 +164,20 @@ async def test_append_mode_and_parquet_format(data_dir: Path, tmp_path: Path) ->
     async with running_sidecar(data_dir) as sidecar, collecting(sidecar) as notes:
         job = await sidecar.call("jobs.submit", {"type": "ingest", "payload": {"source": str(first), "table": "t"}})
         assert (await notes.finished(job["job_id"])).params["status"] == "succeeded"
-        unknown = await sidecar.call("jobs.submit", {"type": "ingest", "payload": {"source": str(second), "table": "t", "mode": "append"}})
+        unknown = await sidecar.call(
+            "jobs.submit", {"type": "ingest", "payload": {"source": str(second), "table": "t", "mode": "append"}}
+        )
         failed = await notes.finished(unknown["job_id"])
         assert failed.params["error"]["kind"] == "invalid_input"  # cannot tell the format of b.data
         job = await sidecar.call(
-            "jobs.submit", {"type": "ingest", "payload": {"source": str(second), "table": "t", "mode": "append", "format": "csv"}}
+            "jobs.submit",
+            {"type": "ingest", "payload": {"source": str(second), "table": "t", "mode": "append", "format": "csv"}},
         )
         assert (await notes.finished(job["job_id"])).params["result"]["rows"] == 50
         exported = await sidecar.call("db.export", {"sql": "SELECT * FROM t", "path": str(tmp_path / "t.parquet")})
-        job = await sidecar.call("jobs.submit", {"type": "ingest", "payload": {"source": exported["path"], "table": "t2"}})
+        job = await sidecar.call(
+            "jobs.submit", {"type": "ingest", "payload": {"source": exported["path"], "table": "t2"}}
+        )
         done = await notes.finished(job["job_id"])
         assert done.params["result"]["format"] == "parquet" and done.params["result"]["rows"] == 150
     with duckdb.connect(str(data_dir / "engine.duckdb"), read_only=True) as con:

@@ -46,28 +46,42 @@ async def test_ingest_pipeline_query_export_report(data_dir: Path, tmp_path: Pat
         assert done.params["run_id"] == run_id
         result = done.params["result"]
         assert [(s["name"], s["status"]) for s in result["steps"]] == [
-            ("clean", "success"), ("join targets", "success"), ("rank", "success")
+            ("clean", "success"),
+            ("join targets", "success"),
+            ("rank", "success"),
         ]
         positive = sum(1 for i in range(20_000) if i % 1000 != 0)
         assert [s["rows_affected"] for s in result["steps"]] == [positive, 4, 4]
 
         queried = await sidecar.call("db.query", {"sql": "SELECT * FROM region_ranking ORDER BY position"})
-        assert [c["name"] for c in queried["columns"]] == ["region", "manager", "total", "orders", "attainment", "position"]
+        assert [c["name"] for c in queried["columns"]] == [
+            "region",
+            "manager",
+            "total",
+            "orders",
+            "attainment",
+            "position",
+        ]
         assert queried["row_count"] == 4 and sum(row[3] for row in queried["rows"]) == positive
         written = await sidecar.call(
-            "db.export", {"sql": "SELECT * FROM region_ranking ORDER BY position", "format": "parquet", "path": str(exported)}
+            "db.export",
+            {"sql": "SELECT * FROM region_ranking ORDER BY position", "format": "parquet", "path": str(exported)},
         )
         assert written["row_count"] == 4
 
         report = await sidecar.call("reports.get", {"run_id": run_id})
         ledger = await sidecar.call("runs.get", {"run_id": run_id})
         with pytest.raises(RpcCallError) as reused:
-            await sidecar.call("jobs.submit", {"type": "pipeline.run", "run_id": run_id, "payload": {"pipeline": str(PIPELINE)}})
+            await sidecar.call(
+                "jobs.submit", {"type": "pipeline.run", "run_id": run_id, "payload": {"pipeline": str(PIPELINE)}}
+            )
         assert reused.value.kind == "run_exists"
 
     # The export holds exactly what the query returned.
     with duckdb.connect() as con:
-        rows = con.execute(f"SELECT region, orders, position FROM read_parquet('{exported}') ORDER BY position").fetchall()
+        rows = con.execute(
+            f"SELECT region, orders, position FROM read_parquet('{exported}') ORDER BY position"
+        ).fetchall()
     assert [list(row) for row in rows] == [[r[0], r[3], r[5]] for r in queried["rows"]]
 
     # Both report files exist where the seed says, and agree with each other, the ledger and the job.
@@ -87,10 +101,14 @@ async def test_ingest_pipeline_query_export_report(data_dir: Path, tmp_path: Pat
     assert metadata["preview"]["rows"] == queried["rows"]
     assert ledger["status"] == "success" and ledger["definition_sha256"] == metadata["pipeline"]["definition_sha256"]
     assert [(t["step"], t["from_status"], t["to_status"]) for t in ledger["transitions"]] == [
-        (None, None, "pending"), (None, "pending", "running"),
-        (0, "pending", "running"), (0, "running", "success"),
-        (1, "pending", "running"), (1, "running", "success"),
-        (2, "pending", "running"), (2, "running", "success"),
+        (None, None, "pending"),
+        (None, "pending", "running"),
+        (0, "pending", "running"),
+        (0, "running", "success"),
+        (1, "pending", "running"),
+        (1, "running", "success"),
+        (2, "pending", "running"),
+        (2, "running", "success"),
         (None, "running", "success"),
     ]
     page = (folder / "report.html").read_text()
@@ -127,7 +145,12 @@ async def test_failed_and_retried_runs_still_write_reports(data_dir: Path, tmp_p
         done = await notes.finished(job["job_id"])
         assert done.params["status"] == "failed"
         error = done.params["error"]
-        assert (error["kind"], error["class"], error["step"], error["run_id"]) == ("sql_syntax", "sql", "typo", job["run_id"])
+        assert (error["kind"], error["class"], error["step"], error["run_id"]) == (
+            "sql_syntax",
+            "sql",
+            "typo",
+            job["run_id"],
+        )
         report = (await sidecar.call("reports.get", {"run_id": job["run_id"]}))["metadata"]
         assert report["status"] == "failed" and report["error"]["step"] == "typo"
         assert [s["status"] for s in report["steps"]] == ["success", "failed", "skipped"]
@@ -141,10 +164,14 @@ async def test_failed_and_retried_runs_still_write_reports(data_dir: Path, tmp_p
         assert (data_dir / "reports" / job["run_id"] / "report.html").exists()
 
         with pytest.raises(RpcCallError) as invalid:
-            await sidecar.call("jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": {"name": "x", "steps": []}}})
+            await sidecar.call(
+                "jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": {"name": "x", "steps": []}}}
+            )
         assert invalid.value.code == -32602 and invalid.value.data["path"] == "$.payload.pipeline.steps"
         with pytest.raises(RpcCallError) as not_a_file:
-            await sidecar.call("jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": str(tmp_path / "nope.yaml")}})
+            await sidecar.call(
+                "jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": str(tmp_path / "nope.yaml")}}
+            )
         assert not_a_file.value.kind == "invalid_pipeline"
         with pytest.raises(RpcCallError) as no_report:
             await sidecar.call("reports.get", {"run_id": "0190b2b2-0000-7000-8000-000000000000"})

@@ -45,7 +45,9 @@ async def test_engine_threads_are_niced_and_the_loop_is_not(data_dir: Path) -> N
         await sidecar.call("db.query", {"sql": "SELECT 42"})
         job = (await sidecar.call("jobs.submit", {"type": "export", "payload": {"sql": LONG_QUERY}}))["job_id"]
         await notes.status(job, "running")
-        await notes.wait(lambda n: n.method == "job.progress" and n.params["job_id"] == job and n.params["progress"] > 0)
+        await notes.wait(
+            lambda n: n.method == "job.progress" and n.params["job_id"] == job and n.params["progress"] > 0
+        )
         during = thread_nice(pid)
         await sidecar.call("jobs.cancel", {"job_id": job})
     loop_nice = before[pid]

@@ -34,17 +34,35 @@ SELECT
 """
 
 EXPECTED: dict[str, Any] = {
-    "i": 42, "big": 9007199254740993, "huge": "170141183460469231731687303715884105727",
-    "dec": "12.340", "f": 0.1, "nan": "NaN", "ninf": "-Infinity",
-    "s": "héllo", "b": "qrsA", "t": True,
-    "d": "2024-02-29", "dinf": "infinity", "dbc": "0000-01-01",
-    "ts": "2024-01-02T03:04:05.123456", "tns": "2024-01-02T03:04:05.123456789",
-    "tm": "23:59:59.5", "ttz": "01:02:03+05:30",
-    "iv": "P1Y2M3DT4H5M6.5S", "niv": "P-1DT-1S",
-    "u": "00000000-0000-0000-0000-000000000001", "l": [1, None, 3], "nested": [["1.5"]],
-    "st": {"a": 1, "when": "2024-01-01", "amt": "2.50"}, "m": [{"key": "k1", "value": 10}, {"key": "k2", "value": 20}],
-    "mi": [{"key": 1, "value": ["P1D"]}], "un": {"tag": "num", "value": "7"}, "arr": [1, 2],
-    "nd": None, "ns": None,
+    "i": 42,
+    "big": 9007199254740993,
+    "huge": "170141183460469231731687303715884105727",
+    "dec": "12.340",
+    "f": 0.1,
+    "nan": "NaN",
+    "ninf": "-Infinity",
+    "s": "héllo",
+    "b": "qrsA",
+    "t": True,
+    "d": "2024-02-29",
+    "dinf": "infinity",
+    "dbc": "0000-01-01",
+    "ts": "2024-01-02T03:04:05.123456",
+    "tns": "2024-01-02T03:04:05.123456789",
+    "tm": "23:59:59.5",
+    "ttz": "01:02:03+05:30",
+    "iv": "P1Y2M3DT4H5M6.5S",
+    "niv": "P-1DT-1S",
+    "u": "00000000-0000-0000-0000-000000000001",
+    "l": [1, None, 3],
+    "nested": [["1.5"]],
+    "st": {"a": 1, "when": "2024-01-01", "amt": "2.50"},
+    "m": [{"key": "k1", "value": 10}, {"key": "k2", "value": 20}],
+    "mi": [{"key": 1, "value": ["P1D"]}],
+    "un": {"tag": "num", "value": "7"},
+    "arr": [1, 2],
+    "nd": None,
+    "ns": None,
 }
 
 
@@ -77,8 +95,10 @@ async def test_read_only_unless_allowed_and_stable_error_kinds(data_dir: Path) -
 
         made = await sidecar.call(
             "db.query",
-            {"sql": "CREATE TABLE t (a INTEGER PRIMARY KEY, b VARCHAR); INSERT INTO t SELECT i, 'v' || i FROM range(25) r(i)",
-             "allow_write": True},
+            {
+                "sql": "CREATE TABLE t (a INTEGER PRIMARY KEY, b VARCHAR); INSERT INTO t SELECT i, 'v' || i FROM range(25) r(i)",
+                "allow_write": True,
+            },
         )
         assert made["columns"] == [{"name": "Count", "type": "BIGINT"}] and made["rows"] == [[25]]
 
@@ -118,7 +138,8 @@ async def test_read_only_unless_allowed_and_stable_error_kinds(data_dir: Path) -
         described = await sidecar.call("db.describe", {"table": "t"})
         assert described["row_count"] == 25 and described["kind"] == "table"
         assert [(c["name"], c["type"], c["nullable"]) for c in described["columns"]] == [
-            ("a", "INTEGER", False), ("b", "VARCHAR", True)
+            ("a", "INTEGER", False),
+            ("b", "VARCHAR", True),
         ]
         with pytest.raises(RpcCallError) as missing:
             await sidecar.call("db.describe", {"table": "nope"})
@@ -182,7 +203,9 @@ async def test_export_writes_parquet_csv_and_json(data_dir: Path, tmp_path: Path
         assert parquet["bytes"] == Path(parquet["path"]).stat().st_size > 0
         csv = await sidecar.call("db.export", {"sql": "SELECT * FROM s", "format": "csv", "path": str(chosen)})
         assert csv["path"] == str(chosen) and csv["row_count"] == 1000
-        js = await sidecar.call("db.export", {"sql": "SELECT id FROM s LIMIT 3", "format": "json", "path": "three.jsonl"})
+        js = await sidecar.call(
+            "db.export", {"sql": "SELECT id FROM s LIMIT 3", "format": "json", "path": "three.jsonl"}
+        )
         assert js["path"] == str(data_dir / "exports" / "three.jsonl")
         with pytest.raises(RpcCallError) as refused:
             await sidecar.call("db.export", {"sql": "DELETE FROM s", "path": "nope.parquet"})
@@ -190,7 +213,9 @@ async def test_export_writes_parquet_csv_and_json(data_dir: Path, tmp_path: Path
         with pytest.raises(RpcCallError) as broken:
             await sidecar.call("db.export", {"sql": "SELECT * FROM missing_table", "path": "broken.parquet"})
         assert broken.value.kind == "catalog"
-    assert not (data_dir / "exports" / "nope.parquet").exists() and not (data_dir / "exports" / "broken.parquet").exists()
+    assert (
+        not (data_dir / "exports" / "nope.parquet").exists() and not (data_dir / "exports" / "broken.parquet").exists()
+    )
     assert [p.name for p in (data_dir / "exports").iterdir() if p.name.startswith(".")] == [], "partial files left"
     with duckdb.connect() as con:
         assert con.execute(f"SELECT count(*), max(id) FROM read_parquet('{parquet['path']}')").fetchone() == (600, 599)

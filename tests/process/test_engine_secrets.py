@@ -61,18 +61,25 @@ def _app_name() -> str:
     return "SidecarTest" + uuid.uuid4().hex[:12]
 
 
-async def test_secrets_round_trip_and_never_reach_the_disk(secret_service: None, data_dir: Path, tmp_path: Path) -> None:
+async def test_secrets_round_trip_and_never_reach_the_disk(
+    secret_service: None, data_dir: Path, tmp_path: Path
+) -> None:
     token = "tok-" + uuid.uuid4().hex
     source_path = str(write_csv(tmp_path / f"source-{uuid.uuid4().hex}.csv", 40))
     values = {"api_token": token, "csv_source": source_path}
     app = _app_name()
     failing = {
         "name": "uses a secret",
-        "steps": [{"name": "length", "sql": "SELECT length({{secret.api_token}}) AS n"},
-                  {"name": "leaky error", "sql": "SELECT {{secret.api_token}}::INTEGER AS boom"}],
+        "steps": [
+            {"name": "length", "sql": "SELECT length({{secret.api_token}}) AS n"},
+            {"name": "leaky error", "sql": "SELECT {{secret.api_token}}::INTEGER AS boom"},
+        ],
     }
     working = {"name": "secret ok", "steps": [{"name": "length", "sql": "SELECT length({{ secret.api_token }}) AS n"}]}
-    async with running_sidecar(data_dir, "--app-name", app, "--log-level", "debug") as sidecar, collecting(sidecar) as notes:
+    async with (
+        running_sidecar(data_dir, "--app-name", app, "--log-level", "debug") as sidecar,
+        collecting(sidecar) as notes,
+    ):
         for name, value in values.items():
             assert await sidecar.call("secrets.set", {"name": name, "value": value}) == {"name": name, "created": True}
         assert (await sidecar.call("secrets.set", {"name": "api_token", "value": token}))["created"] is False
@@ -80,7 +87,9 @@ async def test_secrets_round_trip_and_never_reach_the_disk(secret_service: None,
         assert (await sidecar.call("secrets.list"))["names"] == ["api_token", "csv_source"]
 
         # An ingest whose source comes from the keychain.
-        job = await sidecar.call("jobs.submit", {"type": "ingest", "payload": {"source_secret": "csv_source", "table": "t"}})
+        job = await sidecar.call(
+            "jobs.submit", {"type": "ingest", "payload": {"source_secret": "csv_source", "table": "t"}}
+        )
         done = await notes.finished(job["job_id"])
         assert done.params["status"] == "succeeded" and done.params["result"]["rows"] == 40
         stored = await sidecar.call("jobs.get", {"job_id": job["job_id"]})
@@ -100,7 +109,11 @@ async def test_secrets_round_trip_and_never_reach_the_disk(secret_service: None,
         assert report["steps"][1]["sql"] == failing["steps"][1]["sql"]  # the reference, not the value
 
         missing = await sidecar.call(
-            "jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": {"name": "m", "steps": [{"name": "s", "sql": "SELECT {{secret.nope}}"}]}}}
+            "jobs.submit",
+            {
+                "type": "pipeline.run",
+                "payload": {"pipeline": {"name": "m", "steps": [{"name": "s", "sql": "SELECT {{secret.nope}}"}]}},
+            },
         )
         lost = await notes.finished(missing["job_id"])
         assert lost.params["error"]["kind"] == "secret_not_found" and lost.params["error"]["class"] == "permission"
@@ -141,7 +154,11 @@ async def test_no_keychain_is_an_error_never_a_plaintext_fallback(data_dir: Path
             assert failed.value.code == -32000 and failed.value.kind == "keychain_unavailable", method
             assert failed.value.data["backend"] == "keyring.backends.fail.Keyring"
         job = await sidecar.call(
-            "jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": {"name": "p", "steps": [{"name": "s", "sql": "SELECT {{secret.db_url}}"}]}}}
+            "jobs.submit",
+            {
+                "type": "pipeline.run",
+                "payload": {"pipeline": {"name": "p", "steps": [{"name": "s", "sql": "SELECT {{secret.db_url}}"}]}},
+            },
         )
         done = await notes.finished(job["job_id"])
         assert done.params["error"]["kind"] == "keychain_unavailable" and done.params["error"]["class"] == "permission"

@@ -21,11 +21,23 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bad_sidecars"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def harness(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def harness(
+    tmp_path: Path, *args: str, timeout: float = 300
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "sidecar_harness", *args, "--out", str(out), "--decision", str(tmp_path / "decision.md"),
-         "--drafts-dir", str(tmp_path / "drafts")],
+        [
+            sys.executable,
+            "-m",
+            "sidecar_harness",
+            *args,
+            "--out",
+            str(out),
+            "--decision",
+            str(tmp_path / "decision.md"),
+            "--drafts-dir",
+            str(tmp_path / "drafts"),
+        ],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -73,9 +85,15 @@ CASES = [
 def test_each_failure_path_gets_its_class_and_an_actionable_message(
     tmp_path: Path, fixture: str | None, failure: str, phrase: str
 ) -> None:
-    binary = str(tmp_path / "missing" / "sidecar-x86_64-unknown-linux-gnu") if fixture is None else str(FIXTURES / f"{fixture}.py")
+    binary = (
+        str(tmp_path / "missing" / "sidecar-x86_64-unknown-linux-gnu")
+        if fixture is None
+        else str(FIXTURES / f"{fixture}.py")
+    )
     started = time.monotonic()
-    proc, report = harness(tmp_path, "--binary", f"bad={binary}", "--launches", "1", "--ready-timeout", "2", "--rpc-timeout", "1")
+    proc, report = harness(
+        tmp_path, "--binary", f"bad={binary}", "--launches", "1", "--ready-timeout", "2", "--rpc-timeout", "1"
+    )
     elapsed = time.monotonic() - started
     assert proc.returncode == 1
     [launch] = report["launches"]
@@ -85,9 +103,22 @@ def test_each_failure_path_gets_its_class_and_an_actionable_message(
     drafts = list((tmp_path / "drafts").glob(f"*-bad-{failure}.md"))
     assert len(drafts) == 1
     draft = drafts[0].read_text()
-    for field in ("- Date:", "- Platform:", "- Arch:", "- Python:", "- Nuitka:", "- Severity:", "## Symptoms",
-                  "## Reproduction", "## Expected vs Actual", "## Diagnostics", "- Exit code:", "## Suspected Cause",
-                  "## Resolution / Mitigation", "## Follow-up Actions"):
+    for field in (
+        "- Date:",
+        "- Platform:",
+        "- Arch:",
+        "- Python:",
+        "- Nuitka:",
+        "- Severity:",
+        "## Symptoms",
+        "## Reproduction",
+        "## Expected vs Actual",
+        "## Diagnostics",
+        "- Exit code:",
+        "## Suspected Cause",
+        "## Resolution / Mitigation",
+        "## Follow-up Actions",
+    ):
         assert field in draft
     assert launch["leftover_pids"] == [] if "leftover_pids" in launch else True
 
@@ -95,17 +126,36 @@ def test_each_failure_path_gets_its_class_and_an_actionable_message(
 def test_failure_messages_are_distinct(tmp_path: Path) -> None:
     messages = set()
     for fixture in ("exits_before_ready", "silent_no_ready", "garbage_no_ready", "ready_twice", "hang_after_ready"):
-        proc, report = harness(tmp_path / fixture, "--binary", f"bad={FIXTURES / fixture}.py", "--launches", "1",
-                               "--ready-timeout", "1.5", "--rpc-timeout", "1", "--quiet")
+        _proc, report = harness(
+            tmp_path / fixture,
+            "--binary",
+            f"bad={FIXTURES / fixture}.py",
+            "--launches",
+            "1",
+            "--ready-timeout",
+            "1.5",
+            "--rpc-timeout",
+            "1",
+            "--quiet",
+        )
         messages.add(report["launches"][0]["message"].split(":")[0])
     assert len(messages) == 5
 
 
 def _summary(packager: str, launches: int, failures: dict[str, int], size: int | None = 30_000_000) -> dict[str, Any]:
-    handshake = sum(v for k, v in failures.items() if k in ("exit_before_ready", "ready_timeout", "malformed_stdout", "duplicate_ready", "missing_binary"))
+    handshake = sum(
+        v
+        for k, v in failures.items()
+        if k in ("exit_before_ready", "ready_timeout", "malformed_stdout", "duplicate_ready", "missing_binary")
+    )
     return {
-        "packager": packager, "launches": launches, "ok": launches - sum(failures.values()), "failures": failures,
-        "handshake_failures": handshake, "handshake_failure_rate": handshake / launches, "binary_size_bytes": size,
+        "packager": packager,
+        "launches": launches,
+        "ok": launches - sum(failures.values()),
+        "failures": failures,
+        "handshake_failures": handshake,
+        "handshake_failure_rate": handshake / launches,
+        "binary_size_bytes": size,
         "build_seconds": 600,
     }
 
@@ -137,26 +187,62 @@ def test_checklist_walks_every_item(tmp_path: Path) -> None:
     binary = tmp_path / "sidecar-x86_64-unknown-linux-gnu"
     binary.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m sidecar "$@"\n')
     binary.chmod(0o755)
-    proc, report = harness(tmp_path, "--binary", f"wrapped={binary}", "--launches", "5", "--kill", "--quiet")
+    proc, _report = harness(tmp_path, "--binary", f"wrapped={binary}", "--launches", "5", "--kill", "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = tmp_path / "milestone-0.md"
     check = subprocess.run(
-        [sys.executable, "-m", "sidecar_harness", "checklist", "--binary", str(binary), "--report", str(tmp_path / "out" / "report.json"), "--out", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+        [
+            sys.executable,
+            "-m",
+            "sidecar_harness",
+            "checklist",
+            "--binary",
+            str(binary),
+            "--report",
+            str(tmp_path / "out" / "report.json"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
     )
     text = out.read_text()
-    for section in ("## A. Tauri configuration", "## B. Launch behavior", "## C. READY protocol parsing",
-                    "## D. Failure-path checks", "## E. Basic reliability checks", "## Milestone 0 exit criteria"):
+    for section in (
+        "## A. Tauri configuration",
+        "## B. Launch behavior",
+        "## C. READY protocol parsing",
+        "## D. Failure-path checks",
+        "## E. Basic reliability checks",
+        "## Milestone 0 exit criteria",
+    ):
         assert section in text
-    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in text.splitlines() if line.startswith("| ") and "**" in line}
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")[1]
+        for line in text.splitlines()
+        if line.startswith("| ") and "**" in line
+    }
     assert len(rows) == 23
-    for item in ("Sidecar process starts without immediate crash", "Host reads sidecar stdout stream reliably",
-                 "Host detects READY token line exactly once", "READY timeout is enforced and emits actionable error logs",
-                 "Missing binary path returns clear startup error", "Non-zero sidecar exit before READY is surfaced to UI/logs",
-                 "Malformed stdout (no READY) triggers timeout path", "Stderr output is captured and attached to diagnostics",
-                 "Repeated launch cycles (>=5) are stable", "App restart relaunches sidecar successfully",
-                 "Host observes process PID and retains lifecycle handle"):
+    for item in (
+        "Sidecar process starts without immediate crash",
+        "Host reads sidecar stdout stream reliably",
+        "Host detects READY token line exactly once",
+        "READY timeout is enforced and emits actionable error logs",
+        "Missing binary path returns clear startup error",
+        "Non-zero sidecar exit before READY is surfaced to UI/logs",
+        "Malformed stdout (no READY) triggers timeout path",
+        "Stderr output is captured and attached to diagnostics",
+        "Repeated launch cycles (>=5) are stable",
+        "App restart relaunches sidecar successfully",
+        "Host observes process PID and retains lifecycle handle",
+    ):
         assert rows[item] == "**PASS**", (item, text)
     assert all(status in ("**PASS**", "**FAIL**", "**NOT CHECKABLE HERE**") for status in rows.values())
-    assert rows["Tauri launches sidecar through externalBin successfully"] in ("**NOT CHECKABLE HERE**", "**PASS**", "**FAIL**")
+    assert rows["Tauri launches sidecar through externalBin successfully"] in (
+        "**NOT CHECKABLE HERE**",
+        "**PASS**",
+        "**FAIL**",
+    )
     assert check.returncode in (0, 1)

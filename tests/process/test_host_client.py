@@ -90,7 +90,9 @@ async def test_ready_timeout_leaves_no_process() -> None:
     # The client never handed out the pid, so find the fixture by its command line.
     import psutil
 
-    leftovers = [p for p in psutil.process_iter(["cmdline"]) if "garbage_no_ready.py" in " ".join(p.info["cmdline"] or [])]
+    leftovers = [
+        p for p in psutil.process_iter(["cmdline"]) if "garbage_no_ready.py" in " ".join(p.info["cmdline"] or [])
+    ]
     assert leftovers == []
 
 

@@ -14,7 +14,6 @@ from sidecar_host import RpcCallError
 from tests.support import check_stdout, frames, match_answer, run_once, running_sidecar
 from tests.unit.test_protocol_vectors import JSONRPC, vector_input
 
-
 #: The vectors that also run against the real process (all of them run in-process in
 #: tests/unit/test_dispatcher_vectors.py): one per stdio concern (exact id echo, framing
 #: with CR and invalid UTF-8, batches, the no-answer cases, errors from the handler).

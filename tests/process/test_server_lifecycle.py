@@ -167,7 +167,13 @@ def test_fatal_error_says_error_and_exits_1(data_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--no-such-flag"], ["--heartbeat-interval", "-1"], ["--max-frame-bytes", "0"], ["--log-level", "loud"], ["extra"]],
+    [
+        ["--no-such-flag"],
+        ["--heartbeat-interval", "-1"],
+        ["--max-frame-bytes", "0"],
+        ["--log-level", "loud"],
+        ["extra"],
+    ],
     ids=["unknown flag", "negative heartbeat", "zero frame cap", "bad level", "positional"],
 )
 def test_bad_arguments_exit_2_with_nothing_on_stdout(args: list[str], tmp_path: Path) -> None:
@@ -178,11 +184,15 @@ def test_bad_arguments_exit_2_with_nothing_on_stdout(args: list[str], tmp_path: 
 
 
 def test_help_and_version(tmp_path: Path) -> None:
-    help_run = subprocess.run([*sidecar_command(), "--help"], capture_output=True, timeout=30, env=sidecar_env(), check=False)
+    help_run = subprocess.run(
+        [*sidecar_command(), "--help"], capture_output=True, timeout=30, env=sidecar_env(), check=False
+    )
     assert help_run.returncode == 0
     for flag in (b"--data-dir", b"--heartbeat-interval", b"--log-level", b"--max-frame-bytes", b"--version"):
         assert flag in help_run.stdout
-    version = subprocess.run([*sidecar_command(), "--version"], capture_output=True, timeout=30, env=sidecar_env(), check=False)
+    version = subprocess.run(
+        [*sidecar_command(), "--version"], capture_output=True, timeout=30, env=sidecar_env(), check=False
+    )
     assert version.returncode == 0 and version.stdout.startswith(b"sidecar 0.")
 
 
@@ -209,7 +219,11 @@ async def test_second_instance_is_refused_and_touches_nothing(data_dir: Path) ->
 
 def test_lock_is_released_when_the_holder_is_killed(data_dir: Path) -> None:
     proc = subprocess.Popen(
-        sidecar_args(data_dir), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=sidecar_env()
+        sidecar_args(data_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=sidecar_env(),
     )
     assert proc.stdout is not None
     boot = proc.stdout.readline()
@@ -276,7 +290,11 @@ async def test_spawn_and_stop_five_times_leaves_nothing(data_dir: Path) -> None:
 @pytest.mark.skipif(under_test_is_binary(), reason="the python child pid differs from the spawned pid")
 def test_boot_pid_is_the_process(data_dir: Path) -> None:
     proc = subprocess.Popen(
-        sidecar_args(data_dir), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=sidecar_env()
+        sidecar_args(data_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=sidecar_env(),
     )
     assert proc.stdout is not None and proc.stdin is not None
     boot = proc.stdout.readline().decode()

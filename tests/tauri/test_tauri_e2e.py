@@ -270,7 +270,11 @@ class App:
         caps = {"capabilities": {"alwaysMatch": {"tauri:options": {"application": str(binary)}}}}
         value = Session.request("POST", f"{self.base}/session", caps, timeout=90)
         self.session = Session(self.base, value["sessionId"])
-        wait_until(lambda: self.session.js("return document.body && document.body.dataset.loaded") == "true", 30, "the UI to load")
+        wait_until(
+            lambda: self.session.js("return document.body && document.body.dataset.loaded") == "true",
+            30,
+            "the UI to load",
+        )
         self.pid = wait_until(lambda: next(iter(set(pids_of_exe(binary)) - before), None), 10, "the app process")
 
     def _listening(self, port: int) -> bool:
@@ -289,7 +293,6 @@ class App:
         """The spawned pid and the engine's own pid (they differ under a onefile bootstrap)."""
         status = self.session.invoke("sidecar_status")
         return {int(status["pid"]), int(status["engine_pid"] or status["pid"])}
-
 
     def close(self) -> None:
         try:
@@ -363,7 +366,9 @@ def test_notifications_reach_the_page(app: App) -> None:
     )
     answer = app.session.invoke("sidecar_call", {"method": "test.notify", "params": {"count": 5}})
     assert answer == 5
-    notes = wait_until(lambda: (n := app.session.js("return window.__notes")) and len(n) >= 5 and n, 10, "5 notifications")
+    notes = wait_until(
+        lambda: (n := app.session.js("return window.__notes")) and len(n) >= 5 and n, 10, "5 notifications"
+    )
     assert [n["params"]["seq"] for n in notes] == [0, 1, 2, 3, 4]
     assert {n["method"] for n in notes} == {"test.note"}
 
@@ -384,7 +389,11 @@ def test_query_console_returns_rows(app: App) -> None:
         pytest.skip("db.query is not in this sidecar's rpc.discover yet (the engine, issue 5)")
     app.session.type("#sql", "SELECT 42 AS answer, 'duck' AS name UNION ALL SELECT 7, 'goose' ORDER BY answer")
     app.session.click("#run-query")
-    wait_until(lambda: "2 rows" in app.session.text("#query-meta"), 30, f"query rows (error: {app.session.text('#query-error')!r})")
+    wait_until(
+        lambda: "2 rows" in app.session.text("#query-meta"),
+        30,
+        f"query rows (error: {app.session.text('#query-error')!r})",
+    )
     cells = app.session.js("return [...document.querySelectorAll('#results td')].map(td => td.textContent)")
     assert cells == ["7", "goose", "42", "duck"]
     headers = app.session.js("return [...document.querySelectorAll('#results th')].map(th => th.textContent)")
@@ -415,7 +424,11 @@ def test_ingest_job_shows_progress_and_can_be_cancelled(app: App) -> None:
     app.session.type("#ingest-source", str(source))
     app.session.type("#ingest-table", "big")
     app.session.click("#submit-ingest")
-    job = wait_until(lambda: app.session.js("const j = document.querySelector('#jobs .job'); return j && j.dataset.jobId"), 20, f"the job row (error: {app.session.text('#jobs-error')!r})")
+    job = wait_until(
+        lambda: app.session.js("const j = document.querySelector('#jobs .job'); return j && j.dataset.jobId"),
+        20,
+        f"the job row (error: {app.session.text('#jobs-error')!r})",
+    )
     wait_until(
         lambda: app.session.js(
             "const j = document.querySelector(`#jobs .job[data-job-id='${arguments[0]}']`);"
@@ -428,8 +441,15 @@ def test_ingest_job_shows_progress_and_can_be_cancelled(app: App) -> None:
     app.session.screenshot("03-ingest-running")
     app.session.click(f"#jobs .job[data-job-id='{job}'] .cancel")
     final = wait_until(
-        lambda: (s := app.session.js("return document.querySelector(`#jobs .job[data-job-id='${arguments[0]}']`).dataset.status", job))
-        in ("canceled", "succeeded", "failed") and s,
+        lambda: (
+            (
+                s := app.session.js(
+                    "return document.querySelector(`#jobs .job[data-job-id='${arguments[0]}']`).dataset.status", job
+                )
+            )
+            in ("canceled", "succeeded", "failed")
+            and s
+        ),
         30,
         "the job to end",
     )

@@ -56,7 +56,9 @@ def test_shutdown_refuses_new_requests_and_cancels_running_ones_with_shutting_do
 
 def test_answers_carry_the_raw_id_and_the_error_table() -> None:
     big = Raw(b"12345678901234567890123")
-    assert encode_frame(ServerConnection.success(big, 1)) == b'{"jsonrpc":"2.0","id":12345678901234567890123,"result":1}\n'
+    assert (
+        encode_frame(ServerConnection.success(big, 1)) == b'{"jsonrpc":"2.0","id":12345678901234567890123,"result":1}\n'
+    )
     failed = ServerConnection.failed(Raw(b"3"), ApplicationError("sql_syntax", "bad SQL", line=2))
     assert failed.error.code == -32000 and failed.error.data == {"kind": "sql_syntax", "line": 2}
     unhandled = ServerConnection.unhandled(Raw(b"4"), "m", ValueError("boom"))

@@ -46,7 +46,9 @@ class InProcessSidecar:
 
         engine = Engine(paths, config.app_name, __version__, notify)
         state = SidecarState(config, paths, self.lifecycle, ParentWatch(lambda: None, os.getppid()), engine)
-        self.dispatcher = Dispatcher(build_registry(test_methods=True), self.server.sink, state, max_inflight=max_inflight)
+        self.dispatcher = Dispatcher(
+            build_registry(test_methods=True), self.server.sink, state, max_inflight=max_inflight
+        )
 
     async def run(self, lines: list[bytes]) -> list[bytes]:
         """Send the lines, close the input, serve until every request answered; returns what was sent."""

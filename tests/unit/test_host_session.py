@@ -11,7 +11,6 @@ from sidecar.protocol.host_session import (
     CallTable,
     Heartbeat,
     NoteReceived,
-    Ready,
     Shutdown,
     StdoutEvent,
     StdoutSession,
@@ -43,14 +42,17 @@ def names(events: list[StdoutEvent]) -> list[str]:
 
 def test_a_clean_run() -> None:
     session = StdoutSession()
-    events = feed(session, [
-        b"BOOT sidecar=sidecar version=0.1.0 protocol=1 pid=42",
-        b"READY",
-        b'{"jsonrpc":"2.0","method":"job.progress","params":{"progress":0.5}}',
-        b"HEARTBEAT seq=1 uptime_ms=5000",
-        b'{"jsonrpc":"2.0","id":1,"result":{"pong":true}}',
-        b"SHUTDOWN reason=normal",
-    ])
+    events = feed(
+        session,
+        [
+            b"BOOT sidecar=sidecar version=0.1.0 protocol=1 pid=42",
+            b"READY",
+            b'{"jsonrpc":"2.0","method":"job.progress","params":{"progress":0.5}}',
+            b"HEARTBEAT seq=1 uptime_ms=5000",
+            b'{"jsonrpc":"2.0","id":1,"result":{"pong":true}}',
+            b"SHUTDOWN reason=normal",
+        ],
+    )
     assert names(events) == ["boot", "ready", "note job.progress", "heartbeat 1", "answer 1", "shutdown normal"]
     assert isinstance(events[0], Boot) and events[0].line.get("pid") == "42"
     assert session.ready and session.shutdown is not None
@@ -58,23 +60,54 @@ def test_a_clean_run() -> None:
 
 def test_order_violations() -> None:
     session = StdoutSession()
-    events = feed(session, [b"READY", b"BOOT sidecar=s version=1 protocol=1 pid=1", b"READY", b"READY",
-                            b"BOOT sidecar=s version=1 protocol=1 pid=2", b"SHUTDOWN reason=signal", b"READY"])
+    events = feed(
+        session,
+        [
+            b"READY",
+            b"BOOT sidecar=s version=1 protocol=1 pid=1",
+            b"READY",
+            b"READY",
+            b"BOOT sidecar=s version=1 protocol=1 pid=2",
+            b"SHUTDOWN reason=signal",
+            b"READY",
+        ],
+    )
     assert names(events) == [
-        "violation boot_not_first", "ready", "violation boot_not_first", "violation duplicate_ready",
+        "violation boot_not_first",
+        "ready",
+        "violation boot_not_first",
         "violation duplicate_ready",
-        "violation boot_not_first", "shutdown signal", "violation line_after_shutdown", "violation duplicate_ready",
+        "violation duplicate_ready",
+        "violation boot_not_first",
+        "shutdown signal",
+        "violation line_after_shutdown",
+        "violation duplicate_ready",
     ]
     assert session.boot is not None and session.boot.get("pid") == "2"  # the latest BOOT is kept
 
 
 def test_stray_and_malformed_lines() -> None:
     session = StdoutSession()
-    events = feed(session, [b"BOOT sidecar=s version=1 protocol=1 pid=1", b"hello from print()", b"READY now",
-                            b'{"jsonrpc":"2.0","id":3,"method":"host.do"}', b"{not json"])
-    assert names(events) == ["boot", "violation non_protocol_line", "violation malformed_lifecycle",
-                             "violation non_protocol_line", "violation non_protocol_line"]
-    assert [e for e in session.on_line(OversizeFrame(size=9, limit=4)) if isinstance(e, Violation)][0].kind == "oversize"
+    events = feed(
+        session,
+        [
+            b"BOOT sidecar=s version=1 protocol=1 pid=1",
+            b"hello from print()",
+            b"READY now",
+            b'{"jsonrpc":"2.0","id":3,"method":"host.do"}',
+            b"{not json",
+        ],
+    )
+    assert names(events) == [
+        "boot",
+        "violation non_protocol_line",
+        "violation malformed_lifecycle",
+        "violation non_protocol_line",
+        "violation non_protocol_line",
+    ]
+    assert (
+        next(e for e in session.on_line(OversizeFrame(size=9, limit=4)) if isinstance(e, Violation)).kind == "oversize"
+    )
 
 
 def test_a_batch_line_gives_one_answer_per_element() -> None:
@@ -103,5 +136,7 @@ def test_call_table_numbers_calls_and_matches_only_its_own_answers() -> None:
     calls.finish(first)
     assert calls.match(answer(b'{"jsonrpc":"2.0","id":1,"result":[]}')) is None  # timed out: a late answer is unmatched
     assert msgspec.json.decode(CallTable.cancel_frame(first)) == {
-        "jsonrpc": "2.0", "method": "rpc.cancel", "params": {"id": 1},
+        "jsonrpc": "2.0",
+        "method": "rpc.cancel",
+        "params": {"id": 1},
     }

@@ -9,8 +9,8 @@ import msgspec
 import pytest
 
 from sidecar.protocol import ERROR_TABLE, ErrorCode, RpcError
-from sidecar.rpc.registry import Registry, RegistryError
 from sidecar.rpc.dispatcher import RequestContext
+from sidecar.rpc.registry import Registry, RegistryError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
 

@@ -50,7 +50,11 @@ class Item:
 def target_triple() -> str:
     """The Rust target triple of this machine, as the build scripts name binaries (build/buildinfo.py)."""
     out = subprocess.run(
-        [sys.executable, str(REPO / "build" / "buildinfo.py"), "triple"], capture_output=True, text=True, timeout=30, check=True
+        [sys.executable, str(REPO / "build" / "buildinfo.py"), "triple"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     return out.stdout.strip()
 
@@ -81,15 +85,23 @@ async def _probe_restart(binary: Path) -> tuple[bool, str]:
     with tempfile.TemporaryDirectory(prefix="checklist-restart-") as data_dir:
         readies = []
         for _ in range(2):
-            async with SidecarClient.spawn([str(binary), "--data-dir", data_dir, "--heartbeat-interval", "0"]) as client:
+            async with SidecarClient.spawn(
+                [str(binary), "--data-dir", data_dir, "--heartbeat-interval", "0"]
+            ) as client:
                 status = await client.call("system.status")
                 assert client.ready_at is not None
                 readies.append((client.ready_at - client.spawned_at) * 1000)
                 if status["paths"]["data_dir"] != data_dir:
-                    return False, f"system.status reports data_dir {status['paths']['data_dir']!r}, launched with {data_dir!r}"
+                    return (
+                        False,
+                        f"system.status reports data_dir {status['paths']['data_dir']!r}, launched with {data_dir!r}",
+                    )
             if client.stop_result is None or client.stop_result.exit_status != 0:
                 return False, f"stop ended with {client.stop_result}"
-        return True, f"two launches on one data dir, READY after {readies[0]:.0f} ms then {readies[1]:.0f} ms, both stopped with status 0"
+        return (
+            True,
+            f"two launches on one data dir, READY after {readies[0]:.0f} ms then {readies[1]:.0f} ms, both stopped with status 0",
+        )
 
 
 # ------------------------------------------------------------------ the checklist
@@ -111,121 +123,229 @@ def run_checklist(binary: Path, report: dict[str, Any] | None, report_path: str)
     # A. Tauri configuration
     conf = _read_json(TAURI_CONF)
     external = ((conf or {}).get("bundle") or {}).get("externalBin") or []
-    add("A", "externalBin path is configured for the sidecar binary target",
+    add(
+        "A",
+        "externalBin path is configured for the sidecar binary target",
         PASS if "binaries/sidecar" in external else FAIL,
         f"{_rel(TAURI_CONF)} bundle.externalBin = {external}" if conf else f"{_rel(TAURI_CONF)} does not exist yet",
-        f"python -c \"import json;print(json.load(open('{_rel(TAURI_CONF)}'))['bundle']['externalBin'])\"")
+        f"python -c \"import json;print(json.load(open('{_rel(TAURI_CONF)}'))['bundle']['externalBin'])\"",
+    )
     expected = binary_name(triple)
     in_tauri = TAURI_BINARIES / expected
-    add("A", "Per-platform naming conventions are handled (.exe on Windows, none on macOS/Linux)",
+    add(
+        "A",
+        "Per-platform naming conventions are handled (.exe on Windows, none on macOS/Linux)",
         PASS if binary.name == expected and in_tauri.exists() else FAIL,
         f"host triple {triple}: built {_rel(binary)} ({'present' if binary.exists() else 'missing'}), "
         f"Tauri expects {_rel(in_tauri)} ({'present' if in_tauri.exists() else 'missing'})",
-        "scripts/build-nuitka.sh (copies into tauri-shell/src-tauri/binaries/)")
+        "scripts/build-nuitka.sh (copies into tauri-shell/src-tauri/binaries/)",
+    )
     deb = _find_deb()
     if deb is None:
-        add("A", "Sidecar binary is included in app packaging output", NOT_HERE,
-            "no .deb bundle has been built on this machine yet", "cd tauri-shell && npx tauri build --bundles deb")
+        add(
+            "A",
+            "Sidecar binary is included in app packaging output",
+            NOT_HERE,
+            "no .deb bundle has been built on this machine yet",
+            "cd tauri-shell && npx tauri build --bundles deb",
+        )
     else:
         listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=False).stdout
         found = re.search(r"(^|\s)(\./)?usr/bin/sidecar$", listing, re.M)
-        add("A", "Sidecar binary is included in app packaging output", PASS if found else FAIL,
-            f"{_rel(deb)} {'contains usr/bin/sidecar' if found else 'has no usr/bin/sidecar'}", f"dpkg-deb -c '{_rel(deb)}'")
+        add(
+            "A",
+            "Sidecar binary is included in app packaging output",
+            PASS if found else FAIL,
+            f"{_rel(deb)} {'contains usr/bin/sidecar' if found else 'has no usr/bin/sidecar'}",
+            f"dpkg-deb -c '{_rel(deb)}'",
+        )
 
     # B. Launch behaviour
     if binary.exists():
         ok, evidence = anyio.run(_probe_restart, binary)
     else:
         ok, evidence = False, f"{_rel(binary)} does not exist"
-    add("B", "Host invokes sidecar with expected args/env", PASS if ok else FAIL,
-        f"--data-dir was honoured (system.status echoes it): {evidence}", "python -m sidecar_harness checklist")
+    add(
+        "B",
+        "Host invokes sidecar with expected args/env",
+        PASS if ok else FAIL,
+        f"--data-dir was honoured (system.status echoes it): {evidence}",
+        "python -m sidecar_harness checklist",
+    )
     exits = [l for l in launches if l.get("failure") == "exit_before_ready"]
-    add("B", "Sidecar process starts without immediate crash", _from_report(launches, not exits),
-        _count(launches, "launches", "exited before READY", len(exits)), rerun_harness)
+    add(
+        "B",
+        "Sidecar process starts without immediate crash",
+        _from_report(launches, not exits),
+        _count(launches, "launches", "exited before READY", len(exits)),
+        rerun_harness,
+    )
     have_pids = [l for l in launches if l.get("spawned_pid") and l.get("python_pid")]
     kills = [l for l in launches if l["kind"] == "kill"]
-    add("B", "Host observes process PID and retains lifecycle handle",
+    add(
+        "B",
+        "Host observes process PID and retains lifecycle handle",
         _from_report(launches, len(have_pids) == len(launches) and bool(kills) and all(l["ok"] for l in kills)),
         f"{len(have_pids)}/{len(launches)} launches recorded the spawned and the Python pid; "
-        f"{sum(l['ok'] for l in kills)}/{len(kills)} SIGKILL cycles found the Python child gone by pid", rerun_harness)
+        f"{sum(l['ok'] for l in kills)}/{len(kills)} SIGKILL cycles found the Python child gone by pid",
+        rerun_harness,
+    )
 
     # C. READY protocol parsing
     bad_stdout = [l for l in launches if l.get("failure") == "malformed_stdout" or l.get("violations")]
-    add("C", "Host reads sidecar stdout stream reliably", _from_report(launches, not bad_stdout),
-        _count(launches, "launches", "had a non-protocol stdout line", len(bad_stdout)), rerun_harness)
-    duplicate_exc, _, duplicate_client = anyio.run(_probe_fixture, "ready_twice", 5.0)
+    add(
+        "C",
+        "Host reads sidecar stdout stream reliably",
+        _from_report(launches, not bad_stdout),
+        _count(launches, "launches", "had a non-protocol stdout line", len(bad_stdout)),
+        rerun_harness,
+    )
+    _duplicate_exc, _, duplicate_client = anyio.run(_probe_fixture, "ready_twice", 5.0)
     caught = duplicate_client is not None and any(v.kind == "duplicate_ready" for v in duplicate_client.violations)
     dups = [l for l in launches if l.get("failure") == "duplicate_ready"]
-    add("C", "Host detects READY token line exactly once",
+    add(
+        "C",
+        "Host detects READY token line exactly once",
         _from_report(launches, caught and not dups),
         f"the ready_twice fixture {'was' if caught else 'was NOT'} flagged duplicate_ready; "
         + _count(launches, "real launches", "printed READY twice", len(dups)),
-        "pytest tests/process/test_host_client.py -k duplicate")
+        "pytest tests/process/test_host_client.py -k duplicate",
+    )
     silent_exc, silent_s, _ = anyio.run(_probe_fixture, "silent_no_ready", 1.5)
     ready_gate = isinstance(silent_exc, ReadyTimeout)
-    add("C", "Host transitions internal state to ready only after READY token", PASS if ready_gate else FAIL,
+    add(
+        "C",
+        "Host transitions internal state to ready only after READY token",
+        PASS if ready_gate else FAIL,
         "a fixture that prints BOOT but never READY was never handed out as ready "
         f"({type(silent_exc).__name__ if silent_exc else 'no error'} after {silent_s:.1f} s)",
-        "pytest tests/process/test_host_client.py tests/process/test_harness.py -k ready")
+        "pytest tests/process/test_host_client.py tests/process/test_harness.py -k ready",
+    )
     enforced = ready_gate and 1.4 <= silent_s <= 4 and "no READY within 1.5s" in str(silent_exc)
-    add("C", "READY timeout is enforced and emits actionable error logs", PASS if enforced else FAIL,
-        f"timeout 1.5 s -> raised after {silent_s:.2f} s: {str(silent_exc)[:160]!r}", "pytest tests/process/test_harness.py -k ready_timeout")
+    add(
+        "C",
+        "READY timeout is enforced and emits actionable error logs",
+        PASS if enforced else FAIL,
+        f"timeout 1.5 s -> raised after {silent_s:.2f} s: {str(silent_exc)[:160]!r}",
+        "pytest tests/process/test_harness.py -k ready_timeout",
+    )
 
     # D. Failure paths
     missing_exc, _, _ = anyio.run(_probe_fixture, "", 2.0)
-    add("D", "Missing binary path returns clear startup error",
+    add(
+        "D",
+        "Missing binary path returns clear startup error",
         PASS if isinstance(missing_exc, BinaryNotFound) and "no-such-dir" in str(missing_exc) else FAIL,
-        f"{type(missing_exc).__name__}: {missing_exc}", "pytest tests/process/test_harness.py -k missing_binary")
+        f"{type(missing_exc).__name__}: {missing_exc}",
+        "pytest tests/process/test_harness.py -k missing_binary",
+    )
     exit_exc, exit_s, _ = anyio.run(_probe_fixture, "exits_before_ready", 10.0)
     surfaced = isinstance(exit_exc, ExitedBeforeReady) and exit_exc.status == 7
-    add("D", "Non-zero sidecar exit before READY is surfaced to UI/logs", PASS if surfaced else FAIL,
+    add(
+        "D",
+        "Non-zero sidecar exit before READY is surfaced to UI/logs",
+        PASS if surfaced else FAIL,
         f"exit status 7 reported after {exit_s:.2f} s (not after the 10 s timeout): {str(exit_exc)[:120]!r}",
-        "pytest tests/process/test_harness.py -k exit_before_ready")
+        "pytest tests/process/test_harness.py -k exit_before_ready",
+    )
     garbage_exc, garbage_s, _ = anyio.run(_probe_fixture, "garbage_no_ready", 1.5)
     lists_lines = isinstance(garbage_exc, ReadyTimeout) and "Hello from a stray debug print" in garbage_exc.lines_seen
-    add("D", "Malformed stdout (no READY) triggers timeout path", PASS if lists_lines else FAIL,
-        f"after {garbage_s:.2f} s: {str(garbage_exc)[:160]!r}", "pytest tests/process/test_harness.py -k malformed_stdout")
+    add(
+        "D",
+        "Malformed stdout (no READY) triggers timeout path",
+        PASS if lists_lines else FAIL,
+        f"after {garbage_s:.2f} s: {str(garbage_exc)[:160]!r}",
+        "pytest tests/process/test_harness.py -k malformed_stdout",
+    )
     attached = isinstance(exit_exc, ExitedBeforeReady) and any("permission denied" in l for l in exit_exc.stderr_tail)
-    add("D", "Stderr output is captured and attached to diagnostics", PASS if attached else FAIL,
+    add(
+        "D",
+        "Stderr output is captured and attached to diagnostics",
+        PASS if attached else FAIL,
         "the exit-before-READY error carries the fixture's stderr line 'fatal: cannot open engine.duckdb: permission denied'"
-        if attached else f"stderr missing from {exit_exc!r}", "pytest tests/process/test_host_client.py -k exit_before_ready")
+        if attached
+        else f"stderr missing from {exit_exc!r}",
+        "pytest tests/process/test_host_client.py -k exit_before_ready",
+    )
 
     # E. Reliability
-    add("E", "App restart relaunches sidecar successfully", PASS if ok else FAIL,
-        evidence + _tauri_note(tauri, "restart"), "python -m sidecar_harness checklist")
+    add(
+        "E",
+        "App restart relaunches sidecar successfully",
+        PASS if ok else FAIL,
+        evidence + _tauri_note(tauri, "restart"),
+        "python -m sidecar_harness checklist",
+    )
     orphans = [l for l in launches if l.get("failure") in ("orphan", "unclean_shutdown")]
-    add("E", "App shutdown terminates sidecar cleanly", _from_report(launches, bool(graceful) and not orphans),
-        _count(launches, "launches", "left a process or shut down uncleanly", len(orphans)) + _tauri_note(tauri, "close"),
-        rerun_harness)
+    add(
+        "E",
+        "App shutdown terminates sidecar cleanly",
+        _from_report(launches, bool(graceful) and not orphans),
+        _count(launches, "launches", "left a process or shut down uncleanly", len(orphans))
+        + _tauri_note(tauri, "close"),
+        rerun_harness,
+    )
     stable = len(graceful) >= 5 and all(l["ok"] for l in graceful)
-    add("E", "Repeated launch cycles (>=5) are stable", _from_report(launches, stable),
-        f"{sum(l['ok'] for l in graceful)}/{len(graceful)} graceful cycles ok", rerun_harness)
+    add(
+        "E",
+        "Repeated launch cycles (>=5) are stable",
+        _from_report(launches, stable),
+        f"{sum(l['ok'] for l in graceful)}/{len(graceful)} graceful cycles ok",
+        rerun_harness,
+    )
 
     # Milestone 0 exit criteria
-    add("Exit", "Hello-world sidecar binary is produced and launchable",
+    add(
+        "Exit",
+        "Hello-world sidecar binary is produced and launchable",
         PASS if binary.exists() and graceful and all(l["ok"] for l in graceful) else FAIL,
         f"{_rel(binary)} {_size(binary)}; {sum(l['ok'] for l in graceful)}/{len(graceful)} launches reached READY and stopped cleanly",
-        "scripts/build-nuitka.sh && " + rerun_harness)
+        "scripts/build-nuitka.sh && " + rerun_harness,
+    )
     launched = _tauri_outcome(tauri, "externalbin")
-    add("Exit", "Tauri launches sidecar through externalBin successfully",
+    add(
+        "Exit",
+        "Tauri launches sidecar through externalBin successfully",
         NOT_HERE if launched is None else PASS if launched[0] == "passed" else FAIL,
         "no Tauri end-to-end results yet (dist/tauri-e2e/results.json)" if launched is None else launched[1],
-        "the Tauri e2e suite (docs/TAURI.md)")
+        "the Tauri e2e suite (docs/TAURI.md)",
+    )
     parsing = all(i.status == PASS for i in items if i.section == "C")
-    add("Exit", "Host parses stdout and transitions on READY", PASS if parsing else FAIL, "every item of section C passed" if parsing else "see section C", "python -m sidecar_harness checklist")
+    add(
+        "Exit",
+        "Host parses stdout and transitions on READY",
+        PASS if parsing else FAIL,
+        "every item of section C passed" if parsing else "see section C",
+        "python -m sidecar_harness checklist",
+    )
     failures_ok = all(i.status == PASS for i in items if i.section == "D")
-    add("Exit", "Failure paths (missing bin / crash-before-ready / timeout) are validated", PASS if failures_ok else FAIL,
-        "every item of section D passed" if failures_ok else "see section D", "pytest tests/process/test_harness.py tests/process/test_host_client.py")
+    add(
+        "Exit",
+        "Failure paths (missing bin / crash-before-ready / timeout) are validated",
+        PASS if failures_ok else FAIL,
+        "every item of section D passed" if failures_ok else "see section D",
+        "pytest tests/process/test_harness.py tests/process/test_host_client.py",
+    )
     entries = sorted(p.name for p in (REPO / "issue-log").glob("[0-9][0-9][0-9][0-9]-*.md"))
-    add("Exit", "Platform issue log is populated for encountered problems", PASS if entries else FAIL,
-        f"{len(entries)} entries in issue-log/: {', '.join(entries[:8])}{' ...' if len(entries) > 8 else ''}", "ls issue-log/")
+    add(
+        "Exit",
+        "Platform issue log is populated for encountered problems",
+        PASS if entries else FAIL,
+        f"{len(entries)} entries in issue-log/: {', '.join(entries[:8])}{' ...' if len(entries) > 8 else ''}",
+        "ls issue-log/",
+    )
     decision = REPO / "docs" / "packaging-decision.md"
     verdict = re.search(r"^## Verdict: (\S+)", decision.read_text(), re.M) if decision.exists() else None
-    add("Exit", "Packaging decision (Nuitka or PyInstaller fallback) is documented",
+    add(
+        "Exit",
+        "Packaging decision (Nuitka or PyInstaller fallback) is documented",
         PASS if verdict and verdict.group(1) in ("nuitka", "pyinstaller") else FAIL,
-        f"docs/packaging-decision.md verdict: {verdict.group(1)}" if verdict else "docs/packaging-decision.md has no verdict",
+        f"docs/packaging-decision.md verdict: {verdict.group(1)}"
+        if verdict
+        else "docs/packaging-decision.md has no verdict",
         f"python -m sidecar_harness --binary dist/nuitka/{binary_name(triple)} --binary dist/pyinstaller/{binary_name(triple)} "
-        "--launches 20 --kill --term --out dist/harness")
+        "--launches 20 --kill --term --out dist/harness",
+    )
     for item in items:
         item.evidence = item.evidence.replace("|", "\\|")
     return items
@@ -263,13 +383,26 @@ def main(argv: list[str]) -> int:
     """``python -m sidecar_harness checklist``."""
     parser = argparse.ArgumentParser(prog="python -m sidecar_harness checklist", description=__doc__.split("\n\n")[0])
     triple = target_triple()
-    parser.add_argument("--binary", type=Path, default=REPO / "dist" / "nuitka" / binary_name(triple), help="the packaged sidecar (default: the Nuitka build)")
-    parser.add_argument("--report", type=Path, default=REPO / "dist" / "harness" / "report.json", help="a harness report.json with launches of that binary")
+    parser.add_argument(
+        "--binary",
+        type=Path,
+        default=REPO / "dist" / "nuitka" / binary_name(triple),
+        help="the packaged sidecar (default: the Nuitka build)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=REPO / "dist" / "harness" / "report.json",
+        help="a harness report.json with launches of that binary",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "milestone-0.md")
     args = parser.parse_args(argv)
     report = _read_json(args.report)
     if report is None:
-        print(f"checklist: no harness report at {args.report}; launch items will FAIL (run the harness first)", file=sys.stderr)
+        print(
+            f"checklist: no harness report at {args.report}; launch items will FAIL (run the harness first)",
+            file=sys.stderr,
+        )
     items = run_checklist(args.binary, report, _rel(args.report))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(items, args.binary, _rel(args.report)))

@@ -24,7 +24,14 @@ from sidecar_harness import decision as decision_mod
 from sidecar_harness.builds import Build, binary_build, source_build, unique_names
 from sidecar_harness.cycle import CycleKind, CycleOptions, LaunchRecord, run_cycle
 from sidecar_harness.drafts import write_drafts
-from sidecar_harness.report import harness_command_line, machine_info, render_markdown, summarise, write_json, write_plot
+from sidecar_harness.report import (
+    harness_command_line,
+    machine_info,
+    render_markdown,
+    summarise,
+    write_json,
+    write_plot,
+)
 
 REPO = Path(__file__).resolve().parents[3]  # hosts/python/sidecar_harness/this.py
 DEFAULT_LAUNCHES = 20  # seed 004's sample size
@@ -36,14 +43,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="Launch sidecar builds many times; measure and judge each launch (seed 004). "
         "Subcommand: 'checklist' writes docs/milestone-0.md.",
     )
-    parser.add_argument("--binary", action="append", default=[], metavar="[NAME=]PATH", help="a built sidecar (repeatable)")
+    parser.add_argument(
+        "--binary", action="append", default=[], metavar="[NAME=]PATH", help="a built sidecar (repeatable)"
+    )
     parser.add_argument("--source", action="store_true", help="also launch 'python -m sidecar'")
-    parser.add_argument("--launches", type=int, default=DEFAULT_LAUNCHES, metavar="N", help="launches per cycle kind per build (default %(default)s)")
-    parser.add_argument("--kill", action="store_true", help="add N cycles that SIGKILL the bootstrap and check by pid that the Python child is gone")
-    parser.add_argument("--term", action="store_true", help="add N cycles that SIGTERM and expect SHUTDOWN reason=signal")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where report.json, report.md, latency.png go")
-    parser.add_argument("--ready-timeout", type=float, default=15.0, metavar="S", help="READY timeout per launch (default %(default)s)")
-    parser.add_argument("--rpc-timeout", type=float, default=5.0, metavar="S", help="per-call timeout (default %(default)s)")
+    parser.add_argument(
+        "--launches",
+        type=int,
+        default=DEFAULT_LAUNCHES,
+        metavar="N",
+        help="launches per cycle kind per build (default %(default)s)",
+    )
+    parser.add_argument(
+        "--kill",
+        action="store_true",
+        help="add N cycles that SIGKILL the bootstrap and check by pid that the Python child is gone",
+    )
+    parser.add_argument(
+        "--term", action="store_true", help="add N cycles that SIGTERM and expect SHUTDOWN reason=signal"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="where report.json, report.md, latency.png go"
+    )
+    parser.add_argument(
+        "--ready-timeout", type=float, default=15.0, metavar="S", help="READY timeout per launch (default %(default)s)"
+    )
+    parser.add_argument(
+        "--rpc-timeout", type=float, default=5.0, metavar="S", help="per-call timeout (default %(default)s)"
+    )
     parser.add_argument(
         "--decision",
         type=Path,
@@ -52,7 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the fallback verdict is written (default docs/packaging-decision.md); --no-decision skips it",
     )
     parser.add_argument("--no-decision", action="store_true", help="do not write the packaging decision")
-    parser.add_argument("--drafts-dir", type=Path, default=REPO / "issue-log" / "drafts", metavar="DIR", help="issue-log drafts for failures")
+    parser.add_argument(
+        "--drafts-dir",
+        type=Path,
+        default=REPO / "issue-log" / "drafts",
+        metavar="DIR",
+        help="issue-log drafts for failures",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print report.md at the end")
     return parser
 
@@ -108,7 +141,13 @@ async def _run_all(builds: list[Build], kinds: list[CycleKind], launches: int, o
             "wall_seconds": round(time.monotonic() - started, 1),
         },
         "builds": [
-            {"name": b.name, "command": b.command, "binary": str(b.binary) if b.binary else None, "size_bytes": b.size_bytes, "manifest": b.manifest}
+            {
+                "name": b.name,
+                "command": b.command,
+                "binary": str(b.binary) if b.binary else None,
+                "size_bytes": b.size_bytes,
+                "manifest": b.manifest,
+            }
             for b in builds
         ],
         "summary": [summarise(b, records) for b in builds],
@@ -119,10 +158,16 @@ async def _run_all(builds: list[Build], kinds: list[CycleKind], launches: int, o
 def _progress(done: int, total: int, record: LaunchRecord) -> None:
     ready = "-" if record.launch_to_ready_ms is None else f"{record.launch_to_ready_ms:.0f} ms"
     status = "ok  " if record.ok else f"FAIL {record.failure}: {record.message}"
-    print(f"[{done:>4}/{total}] {record.build:<12} {record.kind:<8} #{record.index:<3} READY {ready:>8}  {status}", file=sys.stderr, flush=True)
+    print(
+        f"[{done:>4}/{total}] {record.build:<12} {record.kind:<8} #{record.index:<3} READY {ready:>8}  {status}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
-def _write_outputs(args: argparse.Namespace, builds: list[Build], kinds: list[CycleKind], document: dict[str, Any]) -> int:
+def _write_outputs(
+    args: argparse.Namespace, builds: list[Build], kinds: list[CycleKind], document: dict[str, Any]
+) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     verdict = decision_mod.evaluate(document["summary"])

@@ -196,7 +196,9 @@ async def run_cycle(build: Build, index: int, kind: CycleKind, options: CycleOpt
             record["leftover_pids"] = leftovers
             _kill_all(leftovers)
             if failure is None:
-                failure = _Failed("orphan", f"processes {leftovers} were still alive {LEFTOVER_GRACE_S:g}s after the cycle")
+                failure = _Failed(
+                    "orphan", f"processes {leftovers} were still alive {LEFTOVER_GRACE_S:g}s after the cycle"
+                )
         if failure is not None:
             record.setdefault("stderr_tail", client.stderr_tail(20))
             record.setdefault("stdout_excerpt", client.lines_before_ready[:20])
@@ -226,7 +228,9 @@ async def _exercise(client: SidecarClient, record: dict[str, Any], options: Cycl
             result = await client.call(method, timeout=options.rpc_timeout)
             rpcs[method] = round((time.perf_counter() - started) * 1000, 3)
             if method == "system.status" and record.get("python_pid") and result.get("pid") != record["python_pid"]:
-                raise _Failed("rpc_error", f"system.status pid {result.get('pid')} differs from BOOT pid {record['python_pid']}")
+                raise _Failed(
+                    "rpc_error", f"system.status pid {result.get('pid')} differs from BOOT pid {record['python_pid']}"
+                )
             if method == "rpc.discover" and any(m.get("name") == "db.query" for m in result.get("methods", [])):
                 started = time.perf_counter()
                 answer = await client.call("db.query", {"sql": "SELECT 42 AS answer"}, timeout=options.rpc_timeout)

@@ -72,7 +72,11 @@ def evaluate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         reason = "no fallback criterion is met: Nuitka stays the primary packager"
     elif pyinstaller is not None and not pyinstaller["failures"] and pyinstaller["binary_size_bytes"] is not None:
         verdict = "pyinstaller"
-        reason = "fallback criteria met (" + "; ".join(c["criterion"] for c in met) + "): switch to PyInstaller for Milestone 0"
+        reason = (
+            "fallback criteria met ("
+            + "; ".join(c["criterion"] for c in met)
+            + "): switch to PyInstaller for Milestone 0"
+        )
     else:
         verdict = "neither"
         reason = "fallback criteria met for Nuitka and PyInstaller was not measured or also failed: fix before shipping"
@@ -105,7 +109,13 @@ def render(decision: dict[str, Any], document: dict[str, Any], report_dir: str) 
         if c.get("conclusive") is False:
             met += " (inconclusive)"
         lines.append(f"| {c['criterion']} | {met} | {c['evidence']} |")
-    lines += ["", "## Side by side (the figures the verdict used)", "", "| | " + " | ".join(summaries) + " |", "| --- |" + " --- |" * len(summaries)]
+    lines += [
+        "",
+        "## Side by side (the figures the verdict used)",
+        "",
+        "| | " + " | ".join(summaries) + " |",
+        "| --- |" + " --- |" * len(summaries),
+    ]
 
     def row(label: str, cell) -> None:  # type: ignore[no-untyped-def]
         lines.append(f"| {label} | " + " | ".join(cell(s) for s in summaries.values()) + " |")
@@ -113,16 +123,30 @@ def render(decision: dict[str, Any], document: dict[str, Any], report_dir: str) 
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v:.0f} ms"
 
-    row("launch -> READY p50 / p95 / max", lambda s: f"{ms(s['launch_to_ready_ms']['p50'])} / {ms(s['launch_to_ready_ms']['p95'])} / {ms(s['launch_to_ready_ms']['max'])}")
+    row(
+        "launch -> READY p50 / p95 / max",
+        lambda s: (
+            f"{ms(s['launch_to_ready_ms']['p50'])} / {ms(s['launch_to_ready_ms']['p95'])} / {ms(s['launch_to_ready_ms']['max'])}"
+        ),
+    )
     row("first (cold) launch -> READY", lambda s: ms(s["first_launch_to_ready_ms"]))
     row("binary size", lambda s: "-" if s["binary_size_bytes"] is None else f"{s['binary_size_bytes'] / 1e6:.1f} MB")
     row("launch reliability", lambda s: f"{s['ok']}/{s['launches']} ok")
     row("READY handshake failures", lambda s: f"{s['handshake_failures']}/{s['launches']}")
-    row("peak RSS p50", lambda s: "-" if s["peak_rss_bytes"]["p50"] is None else f"{s['peak_rss_bytes']['p50'] / 1e6:.0f} MB")
+    row(
+        "peak RSS p50",
+        lambda s: "-" if s["peak_rss_bytes"]["p50"] is None else f"{s['peak_rss_bytes']['p50'] / 1e6:.0f} MB",
+    )
     row(
         "integration",
-        lambda s: "one process, needs a Python on the machine" if s["packager"] == "source" else (
-            "two processes (bootstrap + child); the sidecar watches its parent" if s["two_processes"] else "one process"
+        lambda s: (
+            "one process, needs a Python on the machine"
+            if s["packager"] == "source"
+            else (
+                "two processes (bootstrap + child); the sidecar watches its parent"
+                if s["two_processes"]
+                else "one process"
+            )
         ),
     )
     return "\n".join(lines) + "\n"

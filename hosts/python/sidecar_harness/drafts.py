@@ -50,7 +50,7 @@ def _render(build: Build, failure: str, record: LaunchRecord, count: int, comman
     stdout = "\n".join(record.stdout_excerpt[:10]) or "(none)"
     stderr = "\n".join(record.stderr_tail[-15:]) or "(none)"
     violations = "\n".join(record.violations[:5])
-    return f"""# Issue DRAFT: {build.name}: {failure} ({count} launch{'es' if count != 1 else ''})
+    return f"""# Issue DRAFT: {build.name}: {failure} ({count} launch{"es" if count != 1 else ""})
 
 <!-- Drafted by python -m sidecar_harness. Review, complete the hypothesis and
      resolution, then move it to issue-log/NNNN-short-title.md and index it. -->
@@ -59,11 +59,11 @@ def _render(build: Build, failure: str, record: LaunchRecord, count: int, comman
 - Reporter: launch harness (draft)
 - Platform: {platform.system()} ({platform.platform()})
 - Arch: {platform.machine()}
-- Python: {manifest.get('python_version', platform.python_version())}
-- Nuitka: {packager_version if build.packager == 'nuitka' else 'n/a'}
-- PyInstaller: {packager_version if build.packager == 'pyinstaller' else 'n/a'}
+- Python: {manifest.get("python_version", platform.python_version())}
+- Nuitka: {packager_version if build.packager == "nuitka" else "n/a"}
+- PyInstaller: {packager_version if build.packager == "pyinstaller" else "n/a"}
 - Tauri: n/a (harness run, no Tauri runtime)
-- Severity: {_SEVERITY.get(failure, 'medium')}
+- Severity: {_SEVERITY.get(failure, "medium")}
 - Status: open
 
 ## Symptoms
@@ -80,11 +80,11 @@ def _render(build: Build, failure: str, record: LaunchRecord, count: int, comman
 - Actual: {failure}: {record.message}
 
 ## Diagnostics
-- Build command: `{manifest.get('command_line', 'n/a (no manifest.json beside the binary)')}`
-- Launch command/path: `{' '.join(build.command)} --data-dir <fresh temp dir> --heartbeat-interval 0`
+- Build command: `{manifest.get("command_line", "n/a (no manifest.json beside the binary)")}`
+- Launch command/path: `{" ".join(build.command)} --data-dir <fresh temp dir> --heartbeat-interval 0`
 - Exit code: {record.exit_status}
 - launch -> BOOT: {record.launch_to_boot_ms} ms; launch -> READY: {record.launch_to_ready_ms} ms; SHUTDOWN reason: {record.shutdown_reason}
-- Leftover pids: {record.leftover_pids or 'none'}
+- Leftover pids: {record.leftover_pids or "none"}
 - Stdout excerpt:
 ```
 {stdout}
@@ -93,7 +93,7 @@ def _render(build: Build, failure: str, record: LaunchRecord, count: int, comman
 ```
 {stderr}
 ```
-{('- Protocol violations:' + chr(10) + '```' + chr(10) + violations + chr(10) + '```') if violations else ''}
+{("- Protocol violations:" + chr(10) + "```" + chr(10) + violations + chr(10) + "```") if violations else ""}
 
 ## Suspected Cause
 <hypothesis>

@@ -16,7 +16,9 @@ from sidecar_harness.cycle import FAILURE_CLASSES, LaunchRecord
 from sidecar_harness.stats import summary
 
 #: Failure classes that mean the READY handshake itself failed (seed 004's reliability target).
-HANDSHAKE_FAILURES = frozenset({"missing_binary", "exit_before_ready", "ready_timeout", "malformed_stdout", "duplicate_ready"})
+HANDSHAKE_FAILURES = frozenset(
+    {"missing_binary", "exit_before_ready", "ready_timeout", "malformed_stdout", "duplicate_ready"}
+)
 
 
 def summarise(build: Build, records: list[LaunchRecord]) -> dict[str, Any]:
@@ -38,14 +40,18 @@ def summarise(build: Build, records: list[LaunchRecord]) -> dict[str, Any]:
         "build_seconds": build.manifest.get("build_seconds"),
         "launches": len(mine),
         "ok": sum(r.ok for r in mine),
-        "by_kind": {kind: {"launches": len(rows), "ok": sum(r.ok for r in rows)} for kind, rows in by_kind.items() if rows},
+        "by_kind": {
+            kind: {"launches": len(rows), "ok": sum(r.ok for r in rows)} for kind, rows in by_kind.items() if rows
+        },
         "failures": dict(Counter(r.failure for r in mine if r.failure)),
         "handshake_failures": len(handshake_failures),
         "handshake_failure_rate": len(handshake_failures) / len(mine) if mine else None,
         "launch_to_boot_ms": summary(values(mine, "launch_to_boot_ms")),
         "launch_to_ready_ms": summary(ready),
         "first_launch_to_ready_ms": mine[0].launch_to_ready_ms if mine else None,
-        "later_launch_to_ready_ms": summary([r.launch_to_ready_ms for r in mine[1:] if r.launch_to_ready_ms is not None]),
+        "later_launch_to_ready_ms": summary(
+            [r.launch_to_ready_ms for r in mine[1:] if r.launch_to_ready_ms is not None]
+        ),
         "first_rpc_ms": summary(values(mine, "first_rpc_ms")),
         "graceful_shutdown_ms": summary(values(by_kind["graceful"], "shutdown_ms")),
         "kill_child_gone_ms": summary(values(by_kind["kill"], "shutdown_ms")),
@@ -111,7 +117,9 @@ def render_markdown(document: dict[str, Any]) -> str:
     row(
         "READY handshake failure rate",
         [
-            "-" if s["handshake_failure_rate"] is None else f"{100 * s['handshake_failure_rate']:.1f} % ({s['handshake_failures']}/{s['launches']})"
+            "-"
+            if s["handshake_failure_rate"] is None
+            else f"{100 * s['handshake_failure_rate']:.1f} % ({s['handshake_failures']}/{s['launches']})"
             for s in summaries
         ],
     )
@@ -128,13 +136,22 @@ def render_markdown(document: dict[str, Any]) -> str:
     row("packager", [f"{s['packager']} {s['packager_version'] or ''}".strip() for s in summaries])
     row("build time", ["-" if s["build_seconds"] is None else f"{s['build_seconds']:.0f} s" for s in summaries])
 
-    lines += ["", "## Launch reliability", "", "| failure class | " + " | ".join(names) + " |", "| --- | " + " | ".join("---" for _ in names) + " |"]
+    lines += [
+        "",
+        "## Launch reliability",
+        "",
+        "| failure class | " + " | ".join(names) + " |",
+        "| --- | " + " | ".join("---" for _ in names) + " |",
+    ]
     for failure in FAILURE_CLASSES:
         row(f"`{failure}`", [str(s["failures"].get(failure, 0)) for s in summaries])
     for kind in document["options"]["kinds"]:
         row(
             f"{kind} cycles ok",
-            [f"{s['by_kind'][kind]['ok']}/{s['by_kind'][kind]['launches']}" if kind in s["by_kind"] else "-" for s in summaries],
+            [
+                f"{s['by_kind'][kind]['ok']}/{s['by_kind'][kind]['launches']}" if kind in s["by_kind"] else "-"
+                for s in summaries
+            ],
         )
 
     lines += ["", "## Integration notes", ""]
@@ -146,7 +163,9 @@ def render_markdown(document: dict[str, Any]) -> str:
     if not failures:
         lines.append("None.")
     for launch in failures[:30]:
-        lines.append(f"- {launch['build']} #{launch['index']} ({launch['kind']}): `{launch['failure']}`: {launch['message']}")
+        lines.append(
+            f"- {launch['build']} #{launch['index']} ({launch['kind']}): `{launch['failure']}`: {launch['message']}"
+        )
     if len(failures) > 30:
         lines.append(f"- ... and {len(failures) - 30} more in report.json")
     return "\n".join(lines) + "\n"
@@ -186,7 +205,11 @@ def write_plot(path: Path, document: dict[str, Any]) -> None:
 
     names = [s["build"] for s in document["summary"]]
     series = [
-        [l["launch_to_ready_ms"] for l in document["launches"] if l["build"] == name and l.get("launch_to_ready_ms") is not None]
+        [
+            l["launch_to_ready_ms"]
+            for l in document["launches"]
+            if l["build"] == name and l.get("launch_to_ready_ms") is not None
+        ]
         for name in names
     ]
     fig, ax = plt.subplots(figsize=(max(4.0, 1.8 * len(names) + 2), 4.5), dpi=110)

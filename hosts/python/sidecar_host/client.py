@@ -32,14 +32,6 @@ import anyio.abc
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from sidecar_host.errors import (
-    BinaryNotFound,
-    CallTimeout,
-    ExitedBeforeReady,
-    ReadyTimeout,
-    RpcCallError,
-    SidecarExited,
-)
 from sidecar.protocol import LifecycleLine, LineSplitter, Notification, OversizeFrame, Response
 from sidecar.protocol.host_session import (
     Answer,
@@ -52,6 +44,14 @@ from sidecar.protocol.host_session import (
     StdoutSession,
     Violation,
     show_line,
+)
+from sidecar_host.errors import (
+    BinaryNotFound,
+    CallTimeout,
+    ExitedBeforeReady,
+    ReadyTimeout,
+    RpcCallError,
+    SidecarExited,
 )
 
 #: Wait for READY after spawning.

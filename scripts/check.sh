@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Every static check, the same locally and in CI (./scripts/test.sh runs it as its first stage):
+#   ruff        lint and format check of the Python (sidecar, hosts/python, tests, bench, build)
+#   mypy        strict type check of the shipped package (sidecar/)
+#   imports     the layer contracts of docs/ARCHITECTURE.md (import-linter, [tool.importlinter])
+#   tauri       cargo clippy -D warnings, cargo fmt --check, tsc --noEmit (tauri-shell/scripts/check.sh)
+#
+#   ./scripts/check.sh                   all of them
+#   ./scripts/check.sh ruff mypy         some of them
+#   ./scripts/check.sh --fix             ruff fixes and formats in place, then checks
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh || exit 1
+bin=.venv/bin
+paths=(sidecar hosts/python tests bench build)
+
+fix=0
+checks=()
+for arg in "$@"; do
+    case "$arg" in
+        --fix) fix=1 ;;
+        ruff | mypy | imports | tauri) checks+=("$arg") ;;
+        *) echo "check: unknown check '$arg' (ruff, mypy, imports, tauri, --fix)" >&2; exit 2 ;;
+    esac
+done
+[ "${#checks[@]}" -gt 0 ] || checks=(ruff mypy imports tauri)
+
+failed=()
+run() {
+    local name=$1; shift
+    printf '\n---- %s: %s\n' "$name" "$*" >&2
+    "$@" || failed+=("$name")
+}
+for check in "${checks[@]}"; do
+    case "$check" in
+        ruff)
+            if [ "$fix" = 1 ]; then
+                "$bin/ruff" check --fix -q "${paths[@]}"
+                "$bin/ruff" format -q "${paths[@]}"
+            fi
+            run "ruff lint" "$bin/ruff" check "${paths[@]}"
+            run "ruff format" "$bin/ruff" format --check "${paths[@]}"
+            ;;
+        mypy) run "mypy --strict" "$bin/mypy" ;;
+        imports) run "import contracts" "$bin/lint-imports" --no-cache ;;
+        tauri) run "tauri-shell checks" bash tauri-shell/scripts/check.sh ;;
+    esac
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+    printf '\ncheck: FAILED: %s\n' "${failed[*]}" >&2
+    exit 1
+fi
+printf '\ncheck: all passed (%s)\n' "${checks[*]}" >&2
