@@ -1,21 +1,38 @@
 //! The process model: one running sidecar ([`SidecarProcess`]) and the
 //! [`Supervisor`] that keeps one alive (READY timeout, heartbeat watch,
-//! restarts with backoff, graceful stop).
+//! restarts with backoff, graceful stop). This file holds their configs and
+//! defaults; each concern has its own module:
+//!
+//! * `child`: the [`SidecarProcess`] handle, its shared state and facts;
+//! * `events`: [`ProcessEvent`], what a process delivers to its owner;
+//! * `spawn`: spawning, the reaper task, waiting for READY;
+//! * `rpc`: calls, their correlation table and timeouts;
+//! * `stop`: the stop ladder, signals, [`StopReport`];
+//! * `readers`: the stdout and stderr reader tasks;
+//! * `supervisor`, `state`: the [`Supervisor`] and its state table;
+//! * `log`, `path`: the host log, finding the executable.
 
 mod child;
+mod events;
 mod log;
 mod path;
+mod readers;
+mod rpc;
+mod spawn;
 mod state;
+mod stop;
 mod supervisor;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use child::{ProcessEvent, SidecarProcess, StopReport, StopStep};
+pub use child::SidecarProcess;
+pub use events::ProcessEvent;
 pub use log::{HostLog, LogLine, LogSource, StderrRing, LOG_BROADCAST_CAPACITY, LOG_ROTATE_BYTES};
 pub use path::{check_executable, external_bin_file_name, sidecar_path_beside_current_exe, sidecar_path_in};
 pub use state::{IllegalTransition, SidecarState, StateName};
+pub use stop::{StopReport, StopStep};
 pub use supervisor::{SidecarStatus, Supervisor, SupervisorEvent};
 
 /// Wait this long for READY after spawning (a cold onefile start takes seconds).

@@ -14,8 +14,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::child::{ProcessEvent, SidecarProcess, StopReport};
+use super::child::SidecarProcess;
+use super::events::ProcessEvent;
 use super::state::{SidecarState, StateName};
+use super::stop::StopReport;
 use super::{HostLog, LogLine, SupervisorConfig};
 use crate::error::{Error, Result};
 
