@@ -53,11 +53,16 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
+/// Stderr lines a message shows (the newest): the end of a traceback, still readable in one dialog.
+const STDERR_LINES_SHOWN: usize = 10;
+/// Stdout lines a message shows (the oldest): the first lines say what printed instead of READY.
+const STDOUT_LINES_SHOWN: usize = 10;
+
 fn tail_text(lines: &[String]) -> String {
     if lines.is_empty() {
         return "(no stderr)".to_owned();
     }
-    let from = lines.len().saturating_sub(10);
+    let from = lines.len().saturating_sub(STDERR_LINES_SHOWN);
     lines[from..].join("\n  ")
 }
 
@@ -65,8 +70,12 @@ fn seen_text(lines: &[String]) -> String {
     if lines.is_empty() {
         return "none".to_owned();
     }
-    let shown: Vec<String> = lines.iter().take(10).map(|l| format!("{l:?}")).collect();
-    let more = if lines.len() > 10 { format!(" (and {} more)", lines.len() - 10) } else { String::new() };
+    let shown: Vec<String> = lines.iter().take(STDOUT_LINES_SHOWN).map(|l| format!("{l:?}")).collect();
+    let more = if lines.len() > STDOUT_LINES_SHOWN {
+        format!(" (and {} more)", lines.len() - STDOUT_LINES_SHOWN)
+    } else {
+        String::new()
+    };
     format!("[{}]{more}", shown.join(", "))
 }
 
@@ -213,3 +222,21 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_show_the_last_stderr_lines_and_the_first_stdout_lines() {
+        let lines: Vec<String> = (0..12).map(|i| format!("l{i}")).collect();
+        let err = Error::ExitedBeforeReady {
+            status: Some(ExitStatus::Code(1)),
+            stderr_tail: lines.clone(),
+            lines_seen: lines,
+        };
+        let text = err.to_string();
+        assert!(text.contains("[\"l0\", ") && text.contains("\"l9\"] (and 2 more)"), "{text}");
+        assert!(text.ends_with("l2\n  l3\n  l4\n  l5\n  l6\n  l7\n  l8\n  l9\n  l10\n  l11"), "{text}");
+    }
+}

@@ -43,7 +43,7 @@ pub(super) struct Seen {
     pub(super) shutdown_reason: Option<String>,
     /// Stdout lines before READY (at most [`LINES_KEPT_BEFORE_READY`](super::LINES_KEPT_BEFORE_READY)).
     pub(super) lines_before_ready: Vec<String>,
-    /// Protocol violations (at most 1000).
+    /// Protocol violations (at most [`MAX_VIOLATIONS_KEPT`](super::MAX_VIOLATIONS_KEPT)).
     pub(super) violations: Vec<Violation>,
 }
 
@@ -179,7 +179,7 @@ impl SidecarProcess {
         self.inner.seen.lock().expect("seen").lines_before_ready.clone()
     }
 
-    /// Protocol violations seen on stdout (at most 1000).
+    /// Protocol violations seen on stdout (at most [`MAX_VIOLATIONS_KEPT`](super::MAX_VIOLATIONS_KEPT)).
     pub fn violations(&self) -> Vec<Violation> {
         self.inner.seen.lock().expect("seen").violations.clone()
     }

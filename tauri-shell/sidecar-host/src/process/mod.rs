@@ -52,6 +52,12 @@ pub const SIGKILL_TIMEOUT: Duration = Duration::from_secs(2);
 pub const PIPE_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// Stderr lines kept for error messages.
 pub const STDERR_TAIL_LINES: usize = 200;
+/// Stderr lines an error carries (the newest of those kept): enough to show
+/// a Python traceback, short enough for a status line or a log record.
+pub const ERROR_STDERR_TAIL_LINES: usize = 20;
+/// Protocol violations kept per process (a sidecar printing garbage in a loop
+/// must not grow the host's memory without bound).
+pub const MAX_VIOLATIONS_KEPT: usize = 1000;
 /// Stdout lines kept before READY (for the READY-timeout message).
 pub const LINES_KEPT_BEFORE_READY: usize = 100;
 /// Largest stdout line accepted from the sidecar (results can be big).
@@ -60,6 +66,10 @@ pub const MAX_STDOUT_LINE_BYTES: usize = 512 * 1024 * 1024;
 pub const MAX_STDERR_LINE_BYTES: usize = 1024 * 1024;
 /// Capacity of the bounded notification channel.
 pub const EVENT_CAPACITY: usize = 1024;
+
+/// Doublings of the initial backoff at most: 2^20 times any sensible initial
+/// backoff is past any sensible cap, and the factor stays far from overflow.
+const MAX_BACKOFF_DOUBLINGS: u32 = 20;
 
 /// How long each stop step waits before escalating to the next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +227,7 @@ impl RestartPolicy {
 
     /// The delay before restart number `n` (0-based) within the window.
     pub fn backoff(&self, n: u32) -> Duration {
-        let factor = 1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX);
+        let factor = 1u32.checked_shl(n.min(MAX_BACKOFF_DOUBLINGS)).unwrap_or(u32::MAX);
         self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
     }
 }

@@ -13,8 +13,13 @@ use tokio::sync::mpsc;
 use super::child::Inner;
 use super::events::ProcessEvent;
 use super::log::LogSource;
-use super::{LINES_KEPT_BEFORE_READY, MAX_STDERR_LINE_BYTES, PIPE_DRAIN_TIMEOUT};
+use super::{LINES_KEPT_BEFORE_READY, MAX_STDERR_LINE_BYTES, MAX_VIOLATIONS_KEPT, PIPE_DRAIN_TIMEOUT};
 use crate::protocol::{show_line, Line, LineSplitter, StdoutEvent, StdoutSession};
+
+/// Bytes asked of stdout per read (answers can be large; lines are split afterwards).
+const STDOUT_READ_CHUNK: usize = 64 * 1024;
+/// Bytes asked of stderr per read (log records are short).
+const STDERR_READ_CHUNK: usize = 16 * 1024;
 
 /// Read stdout to its end, then fail the calls nobody can answer any more.
 pub(super) async fn read_stdout(
@@ -24,7 +29,7 @@ pub(super) async fn read_stdout(
 ) {
     let mut splitter = LineSplitter::new(inner.config.max_line_bytes);
     let mut session = StdoutSession::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; STDOUT_READ_CHUNK];
     loop {
         let n = match stdout.read(&mut buf).await {
             Ok(0) | Err(_) => break,
@@ -93,7 +98,7 @@ async fn on_stdout_line(inner: &Inner, session: &mut StdoutSession, line: &Line,
             StdoutEvent::Violation(violation) => {
                 inner.log_host(&format!("protocol violation {:?}: {}", violation.kind, violation.line));
                 let mut seen = inner.seen.lock().expect("seen");
-                if seen.violations.len() < 1000 {
+                if seen.violations.len() < MAX_VIOLATIONS_KEPT {
                     seen.violations.push(violation);
                 }
             }
@@ -104,7 +109,7 @@ async fn on_stdout_line(inner: &Inner, session: &mut StdoutSession, line: &Line,
 /// Read stderr to its end into the ring and the log.
 pub(super) async fn read_stderr(inner: Arc<Inner>, mut stderr: impl AsyncRead + Unpin) {
     let mut splitter = LineSplitter::new(MAX_STDERR_LINE_BYTES);
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; STDERR_READ_CHUNK];
     let mut on_line = |line: Line| {
         let text = match line {
             Line::Complete(bytes) => String::from_utf8_lossy(&bytes).into_owned(),

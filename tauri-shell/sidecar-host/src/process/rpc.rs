@@ -11,8 +11,12 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
 use super::child::{Inner, SidecarProcess};
+use super::ERROR_STDERR_TAIL_LINES;
 use crate::error::{Error, ExitStatus, Result};
 use crate::protocol::{encode_notification, encode_request, ErrorObject, RawJson};
+
+/// How long a timed-out call waits to write its `rpc.cancel` (stdin may be full).
+const CANCEL_WRITE_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// A call waiting for its answer.
 pub(super) struct Pending {
@@ -57,7 +61,7 @@ impl SidecarProcess {
             Ok(result) => result,
             Err(_) => {
                 let cancel = encode_notification("rpc.cancel", Some(&serde_json::json!({ "id": id })));
-                let _ = tokio::time::timeout(Duration::from_millis(200), self.write(&cancel)).await;
+                let _ = tokio::time::timeout(CANCEL_WRITE_TIMEOUT, self.write(&cancel)).await;
                 Err(Error::CallTimeout { method: method.to_owned(), timeout })
             }
         }
@@ -84,7 +88,11 @@ impl SidecarProcess {
 
     /// The error for a call that cannot be answered because the process is gone.
     fn exited_error(&self, method: &str, status: Option<ExitStatus>) -> Error {
-        Error::SidecarExited { method: method.to_owned(), status, stderr_tail: self.stderr_tail(20) }
+        Error::SidecarExited {
+            method: method.to_owned(),
+            status,
+            stderr_tail: self.stderr_tail(ERROR_STDERR_TAIL_LINES),
+        }
     }
 }
 
@@ -93,7 +101,11 @@ impl Inner {
     pub(super) fn fail_pending(&self, status: Option<ExitStatus>) {
         let drained: Vec<Pending> = self.pending.lock().expect("pending").drain().map(|(_, p)| p).collect();
         for pending in drained {
-            let err = Error::SidecarExited { method: pending.method, status, stderr_tail: self.stderr.tail(20) };
+            let err = Error::SidecarExited {
+                method: pending.method,
+                status,
+                stderr_tail: self.stderr.tail(ERROR_STDERR_TAIL_LINES),
+            };
             let _ = pending.reply.send(Err(err));
         }
     }

@@ -15,8 +15,11 @@ use super::events::ProcessEvent;
 use super::log::StderrRing;
 use super::path::check_executable;
 use super::readers::{read_stderr, read_stdout};
-use super::{SidecarConfig, PIPE_DRAIN_TIMEOUT};
+use super::{SidecarConfig, ERROR_STDERR_TAIL_LINES, PIPE_DRAIN_TIMEOUT};
 use crate::error::{Error, ExitStatus, Result};
+
+/// Requests to kill the process that may wait for the reaper (one is enough).
+const KILL_REQUEST_CAPACITY: usize = 1;
 
 impl SidecarProcess {
     /// Spawn and wait for READY (see [`spawn`](Self::spawn) and [`wait_ready`](Self::wait_ready)).
@@ -56,7 +59,7 @@ impl SidecarProcess {
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
-        let (kill_tx, kill_rx) = mpsc::channel(1);
+        let (kill_tx, kill_rx) = mpsc::channel(KILL_REQUEST_CAPACITY);
         let inner = Arc::new(Inner {
             pid,
             program: program.clone(),
@@ -111,7 +114,7 @@ impl SidecarProcess {
                 }
                 let err = Error::ExitedBeforeReady {
                     status: self.exit_status(),
-                    stderr_tail: self.stderr_tail(20),
+                    stderr_tail: self.stderr_tail(ERROR_STDERR_TAIL_LINES),
                     lines_seen: self.lines_before_ready(),
                 };
                 self.inner.log_host(&err.to_string());
@@ -124,7 +127,7 @@ impl SidecarProcess {
                 let err = Error::ReadyTimeout {
                     timeout,
                     lines_seen: self.lines_before_ready(),
-                    stderr_tail: self.stderr_tail(20),
+                    stderr_tail: self.stderr_tail(ERROR_STDERR_TAIL_LINES),
                 };
                 self.inner.log_host(&err.to_string());
                 Err(err)

@@ -18,8 +18,17 @@ use super::child::SidecarProcess;
 use super::events::ProcessEvent;
 use super::state::{SidecarState, StateName};
 use super::stop::StopReport;
-use super::{HostLog, LogLine, SupervisorConfig};
+use super::{HostLog, LogLine, SupervisorConfig, ERROR_STDERR_TAIL_LINES};
 use crate::error::{Error, Result};
+
+/// Commands that may wait for the actor (restart and stop requests are rare).
+const COMMAND_CAPACITY: usize = 8;
+/// Heartbeat checks per heartbeat interval (a hang is seen at most half an interval late).
+const HEARTBEAT_CHECKS_PER_INTERVAL: u32 = 2;
+/// The shortest time between two heartbeat checks (a tiny interval must not spin the actor).
+const MIN_HEARTBEAT_CHECK: Duration = Duration::from_millis(50);
+/// The actor's tick with no heartbeat watch (it only wakes for exits and commands).
+const IDLE_TICK: Duration = Duration::from_secs(3600);
 
 /// What a supervisor reports to its owner.
 #[derive(Debug, Clone)]
@@ -145,7 +154,7 @@ impl Supervisor {
     /// (a full channel pauses stdout reading, which pauses the sidecar).
     pub fn start(config: SupervisorConfig) -> (Supervisor, mpsc::Receiver<SupervisorEvent>) {
         let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
-        let (commands_tx, commands_rx) = mpsc::channel(8);
+        let (commands_tx, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
         let initial = SidecarState::Starting { attempt: 0, program: config.sidecar.program.display().to_string() };
         let shared = Arc::new(Shared {
             config,
@@ -363,7 +372,7 @@ async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
                                 Error::SidecarExited {
                                     method: reason,
                                     status: process.exit_status(),
-                                    stderr_tail: process.stderr_tail(20),
+                                    stderr_tail: process.stderr_tail(ERROR_STDERR_TAIL_LINES),
                                 }
                             }
                             Outcome::Hung(err) => {
@@ -450,14 +459,15 @@ async fn after_failure(
 /// Watch a ready process until it exits, hangs, or a command arrives.
 async fn supervise(shared: &Shared, process: &SidecarProcess, commands: &mut mpsc::Receiver<Command>) -> Outcome {
     let heartbeat = shared.config.heartbeat;
-    let tick = heartbeat.map(|h| (h.interval / 2).max(Duration::from_millis(50))).unwrap_or(Duration::from_secs(3600));
+    let tick =
+        heartbeat.map(|h| (h.interval / HEARTBEAT_CHECKS_PER_INTERVAL).max(MIN_HEARTBEAT_CHECK)).unwrap_or(IDLE_TICK);
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             status = process.exited() => {
                 // Let the stdout reader finish (SHUTDOWN line, last answers).
-                process.wait_exit(Duration::from_millis(0)).await;
+                process.wait_exit(Duration::ZERO).await;
                 return Outcome::Exited(format!("pid {} exited with {}", process.pid(), status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into())));
             }
             _ = ticker.tick() => {
