@@ -1,14 +1,22 @@
-//! Stopping a sidecar ([`SidecarProcess::stop`]): each step only if the
-//! previous one did not end the process, each bounded by a named timeout
-//! ([`StopTimeouts`](super::StopTimeouts)):
-//! `system.shutdown` -> close stdin -> SIGTERM -> SIGKILL of the process group.
+//! Stopping a sidecar: one escalation ladder, each rung only if the ones
+//! before it did not end the process, each bounded by its timeout in
+//! [`StopTimeouts`]:
+//!
+//! 1. `system.shutdown` (the sidecar finishes its work and exits),
+//! 2. close stdin (it answers with `SHUTDOWN reason=normal`),
+//! 3. SIGTERM to the process,
+//! 4. SIGKILL of the whole process group.
+//!
+//! [`SidecarProcess::stop`] climbs it from rung 1, [`SidecarProcess::terminate`]
+//! (for a hung process that cannot answer) from rung 3. Either way the
+//! process group is swept afterwards, so no grandchild outlives a stop.
 
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
 use super::child::SidecarProcess;
-use super::PIPE_DRAIN_TIMEOUT;
+use super::{StopTimeouts, PIPE_DRAIN_TIMEOUT};
 use crate::error::ExitStatus;
 
 /// Which stop step ended the process.
@@ -40,47 +48,30 @@ pub struct StopReport {
     pub elapsed: Duration,
 }
 
+/// One rung of the stop ladder.
+struct Rung {
+    /// The step it takes.
+    step: StopStep,
+    /// What it does, for the log line that starts it.
+    action: &'static str,
+    /// What it did, for the next rung's log line ("no exit after ...").
+    done: &'static str,
+}
+
+/// The stop ladder, gentlest rung first.
+const LADDER: [Rung; 4] = [
+    Rung { step: StopStep::ShutdownRequest, action: "system.shutdown", done: "system.shutdown" },
+    Rung { step: StopStep::StdinClose, action: "closing stdin", done: "stdin close" },
+    Rung { step: StopStep::Sigterm, action: "SIGTERM", done: "SIGTERM" },
+    Rung { step: StopStep::Sigkill, action: "SIGKILL of the process group", done: "SIGKILL" },
+];
+
 impl SidecarProcess {
-    /// Stop gracefully, escalating step by step (see the module docs).
+    /// Stop gracefully, escalating step by step (see the module docs); each
+    /// step and the outcome go to the host log.
     pub async fn stop(&self) -> StopReport {
-        let limits = self.inner.config.stop_timeouts;
-        let started = Instant::now();
-        let log = |msg: &str| self.inner.log_host(msg);
-        let mut step = StopStep::AlreadyExited;
-        if self.is_running() {
-            step = StopStep::ShutdownRequest;
-            log("stop: system.shutdown");
-            let _ = self.call_raw("system.shutdown", None, limits.shutdown_request).await;
-            if !self.wait_exit(limits.shutdown_request).await {
-                step = StopStep::StdinClose;
-                log("stop: no exit after system.shutdown; closing stdin");
-                self.close_stdin().await;
-                if !self.wait_exit(limits.stdin_close).await {
-                    step = StopStep::Sigterm;
-                    log("stop: no exit after stdin close; SIGTERM");
-                    #[cfg(unix)]
-                    self.send_signal(libc::SIGTERM);
-                    if !self.wait_exit(limits.sigterm).await {
-                        step = StopStep::Sigkill;
-                        log("stop: no exit after SIGTERM; SIGKILL of the process group");
-                        self.kill_group();
-                        self.wait_exit(limits.sigkill).await;
-                    }
-                }
-            }
-        }
-        self.close_stdin().await;
-        if self.group_alive() {
-            log("stop: the leader is gone but its process group is not; SIGKILL of the group");
-            self.kill_group();
-        }
-        let report = StopReport {
-            step,
-            status: self.exit_status(),
-            shutdown_reason: self.shutdown_reason(),
-            elapsed: started.elapsed(),
-        };
-        log(&format!(
+        let report = self.climb_ladder(StopStep::ShutdownRequest, |message| self.inner.log_host(message)).await;
+        self.inner.log_host(&format!(
             "stopped by step {:?} in {} ms: {}, SHUTDOWN reason {}",
             report.step,
             report.elapsed.as_millis(),
@@ -92,21 +83,33 @@ impl SidecarProcess {
 
     /// Stop a hung process without asking it: SIGTERM, then SIGKILL of the group.
     pub async fn terminate(&self) -> StopReport {
-        let limits = self.inner.config.stop_timeouts;
+        self.climb_ladder(StopStep::Sigterm, |_| {}).await
+    }
+
+    /// Climb [`LADDER`] from the rung `first` until the process exits, then
+    /// close stdin and sweep the process group; `log` gets one line per rung.
+    async fn climb_ladder(&self, first: StopStep, log: impl Fn(&str)) -> StopReport {
         let started = Instant::now();
         let mut step = StopStep::AlreadyExited;
         if self.is_running() {
-            step = StopStep::Sigterm;
-            #[cfg(unix)]
-            self.send_signal(libc::SIGTERM);
-            if !self.wait_exit(limits.sigterm).await {
-                step = StopStep::Sigkill;
-                self.kill_group();
-                self.wait_exit(limits.sigkill).await;
+            let limits = self.inner.config.stop_timeouts;
+            let mut previous: Option<&Rung> = None;
+            for rung in LADDER.iter().skip_while(|rung| rung.step != first) {
+                step = rung.step;
+                match previous {
+                    None => log(&format!("stop: {}", rung.action)),
+                    Some(before) => log(&format!("stop: no exit after {}; {}", before.done, rung.action)),
+                }
+                let limit = self.take_step(rung.step, &limits).await;
+                if self.wait_exit(limit).await {
+                    break;
+                }
+                previous = Some(rung);
             }
         }
         self.close_stdin().await;
         if self.group_alive() {
+            log("stop: the leader is gone but its process group is not; SIGKILL of the group");
             self.kill_group();
         }
         StopReport {
@@ -114,6 +117,31 @@ impl SidecarProcess {
             status: self.exit_status(),
             shutdown_reason: self.shutdown_reason(),
             elapsed: started.elapsed(),
+        }
+    }
+
+    /// Take one stop step; returns how long to wait for the exit after it.
+    async fn take_step(&self, step: StopStep, limits: &StopTimeouts) -> Duration {
+        match step {
+            StopStep::AlreadyExited => Duration::ZERO,
+            StopStep::ShutdownRequest => {
+                // Its answer bounds the wait as much as the exit after it does.
+                let _ = self.call_raw("system.shutdown", None, limits.shutdown_request).await;
+                limits.shutdown_request
+            }
+            StopStep::StdinClose => {
+                self.close_stdin().await;
+                limits.stdin_close
+            }
+            StopStep::Sigterm => {
+                #[cfg(unix)]
+                self.send_signal(libc::SIGTERM);
+                limits.sigterm
+            }
+            StopStep::Sigkill => {
+                self.kill_group();
+                limits.sigkill
+            }
         }
     }
 
