@@ -279,6 +279,11 @@ struct Budget {
 }
 
 impl Budget {
+    /// A budget with no restart spent.
+    fn new() -> Self {
+        Budget { times: VecDeque::new() }
+    }
+
     /// The delay before the next restart, or None when the budget is spent.
     fn next_delay(&mut self, shared: &Shared) -> Option<(u32, Duration)> {
         let policy = shared.config.restart;
@@ -294,23 +299,46 @@ impl Budget {
         *shared.restarts.lock().expect("restarts") += 1;
         Some((n + 1, policy.backoff(n)))
     }
+
+    /// Forget the restarts made so far (the host asked for a restart).
+    fn reset(&mut self) {
+        self.times.clear();
+    }
 }
 
+/// How one process's run ended.
 enum Outcome {
+    /// It never became ready (it exited, or printed no READY in time).
+    NotReady(Error),
+    /// It exited after READY (the text says how).
     Exited(String),
+    /// It was declared hung.
     Hung(Error),
+    /// The host asked for a restart.
     Restart(oneshot::Sender<()>),
+    /// The host asked for a stop.
     Stop(String, oneshot::Sender<Option<StopReport>>),
+}
+
+impl From<Command> for Outcome {
+    fn from(command: Command) -> Self {
+        match command {
+            Command::Restart(reply) => Outcome::Restart(reply),
+            Command::Stop(reason, reply) => Outcome::Stop(reason, reply),
+        }
+    }
 }
 
 /// After a failure: what the actor does next.
 enum Next {
-    Start,
+    /// Start again; `attempt` is the restart number within the window (0 after a requested restart).
+    Start { attempt: u32 },
+    /// The supervisor is done.
     Quit,
 }
 
 async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
-    let mut budget = Budget { times: VecDeque::new() };
+    let mut budget = Budget::new();
     let mut attempt = 0u32;
     loop {
         let program = shared.config.sidecar.program.display().to_string();
@@ -320,80 +348,70 @@ async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
             Ok((process, events)) => {
                 shared.set_current(Some(process.clone()));
                 tokio::spawn(forward(shared.clone(), events));
-                // READY, unless a stop or restart comes first.
-                let ready = tokio::select! {
-                    ready = process.wait_ready() => ready,
-                    Some(command) = commands.recv() => {
-                        match command {
-                            Command::Stop(reason, reply) => return stop_and_quit(&shared, Some(process), reason, reply).await,
-                            Command::Restart(reply) => {
-                                shared.set_state(SidecarState::Restarting { attempt: 0, reason: "restart requested".into(), delay_ms: 0 });
-                                process.stop().await;
-                                shared.set_current(None);
-                                let _ = reply.send(());
-                                budget.times.clear();
-                                attempt = 0;
-                                continue;
-                            }
-                        }
+                match run_process(&shared, &process, &mut commands).await {
+                    Outcome::Stop(reason, reply) => return stop_and_quit(&shared, Some(process), reason, reply).await,
+                    Outcome::Restart(reply) => {
+                        restart_on_request(&shared, &process, reply).await;
+                        budget.reset();
+                        attempt = 0;
+                        continue;
                     }
-                };
-                match ready {
-                    Err(err) => {
+                    Outcome::NotReady(err) => {
                         shared.set_current(None);
                         err
                     }
-                    Ok(()) => {
-                        shared.set_state(SidecarState::Ready {
-                            pid: process.pid(),
-                            engine_pid: process.engine_pid(),
-                            version: process.version(),
-                            startup_ms: process.startup_time().unwrap_or_default().as_millis() as u64,
-                        });
-                        match supervise(&shared, &process, &mut commands).await {
-                            Outcome::Stop(reason, reply) => {
-                                return stop_and_quit(&shared, Some(process), reason, reply).await
-                            }
-                            Outcome::Restart(reply) => {
-                                shared.set_state(SidecarState::Restarting {
-                                    attempt: 0,
-                                    reason: "restart requested".into(),
-                                    delay_ms: 0,
-                                });
-                                process.stop().await;
-                                shared.set_current(None);
-                                let _ = reply.send(());
-                                budget.times.clear();
-                                attempt = 0;
-                                continue;
-                            }
-                            Outcome::Exited(reason) => {
-                                shared.set_current(None);
-                                Error::SidecarExited {
-                                    method: reason,
-                                    status: process.exit_status(),
-                                    stderr_tail: process.stderr_tail(ERROR_STDERR_TAIL_LINES),
-                                }
-                            }
-                            Outcome::Hung(err) => {
-                                let pid = process.pid();
-                                shared.log().host(pid, &err.to_string());
-                                let report = process.terminate().await;
-                                shared.log().host(pid, &format!("hung sidecar ended by {:?}", report.step));
-                                shared.set_current(None);
-                                err
-                            }
+                    Outcome::Exited(reason) => {
+                        shared.set_current(None);
+                        Error::SidecarExited {
+                            method: reason,
+                            status: process.exit_status(),
+                            stderr_tail: process.stderr_tail(ERROR_STDERR_TAIL_LINES),
                         }
+                    }
+                    Outcome::Hung(err) => {
+                        let pid = process.pid();
+                        shared.log().host(pid, &err.to_string());
+                        let report = process.terminate().await;
+                        shared.log().host(pid, &format!("hung sidecar ended by {:?}", report.step));
+                        shared.set_current(None);
+                        err
                     }
                 }
             }
         };
         // Something failed: restart with backoff, or give up.
         match after_failure(&shared, &mut commands, &mut budget, failure).await {
-            (Next::Start, next_attempt) => attempt = next_attempt,
-            (Next::Quit, _) => return,
+            Next::Start { attempt: next } => attempt = next,
+            Next::Quit => return,
         }
     }
+}
+
+/// Wait for READY (unless a command comes first), then watch the ready process.
+async fn run_process(shared: &Shared, process: &SidecarProcess, commands: &mut mpsc::Receiver<Command>) -> Outcome {
+    tokio::select! {
+        ready = process.wait_ready() => {
+            if let Err(err) = ready {
+                return Outcome::NotReady(err);
+            }
+        }
+        Some(command) = commands.recv() => return command.into(),
+    }
+    shared.set_state(SidecarState::Ready {
+        pid: process.pid(),
+        engine_pid: process.engine_pid(),
+        version: process.version(),
+        startup_ms: process.startup_time().unwrap_or_default().as_millis() as u64,
+    });
+    supervise(shared, process, commands).await
+}
+
+/// The host asked for a restart: stop the process gracefully, then answer.
+async fn restart_on_request(shared: &Shared, process: &SidecarProcess, reply: oneshot::Sender<()>) {
+    shared.set_state(SidecarState::Restarting { attempt: 0, reason: "restart requested".into(), delay_ms: 0 });
+    process.stop().await;
+    shared.set_current(None);
+    let _ = reply.send(());
 }
 
 /// Decide and wait after a failure; returns whether to start again.
@@ -402,7 +420,7 @@ async fn after_failure(
     commands: &mut mpsc::Receiver<Command>,
     budget: &mut Budget,
     failure: Error,
-) -> (Next, u32) {
+) -> Next {
     let reason = match &failure {
         Error::SidecarExited { status, stderr_tail, .. } => format!(
             "the sidecar exited unexpectedly ({}); last stderr line: {:?}",
@@ -416,19 +434,8 @@ async fn after_failure(
         Some((attempt, delay)) => {
             shared.set_state(SidecarState::Restarting { attempt, reason, delay_ms: delay.as_millis() as u64 });
             tokio::select! {
-                _ = tokio::time::sleep(delay) => (Next::Start, attempt),
-                command = commands.recv() => match command {
-                    Some(Command::Restart(reply)) => {
-                        let _ = reply.send(());
-                        budget.times.clear();
-                        (Next::Start, 0)
-                    }
-                    Some(Command::Stop(reason, reply)) => {
-                        stop_and_quit(shared, None, reason, reply).await;
-                        (Next::Quit, 0)
-                    }
-                    None => (Next::Quit, 0),
-                },
+                _ = tokio::time::sleep(delay) => Next::Start { attempt },
+                command = commands.recv() => on_command_while_down(shared, budget, command).await,
             }
         }
         None => {
@@ -440,19 +447,25 @@ async fn after_failure(
             };
             shared.set_state(SidecarState::Failed { kind: error.kind().to_owned(), error: error.to_string() });
             // Failed: wait for the host to ask for a restart or a stop.
-            match commands.recv().await {
-                Some(Command::Restart(reply)) => {
-                    let _ = reply.send(());
-                    budget.times.clear();
-                    (Next::Start, 0)
-                }
-                Some(Command::Stop(reason, reply)) => {
-                    stop_and_quit(shared, None, reason, reply).await;
-                    (Next::Quit, 0)
-                }
-                None => (Next::Quit, 0),
-            }
+            let command = commands.recv().await;
+            on_command_while_down(shared, budget, command).await
         }
+    }
+}
+
+/// A command that came while no process runs (`None`: every handle was dropped).
+async fn on_command_while_down(shared: &Shared, budget: &mut Budget, command: Option<Command>) -> Next {
+    match command {
+        Some(Command::Restart(reply)) => {
+            let _ = reply.send(());
+            budget.reset();
+            Next::Start { attempt: 0 }
+        }
+        Some(Command::Stop(reason, reply)) => {
+            stop_and_quit(shared, None, reason, reply).await;
+            Next::Quit
+        }
+        None => Next::Quit,
     }
 }
 
@@ -479,8 +492,7 @@ async fn supervise(shared: &Shared, process: &SidecarProcess, commands: &mut mps
                 }
             }
             command = commands.recv() => match command {
-                Some(Command::Restart(reply)) => return Outcome::Restart(reply),
-                Some(Command::Stop(reason, reply)) => return Outcome::Stop(reason, reply),
+                Some(command) => return command.into(),
                 None => return Outcome::Stop("the supervisor handle was dropped".into(), oneshot::channel().0),
             },
         }
