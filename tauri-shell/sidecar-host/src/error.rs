@@ -2,6 +2,7 @@
 //! message that says what happened and what to look at.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::protocol::ErrorObject;
@@ -189,9 +190,18 @@ pub enum Error {
     /// The supervisor has been stopped and takes no more commands.
     #[error("the sidecar supervisor has been shut down")]
     SupervisorGone,
-    /// An I/O error talking to the process.
+    /// An I/O error talking to the process. The I/O error is its
+    /// [`source`](std::error::Error::source), shared so that `Error` stays
+    /// `Clone`: downcast the source to `Arc<std::io::Error>`.
     #[error("sidecar I/O error: {0}")]
-    Io(String),
+    Io(#[source] Arc<std::io::Error>),
+}
+
+impl From<std::io::Error> for Error {
+    /// [`Error::Io`] with `err` as its source.
+    fn from(err: std::io::Error) -> Self {
+        Error::Io(Arc::new(err))
+    }
 }
 
 impl Error {
@@ -226,6 +236,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_keep_their_source_and_message() {
+        let err = Error::from(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdin closed"));
+        assert_eq!(err.to_string(), "sidecar I/O error: stdin closed");
+        assert_eq!(err.kind(), "io");
+        let source = std::error::Error::source(&err).expect("a source");
+        let io = source.downcast_ref::<Arc<std::io::Error>>().expect("the shared io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe);
+        assert_eq!(source.to_string(), "stdin closed");
+    }
 
     #[test]
     fn messages_show_the_last_stderr_lines_and_the_first_stdout_lines() {

@@ -74,8 +74,10 @@ impl SidecarProcess {
     }
 
     /// Write bytes to the sidecar's stdin as given (add the newline yourself).
+    ///
+    /// A failed write is [`Error::Io`], with the I/O error as its source.
     pub async fn send_raw(&self, data: &[u8]) -> Result<()> {
-        self.write(data).await.map_err(|e| Error::Io(e.to_string()))
+        self.write(data).await.map_err(Error::from)
     }
 
     /// Write and flush `data` to stdin; `BrokenPipe` once stdin was closed.
