@@ -9,9 +9,11 @@
 //! * `rpc`: calls, their correlation table and timeouts;
 //! * `stop`: the stop ladder, signals, [`StopReport`];
 //! * `readers`: the stdout and stderr reader tasks;
-//! * `supervisor`, `state`: the [`Supervisor`] and its state table;
+//! * `supervisor`: the [`Supervisor`] handle; `actor`: the task behind it;
+//! * `state`: the supervisor's states and their table of moves;
 //! * `log`, `path`: the host log, finding the executable.
 
+mod actor;
 mod child;
 mod events;
 mod log;
