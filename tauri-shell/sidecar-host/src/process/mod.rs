@@ -69,6 +69,16 @@ pub const MAX_STDERR_LINE_BYTES: usize = 1024 * 1024;
 /// Capacity of the bounded notification channel.
 pub const EVENT_CAPACITY: usize = 1024;
 
+/// Default restart budget: automatic restarts within [`RESTART_WINDOW`]
+/// before the supervisor gives up (a sidecar that keeps crashing needs a person).
+pub const MAX_RESTARTS: u32 = 5;
+/// Default window the restart budget is counted in.
+pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
+/// Default delay before the first restart: long enough for a crash loop not to
+/// spin, short enough to go unnoticed after a one-off crash.
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+/// Default longest delay between restarts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// Doublings of the initial backoff at most: 2^20 times any sensible initial
 /// backoff is past any sensible cap, and the factor stays far from overflow.
 const MAX_BACKOFF_DOUBLINGS: u32 = 20;
@@ -213,10 +223,10 @@ pub struct RestartPolicy {
 impl Default for RestartPolicy {
     fn default() -> Self {
         Self {
-            max_restarts: 5,
-            window: Duration::from_secs(60),
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(8),
+            max_restarts: MAX_RESTARTS,
+            window: RESTART_WINDOW,
+            initial_backoff: INITIAL_BACKOFF,
+            max_backoff: MAX_BACKOFF,
         }
     }
 }
