@@ -2,6 +2,7 @@
 //! message that says what happened and what to look at.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::protocol::ErrorObject;
@@ -53,11 +54,16 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
+/// Stderr lines a message shows (the newest): the end of a traceback, still readable in one dialog.
+const STDERR_LINES_SHOWN: usize = 10;
+/// Stdout lines a message shows (the oldest): the first lines say what printed instead of READY.
+const STDOUT_LINES_SHOWN: usize = 10;
+
 fn tail_text(lines: &[String]) -> String {
     if lines.is_empty() {
         return "(no stderr)".to_owned();
     }
-    let from = lines.len().saturating_sub(10);
+    let from = lines.len().saturating_sub(STDERR_LINES_SHOWN);
     lines[from..].join("\n  ")
 }
 
@@ -65,8 +71,12 @@ fn seen_text(lines: &[String]) -> String {
     if lines.is_empty() {
         return "none".to_owned();
     }
-    let shown: Vec<String> = lines.iter().take(10).map(|l| format!("{l:?}")).collect();
-    let more = if lines.len() > 10 { format!(" (and {} more)", lines.len() - 10) } else { String::new() };
+    let shown: Vec<String> = lines.iter().take(STDOUT_LINES_SHOWN).map(|l| format!("{l:?}")).collect();
+    let more = if lines.len() > STDOUT_LINES_SHOWN {
+        format!(" (and {} more)", lines.len() - STDOUT_LINES_SHOWN)
+    } else {
+        String::new()
+    };
     format!("[{}]{more}", shown.join(", "))
 }
 
@@ -180,9 +190,18 @@ pub enum Error {
     /// The supervisor has been stopped and takes no more commands.
     #[error("the sidecar supervisor has been shut down")]
     SupervisorGone,
-    /// An I/O error talking to the process.
+    /// An I/O error talking to the process. The I/O error is its
+    /// [`source`](std::error::Error::source), shared so that `Error` stays
+    /// `Clone`: downcast the source to `Arc<std::io::Error>`.
     #[error("sidecar I/O error: {0}")]
-    Io(String),
+    Io(#[source] Arc<std::io::Error>),
+}
+
+impl From<std::io::Error> for Error {
+    /// [`Error::Io`] with `err` as its source.
+    fn from(err: std::io::Error) -> Self {
+        Error::Io(Arc::new(err))
+    }
 }
 
 impl Error {
@@ -213,3 +232,32 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_keep_their_source_and_message() {
+        let err = Error::from(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdin closed"));
+        assert_eq!(err.to_string(), "sidecar I/O error: stdin closed");
+        assert_eq!(err.kind(), "io");
+        let source = std::error::Error::source(&err).expect("a source");
+        let io = source.downcast_ref::<Arc<std::io::Error>>().expect("the shared io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe);
+        assert_eq!(source.to_string(), "stdin closed");
+    }
+
+    #[test]
+    fn messages_show_the_last_stderr_lines_and_the_first_stdout_lines() {
+        let lines: Vec<String> = (0..12).map(|i| format!("l{i}")).collect();
+        let err = Error::ExitedBeforeReady {
+            status: Some(ExitStatus::Code(1)),
+            stderr_tail: lines.clone(),
+            lines_seen: lines,
+        };
+        let text = err.to_string();
+        assert!(text.contains("[\"l0\", ") && text.contains("\"l9\"] (and 2 more)"), "{text}");
+        assert!(text.ends_with("l2\n  l3\n  l4\n  l5\n  l6\n  l7\n  l8\n  l9\n  l10\n  l11"), "{text}");
+    }
+}

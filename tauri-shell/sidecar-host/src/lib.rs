@@ -17,5 +17,29 @@ mod error;
 mod process;
 pub mod protocol;
 
+// The public API, by name (the modules behind it are private).
+
+// Errors.
 pub use error::{Error, ExitStatus, Result};
-pub use process::*;
+
+// One running sidecar: config, handle, events, stopping.
+pub use process::{ProcessEvent, SidecarConfig, SidecarProcess, StopReport, StopStep, StopTimeouts};
+
+// Keeping one alive: the supervisor, its policies and states.
+pub use process::{
+    HeartbeatPolicy, IllegalTransition, RestartPolicy, SidecarState, SidecarStatus, StateName, Supervisor,
+    SupervisorConfig, SupervisorEvent,
+};
+
+// Logs: the host log, its lines, the stderr ring.
+pub use process::{HostLog, LogLine, LogSource, StderrRing, LOG_BROADCAST_CAPACITY, LOG_ROTATE_BYTES};
+
+// Finding the sidecar executable (Tauri's externalBin rule).
+pub use process::{check_executable, external_bin_file_name, sidecar_path_beside_current_exe, sidecar_path_in};
+
+// Defaults and limits.
+pub use process::{
+    CALL_TIMEOUT, ERROR_STDERR_TAIL_LINES, EVENT_CAPACITY, INITIAL_BACKOFF, LINES_KEPT_BEFORE_READY, MAX_BACKOFF,
+    MAX_RESTARTS, MAX_STDERR_LINE_BYTES, MAX_STDOUT_LINE_BYTES, MAX_VIOLATIONS_KEPT, PIPE_DRAIN_TIMEOUT, READY_TIMEOUT,
+    RESTART_WINDOW, SHUTDOWN_REQUEST_TIMEOUT, SIGKILL_TIMEOUT, SIGTERM_TIMEOUT, STDERR_TAIL_LINES, STDIN_CLOSE_TIMEOUT,
+};

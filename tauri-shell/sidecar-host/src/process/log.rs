@@ -16,6 +16,8 @@ use tokio::sync::broadcast;
 pub const LOG_ROTATE_BYTES: u64 = 5 * 1024 * 1024;
 /// Capacity of the live log broadcast channel (lines a slow viewer may lag).
 pub const LOG_BROADCAST_CAPACITY: usize = 1024;
+/// Lines a [`StderrRing`] allocates up front at most (a large ring grows as lines come).
+const RING_PREALLOCATED_LINES: usize = 1024;
 
 /// Where a log line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,7 +52,10 @@ pub struct StderrRing {
 impl StderrRing {
     /// A ring that keeps the last `capacity` lines.
     pub fn new(capacity: usize) -> Self {
-        Self { lines: Mutex::new(VecDeque::with_capacity(capacity.min(1024))), capacity: capacity.max(1) }
+        Self {
+            lines: Mutex::new(VecDeque::with_capacity(capacity.min(RING_PREALLOCATED_LINES))),
+            capacity: capacity.max(1),
+        }
     }
 
     /// Append a line, dropping the oldest when full.

@@ -1,21 +1,40 @@
 //! The process model: one running sidecar ([`SidecarProcess`]) and the
 //! [`Supervisor`] that keeps one alive (READY timeout, heartbeat watch,
-//! restarts with backoff, graceful stop).
+//! restarts with backoff, graceful stop). This file holds their configs and
+//! defaults; each concern has its own module:
+//!
+//! * `child`: the [`SidecarProcess`] handle, its shared state and facts;
+//! * `events`: [`ProcessEvent`], what a process delivers to its owner;
+//! * `spawn`: spawning, the reaper task, waiting for READY;
+//! * `rpc`: calls, their correlation table and timeouts;
+//! * `stop`: the stop ladder, signals, [`StopReport`];
+//! * `readers`: the stdout and stderr reader tasks;
+//! * `supervisor`: the [`Supervisor`] handle; `actor`: the task behind it;
+//! * `state`: the supervisor's states and their table of moves;
+//! * `log`, `path`: the host log, finding the executable.
 
+mod actor;
 mod child;
+mod events;
 mod log;
 mod path;
+mod readers;
+mod rpc;
+mod spawn;
 mod state;
+mod stop;
 mod supervisor;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use child::{ProcessEvent, SidecarProcess, StopReport, StopStep};
+pub use child::SidecarProcess;
+pub use events::ProcessEvent;
 pub use log::{HostLog, LogLine, LogSource, StderrRing, LOG_BROADCAST_CAPACITY, LOG_ROTATE_BYTES};
 pub use path::{check_executable, external_bin_file_name, sidecar_path_beside_current_exe, sidecar_path_in};
 pub use state::{IllegalTransition, SidecarState, StateName};
+pub use stop::{StopReport, StopStep};
 pub use supervisor::{SidecarStatus, Supervisor, SupervisorEvent};
 
 /// Wait this long for READY after spawning (a cold onefile start takes seconds).
@@ -35,6 +54,12 @@ pub const SIGKILL_TIMEOUT: Duration = Duration::from_secs(2);
 pub const PIPE_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// Stderr lines kept for error messages.
 pub const STDERR_TAIL_LINES: usize = 200;
+/// Stderr lines an error carries (the newest of those kept): enough to show
+/// a Python traceback, short enough for a status line or a log record.
+pub const ERROR_STDERR_TAIL_LINES: usize = 20;
+/// Protocol violations kept per process (a sidecar printing garbage in a loop
+/// must not grow the host's memory without bound).
+pub const MAX_VIOLATIONS_KEPT: usize = 1000;
 /// Stdout lines kept before READY (for the READY-timeout message).
 pub const LINES_KEPT_BEFORE_READY: usize = 100;
 /// Largest stdout line accepted from the sidecar (results can be big).
@@ -43,6 +68,20 @@ pub const MAX_STDOUT_LINE_BYTES: usize = 512 * 1024 * 1024;
 pub const MAX_STDERR_LINE_BYTES: usize = 1024 * 1024;
 /// Capacity of the bounded notification channel.
 pub const EVENT_CAPACITY: usize = 1024;
+
+/// Default restart budget: automatic restarts within [`RESTART_WINDOW`]
+/// before the supervisor gives up (a sidecar that keeps crashing needs a person).
+pub const MAX_RESTARTS: u32 = 5;
+/// Default window the restart budget is counted in.
+pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
+/// Default delay before the first restart: long enough for a crash loop not to
+/// spin, short enough to go unnoticed after a one-off crash.
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+/// Default longest delay between restarts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Doublings of the initial backoff at most: 2^20 times any sensible initial
+/// backoff is past any sensible cap, and the factor stays far from overflow.
+const MAX_BACKOFF_DOUBLINGS: u32 = 20;
 
 /// How long each stop step waits before escalating to the next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,10 +223,10 @@ pub struct RestartPolicy {
 impl Default for RestartPolicy {
     fn default() -> Self {
         Self {
-            max_restarts: 5,
-            window: Duration::from_secs(60),
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(8),
+            max_restarts: MAX_RESTARTS,
+            window: RESTART_WINDOW,
+            initial_backoff: INITIAL_BACKOFF,
+            max_backoff: MAX_BACKOFF,
         }
     }
 }
@@ -200,7 +239,7 @@ impl RestartPolicy {
 
     /// The delay before restart number `n` (0-based) within the window.
     pub fn backoff(&self, n: u32) -> Duration {
-        let factor = 1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX);
+        let factor = 1u32.checked_shl(n.min(MAX_BACKOFF_DOUBLINGS)).unwrap_or(u32::MAX);
         self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
     }
 }

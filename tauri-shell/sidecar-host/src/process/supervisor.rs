@@ -1,12 +1,12 @@
 //! Keeps one sidecar alive: start, READY, heartbeat watch, restart with
 //! exponential backoff within a budget, graceful stop.
 //!
-//! One task (the actor) owns the lifecycle and takes commands (restart, stop)
-//! over a channel; calls go straight to the current process, so a slow call
-//! never delays a stop. State changes go to a `watch` (latest state) and, with
-//! notifications, to one bounded event channel.
+//! One task (the actor, in `actor.rs`) owns the lifecycle and takes commands
+//! (restart, stop) over a channel; calls go straight to the current process,
+//! so a slow call never delays a stop. State changes go to a `watch` (latest
+//! state) and, with notifications, to one bounded event channel. This file
+//! holds the [`Supervisor`] handle and what the handle and the actor share.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -14,10 +14,15 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::child::{ProcessEvent, SidecarProcess, StopReport};
+use super::actor::run;
+use super::child::SidecarProcess;
 use super::state::{SidecarState, StateName};
+use super::stop::StopReport;
 use super::{HostLog, LogLine, SupervisorConfig};
 use crate::error::{Error, Result};
+
+/// Commands that may wait for the actor (restart and stop requests are rare).
+const COMMAND_CAPACITY: usize = 8;
 
 /// What a supervisor reports to its owner.
 #[derive(Debug, Clone)]
@@ -55,26 +60,38 @@ pub struct SidecarStatus {
     pub uptime_ms: u64,
 }
 
-enum Command {
+/// What the handle asks of the actor.
+pub(super) enum Command {
+    /// Stop the process and start a new one; answered once the old one is gone.
     Restart(oneshot::Sender<()>),
+    /// Stop for good, with this reason; answered with how the process ended.
     Stop(String, oneshot::Sender<Option<StopReport>>),
 }
 
-struct Shared {
-    config: SupervisorConfig,
+/// What the handles and the actor share.
+pub(super) struct Shared {
+    /// The config it was started with.
+    pub(super) config: SupervisorConfig,
+    /// The current process, while there is one.
     current: RwLock<Option<SidecarProcess>>,
+    /// The latest state.
     state: watch::Sender<SidecarState>,
-    events: mpsc::Sender<SupervisorEvent>,
-    restarts: Mutex<u32>,
+    /// State changes and notifications for the owner.
+    pub(super) events: mpsc::Sender<SupervisorEvent>,
+    /// Automatic restarts since the start.
+    pub(super) restarts: Mutex<u32>,
+    /// When the supervisor started.
     started: Instant,
 }
 
 impl Shared {
-    fn log(&self) -> &HostLog {
+    /// The host log.
+    pub(super) fn log(&self) -> &HostLog {
         &self.config.sidecar.log
     }
 
-    fn set_state(&self, next: SidecarState) {
+    /// Enter `next`: log it, publish it on the watch and (without waiting) as an event.
+    pub(super) fn set_state(&self, next: SidecarState) {
         let from = self.state.borrow().name();
         if from != next.name() && !from.can_move_to(next.name()) {
             // A bug in the actor: say so loudly in the log, but keep the truth visible.
@@ -88,15 +105,18 @@ impl Shared {
         let _ = self.events.try_send(SupervisorEvent::State(next));
     }
 
-    fn current(&self) -> Option<SidecarProcess> {
+    /// The current process, while there is one.
+    pub(super) fn current(&self) -> Option<SidecarProcess> {
         self.current.read().expect("current").clone()
     }
 
+    /// The current process's pid.
     fn current_pid(&self) -> Option<u32> {
         self.current().map(|p| p.pid())
     }
 
-    fn set_current(&self, process: Option<SidecarProcess>) {
+    /// Replace the current process.
+    pub(super) fn set_current(&self, process: Option<SidecarProcess>) {
         *self.current.write().expect("current") = process;
     }
 }
@@ -143,7 +163,7 @@ impl Supervisor {
     /// (a full channel pauses stdout reading, which pauses the sidecar).
     pub fn start(config: SupervisorConfig) -> (Supervisor, mpsc::Receiver<SupervisorEvent>) {
         let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
-        let (commands_tx, commands_rx) = mpsc::channel(8);
+        let (commands_tx, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
         let initial = SidecarState::Starting { attempt: 0, program: config.sidecar.program.display().to_string() };
         let shared = Arc::new(Shared {
             config,
@@ -259,254 +279,5 @@ impl Supervisor {
             return None; // already stopped
         }
         rx.await.ok().flatten()
-    }
-}
-
-/// Automatic restarts counted in a sliding window.
-struct Budget {
-    times: VecDeque<Instant>,
-}
-
-impl Budget {
-    /// The delay before the next restart, or None when the budget is spent.
-    fn next_delay(&mut self, shared: &Shared) -> Option<(u32, Duration)> {
-        let policy = shared.config.restart;
-        let now = Instant::now();
-        while self.times.front().is_some_and(|t| now.duration_since(*t) > policy.window) {
-            self.times.pop_front();
-        }
-        if self.times.len() as u32 >= policy.max_restarts {
-            return None;
-        }
-        let n = self.times.len() as u32;
-        self.times.push_back(now);
-        *shared.restarts.lock().expect("restarts") += 1;
-        Some((n + 1, policy.backoff(n)))
-    }
-}
-
-enum Outcome {
-    Exited(String),
-    Hung(Error),
-    Restart(oneshot::Sender<()>),
-    Stop(String, oneshot::Sender<Option<StopReport>>),
-}
-
-/// After a failure: what the actor does next.
-enum Next {
-    Start,
-    Quit,
-}
-
-async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
-    let mut budget = Budget { times: VecDeque::new() };
-    let mut attempt = 0u32;
-    loop {
-        let program = shared.config.sidecar.program.display().to_string();
-        shared.set_state(SidecarState::Starting { attempt, program });
-        let failure = match SidecarProcess::spawn(shared.config.sidecar.clone()) {
-            Err(err) => err,
-            Ok((process, events)) => {
-                shared.set_current(Some(process.clone()));
-                tokio::spawn(forward(shared.clone(), events));
-                // READY, unless a stop or restart comes first.
-                let ready = tokio::select! {
-                    ready = process.wait_ready() => ready,
-                    Some(command) = commands.recv() => {
-                        match command {
-                            Command::Stop(reason, reply) => return stop_and_quit(&shared, Some(process), reason, reply).await,
-                            Command::Restart(reply) => {
-                                shared.set_state(SidecarState::Restarting { attempt: 0, reason: "restart requested".into(), delay_ms: 0 });
-                                process.stop().await;
-                                shared.set_current(None);
-                                let _ = reply.send(());
-                                budget.times.clear();
-                                attempt = 0;
-                                continue;
-                            }
-                        }
-                    }
-                };
-                match ready {
-                    Err(err) => {
-                        shared.set_current(None);
-                        err
-                    }
-                    Ok(()) => {
-                        shared.set_state(SidecarState::Ready {
-                            pid: process.pid(),
-                            engine_pid: process.engine_pid(),
-                            version: process.version(),
-                            startup_ms: process.startup_time().unwrap_or_default().as_millis() as u64,
-                        });
-                        match supervise(&shared, &process, &mut commands).await {
-                            Outcome::Stop(reason, reply) => {
-                                return stop_and_quit(&shared, Some(process), reason, reply).await
-                            }
-                            Outcome::Restart(reply) => {
-                                shared.set_state(SidecarState::Restarting {
-                                    attempt: 0,
-                                    reason: "restart requested".into(),
-                                    delay_ms: 0,
-                                });
-                                process.stop().await;
-                                shared.set_current(None);
-                                let _ = reply.send(());
-                                budget.times.clear();
-                                attempt = 0;
-                                continue;
-                            }
-                            Outcome::Exited(reason) => {
-                                shared.set_current(None);
-                                Error::SidecarExited {
-                                    method: reason,
-                                    status: process.exit_status(),
-                                    stderr_tail: process.stderr_tail(20),
-                                }
-                            }
-                            Outcome::Hung(err) => {
-                                let pid = process.pid();
-                                shared.log().host(pid, &err.to_string());
-                                let report = process.terminate().await;
-                                shared.log().host(pid, &format!("hung sidecar ended by {:?}", report.step));
-                                shared.set_current(None);
-                                err
-                            }
-                        }
-                    }
-                }
-            }
-        };
-        // Something failed: restart with backoff, or give up.
-        match after_failure(&shared, &mut commands, &mut budget, failure).await {
-            (Next::Start, next_attempt) => attempt = next_attempt,
-            (Next::Quit, _) => return,
-        }
-    }
-}
-
-/// Decide and wait after a failure; returns whether to start again.
-async fn after_failure(
-    shared: &Shared,
-    commands: &mut mpsc::Receiver<Command>,
-    budget: &mut Budget,
-    failure: Error,
-) -> (Next, u32) {
-    let reason = match &failure {
-        Error::SidecarExited { status, stderr_tail, .. } => format!(
-            "the sidecar exited unexpectedly ({}); last stderr line: {:?}",
-            status.map(|s| s.to_string()).unwrap_or_else(|| "status unknown".into()),
-            stderr_tail.last().map(String::as_str).unwrap_or("(none)")
-        ),
-        other => other.to_string(),
-    };
-    let delay = if failure.is_retryable() { budget.next_delay(shared) } else { None };
-    match delay {
-        Some((attempt, delay)) => {
-            shared.set_state(SidecarState::Restarting { attempt, reason, delay_ms: delay.as_millis() as u64 });
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => (Next::Start, attempt),
-                command = commands.recv() => match command {
-                    Some(Command::Restart(reply)) => {
-                        let _ = reply.send(());
-                        budget.times.clear();
-                        (Next::Start, 0)
-                    }
-                    Some(Command::Stop(reason, reply)) => {
-                        stop_and_quit(shared, None, reason, reply).await;
-                        (Next::Quit, 0)
-                    }
-                    None => (Next::Quit, 0),
-                },
-            }
-        }
-        None => {
-            let error = if failure.is_retryable() && shared.config.restart.max_restarts > 0 {
-                let policy = shared.config.restart;
-                Error::RestartLimit { restarts: budget.times.len() as u32, window: policy.window, last_error: reason }
-            } else {
-                failure
-            };
-            shared.set_state(SidecarState::Failed { kind: error.kind().to_owned(), error: error.to_string() });
-            // Failed: wait for the host to ask for a restart or a stop.
-            match commands.recv().await {
-                Some(Command::Restart(reply)) => {
-                    let _ = reply.send(());
-                    budget.times.clear();
-                    (Next::Start, 0)
-                }
-                Some(Command::Stop(reason, reply)) => {
-                    stop_and_quit(shared, None, reason, reply).await;
-                    (Next::Quit, 0)
-                }
-                None => (Next::Quit, 0),
-            }
-        }
-    }
-}
-
-/// Watch a ready process until it exits, hangs, or a command arrives.
-async fn supervise(shared: &Shared, process: &SidecarProcess, commands: &mut mpsc::Receiver<Command>) -> Outcome {
-    let heartbeat = shared.config.heartbeat;
-    let tick = heartbeat.map(|h| (h.interval / 2).max(Duration::from_millis(50))).unwrap_or(Duration::from_secs(3600));
-    let mut ticker = tokio::time::interval(tick);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            status = process.exited() => {
-                // Let the stdout reader finish (SHUTDOWN line, last answers).
-                process.wait_exit(Duration::from_millis(0)).await;
-                return Outcome::Exited(format!("pid {} exited with {}", process.pid(), status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into())));
-            }
-            _ = ticker.tick() => {
-                if let Some(policy) = heartbeat {
-                    let silent = process.silent_for();
-                    if silent > policy.limit() {
-                        return Outcome::Hung(Error::Hung { silent_for: silent, limit: policy.limit() });
-                    }
-                }
-            }
-            command = commands.recv() => match command {
-                Some(Command::Restart(reply)) => return Outcome::Restart(reply),
-                Some(Command::Stop(reason, reply)) => return Outcome::Stop(reason, reply),
-                None => return Outcome::Stop("the supervisor handle was dropped".into(), oneshot::channel().0),
-            },
-        }
-    }
-}
-
-async fn stop_and_quit(
-    shared: &Shared,
-    process: Option<SidecarProcess>,
-    reason: String,
-    reply: oneshot::Sender<Option<StopReport>>,
-) {
-    shared.set_state(SidecarState::Stopping { reason: reason.clone() });
-    let report = match process {
-        Some(process) => Some(process.stop().await),
-        None => None,
-    };
-    shared.set_current(None);
-    let how = match &report {
-        Some(r) => format!(
-            "{reason}; ended by {:?} ({}) in {} ms",
-            r.step,
-            r.status.map(|s| s.to_string()).unwrap_or_else(|| "not reaped".into()),
-            r.elapsed.as_millis()
-        ),
-        None => reason,
-    };
-    shared.set_state(SidecarState::Stopped { reason: how });
-    let _ = reply.send(report);
-}
-
-/// Forward one process's notifications to the supervisor's channel.
-async fn forward(shared: Arc<Shared>, mut events: mpsc::Receiver<ProcessEvent>) {
-    while let Some(event) = events.recv().await {
-        if let ProcessEvent::Notification { method, params } = event {
-            if shared.events.send(SupervisorEvent::Notification { method, params }).await.is_err() {
-                break; // nobody listens any more
-            }
-        }
     }
 }
