@@ -13,6 +13,6 @@ cd "$repo"
 ./scripts/setup.sh
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sidecar-cargo-target}
 cd tauri-shell
-[ -x node_modules/.bin/tauri ] || npm install --no-audit --no-fund  # not npm ci: issue-log 0011
+[ -x node_modules/.bin/tauri ] || npm ci --no-audit --no-fund  # the lock, exactly (issue-log 0011)
 SIDECAR_BINARY=launcher ./scripts/prepare-sidecar.sh
 exec npx tauri dev "$@"

@@ -27,8 +27,8 @@ fi
 cd "$repo"
 ./scripts/setup.sh
 cd tauri-shell
-# npm install, not npm ci: the lock lacks the darwin/windows CLI packages (issue-log 0011)
-npm install --no-audit --no-fund --silent
+# npm ci: the lock lists the Tauri CLI for every platform (issue-log 0011), so it installs exactly it
+npm ci --no-audit --no-fund --silent
 cargo test -p sidecar-host
 case "$mode" in
     crate) ;;

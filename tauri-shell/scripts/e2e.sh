@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sidecar-cargo-target}
 export PATH="$HOME/.cargo/bin:$PATH"
 
 cd "$here"
-[ -x node_modules/.bin/tsc ] || npm install --no-audit --no-fund  # not npm ci: issue-log 0011
+[ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund  # the lock, exactly (issue-log 0011)
 "$here/scripts/prepare-sidecar.sh"
 # One debug build serves both suites: the real bundler (externalBin copied next to the
 # executable as `sidecar`) writes the .deb, and the e2e tests drive the same executable.
