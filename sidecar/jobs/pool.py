@@ -30,12 +30,12 @@ from sidecar.common.clock import utc_now
 from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 from sidecar.common.ids import new_uuid7
 from sidecar.common.redaction import mask_secrets
-from sidecar.database.errors import failure_class, is_duckdb_error, to_application_error
+from sidecar.jobs.attempts import payload_error, run_attempts
 from sidecar.jobs.messages import JobProgressNote, JobStatusNote
 from sidecar.jobs.model import CANCELED, FAILED, QUEUED, RUNNING, STATUSES, SUCCEEDED, JobRecord, JobStatus, job_error
 from sidecar.jobs.progress import Progress
 from sidecar.jobs.store import JobStore
-from sidecar.jobs.types import JobContext, JobEnvironment, JobFailed, JobType, RetryPolicy
+from sidecar.jobs.types import JobContext, JobEnvironment, JobFailed, JobType
 
 log = logging.getLogger("sidecar.jobs")
 
@@ -182,7 +182,7 @@ class JobPool:
         try:
             validated = msgspec.convert(payload, job_type.payload)
         except msgspec.ValidationError as exc:
-            raise _payload_error(exc) from None
+            raise payload_error(exc) from None
         if self.stopping:
             raise RpcError(
                 ErrorCode.SHUTTING_DOWN, "the sidecar is stopping: no new jobs", data={"method": "jobs.submit"}
@@ -309,40 +309,12 @@ class JobPool:
             ticker.start_soon(progress.run)
             with running.scope:
                 try:
-                    result = await self._attempts(job_type, context, payload)
+                    result = await run_attempts(job_type, context, payload, self._backoff_ms, self.store)
                 except JobFailed as failed:
                     error = failed.error
             ticker.cancel_scope.cancel()
         with anyio.CancelScope(shield=True):
             await self._finish(record, running, context, result, error)
-
-    async def _attempts(self, job_type: JobType, context: JobContext, payload: Any) -> Any:
-        policy: RetryPolicy = job_type.retry
-        while True:
-            try:
-                return await job_type.run(context, payload)
-            except Exception as exc:  # the job boundary: every failure becomes the job's error
-                error = _as_job_error(exc, context)
-            if not policy.should_retry(context.attempt, error["kind"]):
-                raise JobFailed({**error, "attempts": context.attempt})
-            delay = policy.delay_s(context.attempt, self._backoff_ms)
-            context.log(
-                logging.WARNING,
-                "job attempt failed; retrying",
-                attempt=context.attempt,
-                error_kind=error["kind"],
-                delay_s=delay,
-            )
-            await self.store.add_event(
-                context.job_id,
-                "warn",
-                f"attempt {context.attempt} failed ({error['kind']}): {error['message']}",
-                {"attempt": context.attempt, "error_kind": error["kind"], "retry_in_s": delay},
-            )
-            context.progress.set(message=f"attempt {context.attempt} failed ({error['kind']}); retrying in {delay:g} s")
-            await anyio.sleep(delay)
-            context.attempt += 1
-            await self.store.update(context.job_id, attempts=context.attempt)
 
     async def _finish(
         self, record: JobRecord, running: RunningJob, context: JobContext, result: Any, error: dict[str, Any] | None
@@ -412,29 +384,3 @@ class JobPool:
         await self.services.notify(
             "job.progress", JobProgressNote(job_id=job_id, progress=round(value, 4), message=message)
         )
-
-
-def _payload_error(exc: msgspec.ValidationError) -> RpcError:
-    text = str(exc)
-    path = "$"
-    if " - at `" in text:
-        text, _, tail = text.partition(" - at `")
-        path = tail.rstrip("`")
-    return RpcError(
-        ErrorCode.INVALID_PARAMS,
-        f"Invalid params: payload: {text}",
-        data={"path": path.replace("$", "$.payload", 1), "detail": text},
-    )
-
-
-def _as_job_error(exc: Exception, context: JobContext) -> dict[str, Any]:
-    if isinstance(exc, JobFailed):
-        return exc.error
-    if is_duckdb_error(exc) or isinstance(exc, OSError):
-        exc = to_application_error(exc)
-    if isinstance(exc, RpcError):
-        return job_error(exc.kind, mask_secrets(exc.message), failure_class(exc.kind), **mask_secrets(exc.data))
-    context.log(logging.ERROR, "job raised an unexpected exception", exc_info=exc, exception=type(exc).__name__)
-    return job_error(
-        "unhandled_exception", mask_secrets(f"{type(exc).__name__}: {exc}"), None, exception=type(exc).__name__
-    )

@@ -3,7 +3,7 @@
 Host-side only: never packaged into the sidecar binary.
 """
 
-from sidecar_host.client import ProtocolViolation, SidecarClient, StopResult, StopTimeouts, UnmatchedFrame
+from sidecar_host.client import SidecarClient
 from sidecar_host.errors import (
     BinaryNotFound,
     CallTimeout,
@@ -14,6 +14,7 @@ from sidecar_host.errors import (
     SidecarExited,
     SidecarStartError,
 )
+from sidecar_host.records import ProtocolViolation, StopResult, StopTimeouts, UnmatchedFrame
 
 __all__ = [
     "BinaryNotFound",

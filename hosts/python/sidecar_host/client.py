@@ -11,21 +11,20 @@ anything after SHUTDOWN, is recorded in :attr:`SidecarClient.violations`.
 
 Stop sequence (each step only if the previous one did not end the process):
 ``system.shutdown`` -> close stdin -> SIGTERM -> SIGKILL of the process
-group, each with its own named timeout below.
+group, each with its own named timeout (sidecar_host.records).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -53,85 +52,23 @@ from sidecar_host.errors import (
     RpcCallError,
     SidecarExited,
 )
-
-#: Wait for READY after spawning.
-READY_TIMEOUT_S: Final = 15.0
-#: Default per-call timeout.
-CALL_TIMEOUT_S: Final = 30.0
-#: Stop step 1: the answer to system.shutdown, then the process exit.
-SHUTDOWN_REQUEST_TIMEOUT_S: Final = 3.0
-#: Stop step 2: exit after stdin is closed.
-STDIN_CLOSE_TIMEOUT_S: Final = 2.0
-#: Stop step 3: exit after SIGTERM.
-SIGTERM_TIMEOUT_S: Final = 3.0
-#: Stop step 4: reaping after SIGKILL.
-SIGKILL_TIMEOUT_S: Final = 2.0
-#: How long writing rpc.cancel after a call's timeout may take.
-CANCEL_WRITE_TIMEOUT_S: Final = 0.2
-#: Largest stdout line accepted from the sidecar.
-MAX_LINE_BYTES: Final = 512 * 1024 * 1024
-STDERR_TAIL_LINES: Final = 200
-LINES_KEPT_BEFORE_READY: Final = 100
-VIOLATIONS_KEPT: Final = 1000
+from sidecar_host.executable import check_executable
+from sidecar_host.records import (
+    CALL_TIMEOUT_S,
+    CANCEL_WRITE_TIMEOUT_S,
+    LINES_KEPT_BEFORE_READY,
+    MAX_LINE_BYTES,
+    READY_TIMEOUT_S,
+    SIGKILL_TIMEOUT_S,
+    STDERR_TAIL_LINES,
+    VIOLATIONS_KEPT,
+    ProtocolViolation,
+    StopResult,
+    StopTimeouts,
+    UnmatchedFrame,
+)
 
 _decode = msgspec.json.decode
-
-
-@dataclass(frozen=True)
-class ProtocolViolation:
-    """Something on stdout that breaks the contract.
-
-    kind: non_protocol_line, malformed_lifecycle, boot_not_first, duplicate_ready,
-    line_after_shutdown or oversize (see :class:`sidecar.protocol.host_session.Violation`).
-    line: the offending line (truncated to 500 characters).
-    """
-
-    kind: str
-    line: str
-
-
-@dataclass(frozen=True)
-class UnmatchedFrame:
-    """A response no pending call was waiting for (e.g. an answer to :meth:`SidecarClient.send_raw`).
-
-    raw: the line as received. value: its decoded JSON.
-    """
-
-    raw: bytes
-    value: Any
-
-
-@dataclass(frozen=True)
-class StopResult:
-    """How a sidecar ended.
-
-    exit_status: the process's status (negative: killed by that signal).
-    shutdown_reason: the reason on its SHUTDOWN line, or None if it printed none.
-    step: the stop step that ended it: already_exited, shutdown_request,
-    stdin_close, sigterm or sigkill.
-    seconds: how long stopping took.
-    """
-
-    exit_status: int | None
-    shutdown_reason: str | None
-    step: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class StopTimeouts:
-    """Seconds each stop step waits before escalating to the next.
-
-    shutdown_request: for the answer to system.shutdown, then again for the exit.
-    stdin_close: for the exit after stdin is closed.
-    sigterm: for the exit after SIGTERM.
-    sigkill: for reaping after SIGKILL of the process group.
-    """
-
-    shutdown_request: float = SHUTDOWN_REQUEST_TIMEOUT_S
-    stdin_close: float = STDIN_CLOSE_TIMEOUT_S
-    sigterm: float = SIGTERM_TIMEOUT_S
-    sigkill: float = SIGKILL_TIMEOUT_S
 
 
 @dataclass
@@ -201,7 +138,7 @@ class SidecarClient:
         ``on_spawn`` is called with the client as soon as the process exists
         (before READY), e.g. to watch its pid even if it never becomes ready.
         """
-        _check_executable(command[0])
+        check_executable(command[0])
         launched = time.monotonic()
         try:
             process = await anyio.open_process(
@@ -477,14 +414,3 @@ class SidecarClient:
     def _violation(self, kind: str, line: str) -> None:
         if len(self.violations) < VIOLATIONS_KEPT:
             self.violations.append(ProtocolViolation(kind, line))
-
-
-def _check_executable(program: str) -> None:
-    """Fail early, naming the path, when the program cannot be run."""
-    if os.sep in program or (os.altsep and os.altsep in program):
-        if not os.path.exists(program):
-            raise BinaryNotFound(os.path.abspath(program), "no such file")
-        if not os.access(program, os.X_OK):
-            raise BinaryNotFound(os.path.abspath(program), "not executable")
-    elif shutil.which(program) is None:
-        raise BinaryNotFound(program, "not found on PATH")
