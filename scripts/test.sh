@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, in stages:
-#   python    pytest from source (inside a private Secret Service when gnome-keyring is installed)
+#   checks    scripts/check.sh: ruff, mypy --strict, the import contracts, clippy/rustfmt/tsc
+#   python    pytest from source: tests/unit, then tests/process (inside a private Secret Service when gnome-keyring is installed)
 #   binaries  build the Nuitka and PyInstaller sidecars (ccache), then run the core integration
 #             suite against each, the engine suite against Nuitka, and the process-model tests
 #   harness   the launch-reliability harness over both binaries (20 launches + SIGKILL + SIGTERM
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 py=.venv/bin/python
-stages=${SIDECAR_TEST_STAGES:-python binaries harness tauri}
+stages=${SIDECAR_TEST_STAGES:-checks python binaries harness tauri}
 if [ "$#" -gt 0 ]; then
     stages=python
 fi
@@ -29,9 +30,20 @@ if command -v gnome-keyring-daemon >/dev/null && command -v dbus-run-session >/d
     secrets=(./scripts/with-secret-service.sh)
 fi
 
+if want checks; then
+    stage "static checks (scripts/check.sh)"
+    ./scripts/check.sh
+fi
+
 if want python; then
     stage "pytest from source"
-    "${secrets[@]}" "$py" -m pytest "$@"
+    if [ "$#" -gt 0 ]; then
+        "${secrets[@]}" "$py" -m pytest "$@"
+    else
+        # Unit tests first: they need no process and fail in seconds.
+        "$py" -m pytest -q tests/unit
+        "${secrets[@]}" "$py" -m pytest tests/process tests/packaging tests/tauri
+    fi
 fi
 
 triple=$("$py" build/buildinfo.py triple)$("$py" build/buildinfo.py exe-suffix)

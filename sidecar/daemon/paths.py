@@ -1,7 +1,7 @@
 """Where the sidecar keeps its files: data, logs, cache.
 
 Precedence for the data dir: ``--data-dir``, then ``SIDECAR_DATA_DIR``, then
-the seeds' ``APP_DATA_DIR``, then the platform's per-user data folder
+``APP_DATA_DIR`` (what the app's original Electron design passed), then the platform's per-user data folder
 (platformdirs). Logs: ``LOG_DIR``, else ``<data>/logs`` when the data dir was
 given explicitly, else the platform's log folder. Every folder is created on
 first run, readable by the user only.

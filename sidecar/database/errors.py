@@ -42,7 +42,7 @@ _KIND_BY_CLASS: Final[dict[str, str]] = {
     "Error": "database",
 }
 
-#: Failure classes of the pipeline seed (001): what kind of problem a run hit.
+#: Failure classes of a pipeline run (source, permission, network, sql, interrupted): what kind of problem a run hit.
 FAILURE_CLASSES: Final = ("source", "permission", "network", "sql", "interrupted")
 #: Classes worth retrying: the same step can succeed a moment later.
 RETRYABLE_CLASSES: Final = frozenset({"source", "network"})

@@ -42,7 +42,7 @@ def job_error(kind: str, message: str, failure_class: str | None = None, **data:
 
 
 class JobRecord(Struct):
-    """A job as jobs.get and jobs.list return it (seed 002 section 4.2, plus bookkeeping).
+    """A job as jobs.get and jobs.list return it (the job fields the app's job API was designed with, plus bookkeeping).
 
     job_id: a UUIDv7. type: the job type. status: queued, running, succeeded, failed, canceled.
     created_at, updated_at: ISO 8601 UTC. progress: 0..1 (monotonic). message: the latest progress text.
