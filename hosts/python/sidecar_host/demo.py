@@ -1,6 +1,6 @@
-"""``python -m sidecar.demo``: start a sidecar, talk to it, stop it, print what happened.
+"""``python -m sidecar_host.demo``: start a sidecar, talk to it, stop it, print what happened.
 
-Host-side only (uses :mod:`sidecar.host`). By default it runs the sidecar
+Host-side only (uses :mod:`sidecar_host`). By default it runs the sidecar
 from source; ``--binary PATH`` runs a built one instead.
 """
 
@@ -49,7 +49,7 @@ async def _demo(command: list[str]) -> int:
 
 def main() -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(prog="python -m sidecar.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sidecar_host.demo", description=__doc__)
     parser.add_argument("--binary", help="a built sidecar binary (default: python -m sidecar)")
     args = parser.parse_args()
     command = [args.binary] if args.binary else [sys.executable, "-m", "sidecar"]
