@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-if TYPE_CHECKING:
-    from sidecar.rpc.dispatcher import Dispatcher
+from sidecar.protocol.connection import InFlight
+from sidecar.rpc.registry import Registry
 
 StateT = TypeVar("StateT")
+StateT_co = TypeVar("StateT_co", covariant=True)
+
+
+class DispatcherView(Protocol[StateT_co]):
+    """The part of the dispatcher a handler may use (the dispatcher itself implements it)."""
+
+    @property
+    def app(self) -> StateT_co:
+        """The application state."""
+        ...
+
+    @property
+    def registry(self) -> Registry:
+        """Every method (for discovery)."""
+        ...
+
+    def inflight(self) -> list[InFlight]:
+        """The requests being handled right now."""
+        ...
+
+    def cancel_request(self, key: Any) -> bool:
+        """Cancel one in-flight request by its decoded id."""
+        ...
+
+    async def notify(self, method: str, params: Any = msgspec.UNSET) -> None:
+        """Send a notification to the host."""
+        ...
 
 
 class RequestContext(Generic[StateT]):
@@ -24,7 +51,7 @@ class RequestContext(Generic[StateT]):
 
     __slots__ = ("app", "dispatcher", "method", "request_id")
 
-    def __init__(self, dispatcher: Dispatcher[StateT], method: str, request_id: Any) -> None:
+    def __init__(self, dispatcher: DispatcherView[StateT], method: str, request_id: Any) -> None:
         self.dispatcher = dispatcher
         self.app: StateT = dispatcher.app
         self.method = method
