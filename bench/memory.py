@@ -44,11 +44,29 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import _common as c
-import transfer
+from _machine import machine_info
+from _outputs import bar_chart, markdown_table, skipped_line, standard_arguments, write_outputs
+from _paths import REPO
+from _peer_http import fastapi_peer
+from _peer_stdio import StdioPeer
+from _process_tree import tree_rss_bytes
+from _subjects import SIDECAR_PACKAGERS, Command, binary_path, clean_env, remove_tree, sidecar_command
+from _transfer_data import (
+    COLUMNS,
+    FULL_PAGE,
+    FULL_ROWS,
+    MB,
+    QUICK_PAGE,
+    QUICK_ROWS,
+    TABLE,
+    create_database,
+    fastapi_database,
+    sidecar_data_dir,
+)
+from _transfer_paths import fastapi_table, paged_query
+from _transfer_subjects import launch_once, warm_up_fastapi, warm_up_sidecar
 
 PEAK_INTERVAL_S = 0.005
-MB = transfer.MB
 
 
 @dataclass
@@ -74,28 +92,28 @@ def process_count(pid: int) -> int:
         return 0
 
 
-def measure_sidecar(command: c.Command, rows: int, page_size: int) -> Sample:
+def measure_sidecar(command: Command, rows: int, page_size: int) -> Sample:
     """RSS after READY, after SELECT 42, peak during the paged db.query transfer, after it."""
-    with c.StdioPeer(command) as peer:
-        ready = c.tree_rss_bytes(peer.pid)
+    with StdioPeer(command) as peer:
+        ready = tree_rss_bytes(peer.pid)
         processes = process_count(peer.pid)
-        transfer.warm_up_sidecar(peer)
-        loaded = c.tree_rss_bytes(peer.pid)
-        moved = transfer.paged_query(peer, rows, page_size, rss_interval_s=PEAK_INTERVAL_S)
-        after = c.tree_rss_bytes(peer.pid)
+        warm_up_sidecar(peer)
+        loaded = tree_rss_bytes(peer.pid)
+        moved = paged_query(peer, rows, page_size, rss_interval_s=PEAK_INTERVAL_S)
+        after = tree_rss_bytes(peer.pid)
         status = peer.close()
     return Sample(ready, loaded, moved.peak_rss, after, processes, moved.seconds, status)
 
 
 def measure_fastapi(database: Path, env: dict[str, str], python: Path, rows: int) -> Sample:
     """RSS after the first /health 200, after POST /query SELECT 42, peak during GET /table, after it."""
-    with c.fastapi_peer(database, env, python) as peer:
-        ready = c.tree_rss_bytes(peer.pid)
+    with fastapi_peer(database, env, python) as peer:
+        ready = tree_rss_bytes(peer.pid)
         processes = process_count(peer.pid)
-        transfer.warm_up_fastapi(peer)
-        loaded = c.tree_rss_bytes(peer.pid)
-        moved = transfer.fastapi_table(peer, rows, rss_interval_s=PEAK_INTERVAL_S)
-        after = c.tree_rss_bytes(peer.pid)
+        warm_up_fastapi(peer)
+        loaded = tree_rss_bytes(peer.pid)
+        moved = fastapi_table(peer, rows, rss_interval_s=PEAK_INTERVAL_S)
+        after = tree_rss_bytes(peer.pid)
         status = peer.close()
     return Sample(ready, loaded, moved.peak_rss, after, processes, moved.seconds, status)
 
@@ -103,11 +121,11 @@ def measure_fastapi(database: Path, env: dict[str, str], python: Path, rows: int
 def binary_sizes() -> dict[str, dict[str, Any]]:
     """Bytes and MB of each built sidecar binary."""
     sizes = {}
-    for packager in c.SIDECAR_PACKAGERS:
-        path = c.binary_path(packager)
+    for packager in SIDECAR_PACKAGERS:
+        path = binary_path(packager)
         if path.is_file():
             size = path.stat().st_size
-            sizes[packager] = {"path": str(path.relative_to(c.REPO)), "bytes": size, "mb": round(size / MB, 1)}
+            sizes[packager] = {"path": str(path.relative_to(REPO)), "bytes": size, "mb": round(size / MB, 1)}
     return sizes
 
 
@@ -163,7 +181,7 @@ def render(document: dict[str, Any]) -> str:
             ]
         )
     lines.append(
-        c.markdown_table(
+        markdown_table(
             [
                 "subject",
                 "what",
@@ -206,47 +224,47 @@ def render(document: dict[str, Any]) -> str:
         "",
     ]
     if document["skipped"]:
-        lines.append(c.skipped_line(document["skipped"]))
+        lines.append(skipped_line(document["skipped"]))
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.standard_arguments(parser)
+    standard_arguments(parser)
     parser.add_argument("--repeats", type=int, default=1, help="fresh starts per subject (default 1)")
     parser.add_argument(
         "--rows",
         type=int,
         default=None,
-        help=f"table rows (default {transfer.FULL_ROWS:,}; --quick {transfer.QUICK_ROWS:,})",
+        help=f"table rows (default {FULL_ROWS:,}; --quick {QUICK_ROWS:,})",
     )
     parser.add_argument(
         "--page-size",
         type=int,
         default=None,
-        help=f"db.query limit per page (default {transfer.FULL_PAGE:,}; --quick {transfer.QUICK_PAGE:,})",
+        help=f"db.query limit per page (default {FULL_PAGE:,}; --quick {QUICK_PAGE:,})",
     )
     args = parser.parse_args()
-    rows = args.rows or (transfer.QUICK_ROWS if args.quick else transfer.FULL_ROWS)
-    page_size = args.page_size or (transfer.QUICK_PAGE if args.quick else transfer.FULL_PAGE)
+    rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
+    page_size = args.page_size or (QUICK_PAGE if args.quick else FULL_PAGE)
 
-    machine = c.machine_info()
+    machine = machine_info()
     work = Path(tempfile.mkdtemp(prefix="sidecar-bench-memory-"))
     try:
-        env = c.clean_env(work)
+        env = clean_env(work)
         database = work / "bench.duckdb"
-        transfer.create_database(database, rows)
+        create_database(database, rows)
         runners: dict[str, tuple[str, Callable[[int], Sample]]] = {}
         skipped: dict[str, str] = {}
         first_launch: dict[str, int | None] = {}
-        for variant in ("source", *c.SIDECAR_PACKAGERS):
-            if variant != "source" and not c.binary_path(variant).is_file():
-                skipped[variant] = f"not built ({c.binary_path(variant)} is missing)"
+        for variant in ("source", *SIDECAR_PACKAGERS):
+            if variant != "source" and not binary_path(variant).is_file():
+                skipped[variant] = f"not built ({binary_path(variant)} is missing)"
                 continue
 
             def run_sidecar(repeat: int, variant: str = variant) -> Sample:
-                data_dir = transfer.sidecar_data_dir(work, f"{variant}-{repeat}", database)
-                command = c.sidecar_command(variant, data_dir, env, args.python)
+                data_dir = sidecar_data_dir(work, f"{variant}-{repeat}", database)
+                command = sidecar_command(variant, data_dir, env, args.python)
                 assert command is not None
                 return measure_sidecar(command, rows, page_size)
 
@@ -254,14 +272,12 @@ def main() -> int:
             runners[variant] = (what, run_sidecar)
             if variant != "source":
                 # The first launch (empty extraction cache); the measured ones come after it.
-                first = c.sidecar_command(variant, work / f"data-{variant}-first", env, args.python)
+                first = sidecar_command(variant, work / f"data-{variant}-first", env, args.python)
                 assert first is not None
-                first_launch[variant] = transfer.launch_once(first)
+                first_launch[variant] = launch_once(first)
 
         def run_fastapi(repeat: int) -> Sample:
-            return measure_fastapi(
-                transfer.fastapi_database(work, f"fastapi-{repeat}", database), env, args.python, rows
-            )
+            return measure_fastapi(fastapi_database(work, f"fastapi-{repeat}", database), env, args.python, rows)
 
         runners["fastapi"] = ("FastAPI on uvicorn", run_fastapi)
 
@@ -278,7 +294,7 @@ def main() -> int:
                     file=sys.stderr,
                 )
     finally:
-        c.remove_tree(work)
+        remove_tree(work)
 
     subjects = {name: summarize_subject(runners[name][0], samples[name]) for name in names}
     document: dict[str, Any] = {
@@ -289,7 +305,7 @@ def main() -> int:
             "repeats": args.repeats,
             "quick": args.quick,
             "peak_interval_s": PEAK_INTERVAL_S,
-            "table": f"{transfer.TABLE}({', '.join(transfer.COLUMNS)})",
+            "table": f"{TABLE}({', '.join(COLUMNS)})",
         },
         "skipped": skipped,
         "binary_sizes": binary_sizes(),
@@ -298,7 +314,7 @@ def main() -> int:
     }
 
     def chart(path: Path) -> None:
-        c.bar_chart(
+        bar_chart(
             path,
             f"Process-tree RSS, MB (transfer of {rows:,} rows; lower is better)",
             names,
@@ -310,7 +326,7 @@ def main() -> int:
             "MB",
         )
 
-    c.write_outputs(args.out, "memory", document, render(document), chart)
+    write_outputs(args.out, "memory", document, render(document), chart)
     return 0
 
 

@@ -29,7 +29,7 @@ small query (``SELECT i, i * 2 FROM range(10)``: ``db.query``; the MCP tool
 
 All subjects run for the whole run and are measured in interleaved rounds
 (round r visits them in a rotated order), so a busy machine slows them alike.
-The client is a thin blocking one (bench/_common.py) and checks every answer.
+The client is a thin blocking one (bench/_peer_stdio.py) and checks every answer.
 """
 
 from __future__ import annotations
@@ -42,7 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import _common as c
+from _machine import machine_info
+from _outputs import bar_chart, markdown_table, skipped_line, standard_arguments, write_outputs
+from _peer_http import fastapi_peer
+from _peer_stdio import StdioPeer
+from _stats import ratio, summarize
+from _subjects import SIDECAR_PACKAGERS, binary_path, clean_env, python_subject, remove_tree, sidecar_command
 
 QUERY_SQL = "SELECT i, i * 2 AS doubled FROM range(10) t(i)"
 TARGET_PING_P50_US = 50.0
@@ -71,22 +76,22 @@ class Counts:
 
 def subjects(work: Path, python: Path) -> tuple[list[Subject], dict[str, str]]:
     """The subjects that can run here, and the skipped ones with why."""
-    env = c.clean_env(work)
+    env = clean_env(work)
     found: list[Subject] = []
     skipped: dict[str, str] = {}
     sidecar_ping = ("system.ping", None)
     sidecar_query = ("db.query", {"sql": QUERY_SQL})
-    for variant in ("source", *c.SIDECAR_PACKAGERS):
-        command = c.sidecar_command(variant, work / f"data-{variant}", env, python)
+    for variant in ("source", *SIDECAR_PACKAGERS):
+        command = sidecar_command(variant, work / f"data-{variant}", env, python)
         if command is None:
-            skipped[variant] = f"not built ({c.binary_path(variant)} is missing)"
+            skipped[variant] = f"not built ({binary_path(variant)} is missing)"
             continue
         what = "the sidecar from source" if variant == "source" else f"the {variant} onefile binary"
         found.append(
             Subject(
                 variant,
                 what,
-                lambda command=command: c.StdioPeer(command),  # type: ignore[misc]
+                lambda command=command: StdioPeer(command),  # type: ignore[misc]
                 sidecar_ping,
                 sidecar_query,
             )
@@ -94,13 +99,13 @@ def subjects(work: Path, python: Path) -> tuple[list[Subject], dict[str, str]]:
         if variant == "source":
             # The same sidecar with a host that busy-polls its read instead of sleeping: what is
             # left of a round trip without the host's own wake-up (not a target, a reference).
-            polled = c.sidecar_command("source", work / "data-source-hostpoll", env, python)
+            polled = sidecar_command("source", work / "data-source-hostpoll", env, python)
             assert polled is not None
             found.append(
                 Subject(
                     "source-hostpoll",
                     "the sidecar from source, host busy-polls (reference)",
-                    lambda polled=polled: c.StdioPeer(polled, host_polls=True),
+                    lambda polled=polled: StdioPeer(polled, host_polls=True),
                     sidecar_ping,
                     sidecar_query,
                 )
@@ -109,27 +114,27 @@ def subjects(work: Path, python: Path) -> tuple[list[Subject], dict[str, str]]:
         Subject(
             "fastapi",
             "FastAPI/uvicorn, localhost HTTP keep-alive",
-            lambda: c.fastapi_peer(work / "fastapi.duckdb", env, python),
+            lambda: fastapi_peer(work / "fastapi.duckdb", env, python),
             ("/ping", None),
             ("/query", {"sql": QUERY_SQL}),
         )
     )
-    mcp = c.python_subject("mcp_stdio_server.py", "--db", str(work / "mcp.duckdb"), env=env, python=python)
+    mcp = python_subject("mcp_stdio_server.py", "--db", str(work / "mcp.duckdb"), env=env, python=python)
     found.append(
         Subject(
             "mcp",
             "MCP Python SDK stdio server (thread-read stdin)",
-            lambda: c.StdioPeer(mcp, ready="mcp"),
+            lambda: StdioPeer(mcp, ready="mcp"),
             ("ping", None),
             ("tools/call", {"name": "query", "arguments": {"sql": QUERY_SQL}}),
         )
     )
-    floor = c.python_subject("stdio_floor.py", env=env, python=python)
+    floor = python_subject("stdio_floor.py", env=env, python=python)
     found.append(
         Subject(
             "floor",
             "blocking stdio loop, ping only (reference)",
-            lambda: c.StdioPeer(floor),
+            lambda: StdioPeer(floor),
             ("system.ping", None),
             None,
         )
@@ -150,7 +155,7 @@ def measure(
 
 def run(rounds: int, counts: Counts, python: Path) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sidecar-bench-rpc-"))
-    machine = c.machine_info()
+    machine = machine_info()
     found, skipped = subjects(work, python)
     peers: dict[str, Any] = {}
     samples = {s.name: {"ping": [], "query": []} for s in found}
@@ -170,14 +175,14 @@ def run(rounds: int, counts: Counts, python: Path) -> dict[str, Any]:
     finally:
         for peer in peers.values():
             peer.kill()
-        c.remove_tree(work)
+        remove_tree(work)
 
     results: dict[str, Any] = {}
     for subject in found:
         entry: dict[str, Any] = {"what": subject.what, "exit_status": exits[subject.name]}
         for op in ("ping", "query"):
             if samples[subject.name][op]:
-                entry[f"{op}_sequential_us"] = c.summarize(samples[subject.name][op])
+                entry[f"{op}_sequential_us"] = summarize(samples[subject.name][op])
                 entry[f"{op}_pipelined_per_s"] = round(
                     sorted(rates[subject.name][op])[len(rates[subject.name][op]) // 2]
                 )
@@ -202,7 +207,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The three targets of the issue, each with the measured value and whether it is met."""
     ping = _p50(results, "source", "ping")
     fastapi = _p50(results, "fastapi", "ping")
-    vs_fastapi = c.ratio(fastapi, ping)
+    vs_fastapi = ratio(fastapi, ping)
     pipelined = results.get("source", {}).get("ping_pipelined_per_s")
     return [
         {
@@ -240,8 +245,8 @@ def render(document: dict[str, Any]) -> str:
                 query and query["p95"],
                 entry.get("ping_pipelined_per_s") and f"{entry['ping_pipelined_per_s']:,}",
                 entry.get("query_pipelined_per_s") and f"{entry['query_pipelined_per_s']:,}",
-                c.ratio(ping and ping["p50"], source_ping),
-                c.ratio(query and query["p50"], source_query),
+                ratio(ping and ping["p50"], source_ping),
+                ratio(query and query["p50"], source_query),
             ]
         )
     m = document["machine"]
@@ -251,7 +256,7 @@ def render(document: dict[str, Any]) -> str:
         f"{document['counts']['query_seq']} sequential queries (`{document['query_sql']}`), "
         f"{document['counts']['ping_pipe']} pipelined pings and {document['counts']['query_pipe']} pipelined queries. "
         "Latency in microseconds, round trip as the host sees it.\n",
-        c.markdown_table(
+        markdown_table(
             [
                 "subject",
                 "what",
@@ -268,9 +273,9 @@ def render(document: dict[str, Any]) -> str:
         ),
     ]
     if document["skipped"]:
-        out.append(c.skipped_line(document["skipped"]))
+        out.append(skipped_line(document["skipped"]))
     out.append(
-        c.markdown_table(
+        markdown_table(
             ["target", "measured", "met"],
             [[t["target"], t["value"], "yes" if t["met"] else "**no**"] for t in document["targets"]],
         )
@@ -283,7 +288,7 @@ def chart(document: dict[str, Any]) -> Callable[[Path], None]:
     names = list(results)
 
     def draw(path: Path) -> None:
-        c.bar_chart(
+        bar_chart(
             path,
             "Sequential round trip p50 (log scale, lower is better)",
             names,
@@ -300,7 +305,7 @@ def chart(document: dict[str, Any]) -> Callable[[Path], None]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.standard_arguments(parser)
+    standard_arguments(parser)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if args.quick:
@@ -308,7 +313,7 @@ def main() -> int:
     else:
         counts, rounds = Counts(ping_seq=5000, query_seq=1000, ping_pipe=20000, query_pipe=2000), args.rounds
     document = run(rounds, counts, args.python)
-    c.write_outputs(args.out, "rpc", document, render(document), chart(document))
+    write_outputs(args.out, "rpc", document, render(document), chart(document))
     return 0
 
 

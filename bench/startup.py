@@ -35,7 +35,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import _common as c
+from _machine import machine_info
+from _outputs import bar_chart, markdown_table, skipped_line, standard_arguments, write_outputs
+from _paths import buildinfo
+from _peer_http import fastapi_peer
+from _peer_stdio import StdioPeer
+from _stats import ratio, summarize
+from _subjects import SIDECAR_PACKAGERS, Command, binary_path, clean_env, python_subject, remove_tree, sidecar_command
 
 TARGET_WARM_NUITKA_P50_MS = 100.0
 
@@ -44,42 +50,42 @@ def variants(
     work: Path, python: Path, extra: list[str]
 ) -> tuple[dict[str, tuple[Callable[[], Any], Path | None]], dict[str, str]]:
     """name -> (start one launch, directory to delete before it); and the skipped variants."""
-    env = c.clean_env(work)
+    env = clean_env(work)
     cache_home = Path(env["XDG_CACHE_HOME"])
     found: dict[str, tuple[Callable[[], Any], Path | None]] = {}
     skipped: dict[str, str] = {}
 
-    def stdio(command: c.Command | None, ready: str = "lifecycle") -> Callable[[], Any]:
+    def stdio(command: Command | None, ready: str = "lifecycle") -> Callable[[], Any]:
         assert command is not None
-        return lambda: c.StdioPeer(command, ready=ready)
+        return lambda: StdioPeer(command, ready=ready)
 
-    found["source"] = (stdio(c.sidecar_command("source", work / "d-source", env, python)), None)
-    nuitka = c.binary_path("nuitka")
+    found["source"] = (stdio(sidecar_command("source", work / "d-source", env, python)), None)
+    nuitka = binary_path("nuitka")
     if nuitka.is_file():
         found["nuitka-cold"] = (
-            stdio(c.sidecar_command("nuitka", work / "d-cold", env)),
-            cache_home / c.buildinfo.PRODUCT,
+            stdio(sidecar_command("nuitka", work / "d-cold", env)),
+            cache_home / buildinfo.PRODUCT,
         )
-        found["nuitka-warm"] = (stdio(c.sidecar_command("nuitka", work / "d-warm", env)), None)
+        found["nuitka-warm"] = (stdio(sidecar_command("nuitka", work / "d-warm", env)), None)
         manifest = json.loads((nuitka.parent / "manifest.json").read_text())
         unpacked = Path(manifest["extraction_dir"].replace("{CACHE_DIR}", str(cache_home)))
         child = unpacked / (nuitka.name.removesuffix(".exe") + ".bin")
-        direct = c.Command([str(child), "--data-dir", str(work / "d-direct"), "--heartbeat-interval", "0"], env)
+        direct = Command([str(child), "--data-dir", str(work / "d-direct"), "--heartbeat-interval", "0"], env)
         found["nuitka-bin-direct"] = (stdio(direct), None)
     else:
         for name in ("nuitka-cold", "nuitka-warm", "nuitka-bin-direct"):
             skipped[name] = f"not built ({nuitka} is missing)"
-    pyinstaller = c.sidecar_command("pyinstaller", work / "d-pyi", env)
+    pyinstaller = sidecar_command("pyinstaller", work / "d-pyi", env)
     if pyinstaller is not None:
         found["pyinstaller"] = (stdio(pyinstaller), None)
     else:
-        skipped["pyinstaller"] = f"not built ({c.binary_path('pyinstaller')} is missing)"
+        skipped["pyinstaller"] = f"not built ({binary_path('pyinstaller')} is missing)"
     for item in extra:
         label, _, path = item.partition("=")
-        command = c.Command([path, "--data-dir", str(work / f"d-{label}"), "--heartbeat-interval", "0"], env)
+        command = Command([path, "--data-dir", str(work / f"d-{label}"), "--heartbeat-interval", "0"], env)
         found[label] = (stdio(command), None)
-    found["fastapi"] = (lambda: c.fastapi_peer(work / "fastapi.duckdb", env, python), None)
-    mcp = c.python_subject("mcp_stdio_server.py", "--db", str(work / "mcp.duckdb"), env=env, python=python)
+    found["fastapi"] = (lambda: fastapi_peer(work / "fastapi.duckdb", env, python), None)
+    mcp = python_subject("mcp_stdio_server.py", "--db", str(work / "mcp.duckdb"), env=env, python=python)
     found["mcp"] = (stdio(mcp, ready="mcp"), None)
     return found, skipped
 
@@ -96,7 +102,7 @@ def launch(start: Callable[[], Any]) -> tuple[float | None, float]:
 
 def run(runs: int, python: Path, extra: list[str]) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sidecar-bench-startup-"))
-    machine = c.machine_info()
+    machine = machine_info()
     try:
         found, skipped = variants(work, python, extra)
         # Warm-up: page cache, each data dir's first-run work, the Nuitka extraction
@@ -119,9 +125,9 @@ def run(runs: int, python: Path, extra: list[str]) -> dict[str, Any]:
                 ready[name].append(ready_ms)
             print(f"round {r + 1}/{runs} done", file=sys.stderr)
     finally:
-        c.remove_tree(work)
+        remove_tree(work)
     results = {
-        name: {"first_line_ms": c.summarize(first[name]) if first[name] else None, "ready_ms": c.summarize(ready[name])}
+        name: {"first_line_ms": summarize(first[name]) if first[name] else None, "ready_ms": summarize(ready[name])}
         for name in found
     }
     warm = results.get("nuitka-warm", {}).get("ready_ms")
@@ -130,7 +136,7 @@ def run(runs: int, python: Path, extra: list[str]) -> dict[str, Any]:
         "runs": runs,
         "variants": results,
         "skipped": skipped,
-        "sizes_bytes": {p: c.binary_path(p).stat().st_size for p in c.SIDECAR_PACKAGERS if c.binary_path(p).is_file()},
+        "sizes_bytes": {p: binary_path(p).stat().st_size for p in SIDECAR_PACKAGERS if binary_path(p).is_file()},
         "targets": [
             {
                 "target": f"warm Nuitka launch -> READY p50 <= {TARGET_WARM_NUITKA_P50_MS:.0f} ms",
@@ -154,7 +160,7 @@ def render(document: dict[str, Any]) -> str:
                 ready["p50"],
                 ready["p95"],
                 ready["min"],
-                c.ratio(ready["p50"], source),
+                ratio(ready["p50"], source),
             ]
         )
     out = [
@@ -162,17 +168,17 @@ def render(document: dict[str, Any]) -> str:
         f"{document['runs']} interleaved launches per variant after one warm-up each; milliseconds. "
         "Ready is READY for the sidecar, the first 200 from `/health` for FastAPI and the `initialize` "
         "answer for MCP.\n",
-        c.markdown_table(
+        markdown_table(
             ["variant", "first line p50", "ready p50", "ready p95", "ready min", "ready p50 / source"], rows
         ),
     ]
     if document["skipped"]:
-        out.append(c.skipped_line(document["skipped"]))
+        out.append(skipped_line(document["skipped"]))
     for packager, size in document["sizes_bytes"].items():
         out.append(f"* {packager} binary: {size / 1e6:.1f} MB")
     out.append("")
     out.append(
-        c.markdown_table(
+        markdown_table(
             ["target", "measured", "met"],
             [[t["target"], t["value"], "yes" if t["met"] else "**no**"] for t in document["targets"]],
         )
@@ -184,7 +190,7 @@ def chart(document: dict[str, Any]) -> Callable[[Path], None]:
     names = list(document["variants"])
 
     def draw(path: Path) -> None:
-        c.bar_chart(
+        bar_chart(
             path,
             "Launch -> ready (ms, lower is better)",
             names,
@@ -200,7 +206,7 @@ def chart(document: dict[str, Any]) -> Callable[[Path], None]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.standard_arguments(parser)
+    standard_arguments(parser)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument(
         "--extra",
@@ -211,7 +217,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     document = run(2 if args.quick else args.runs, args.python, args.extra)
-    c.write_outputs(args.out, "startup", document, render(document), chart(document))
+    write_outputs(args.out, "startup", document, render(document), chart(document))
     return 0
 
 
