@@ -84,7 +84,7 @@ async def test_ingest_pipeline_query_export_report(data_dir: Path, tmp_path: Pat
         ).fetchall()
     assert [list(row) for row in rows] == [[r[0], r[3], r[5]] for r in queried["rows"]]
 
-    # Both report files exist where the seed says, and agree with each other, the ledger and the job.
+    # Both report files exist under <data dir>/reports/<run id>/, and agree with each other, the ledger and the job.
     folder = data_dir / "reports" / run_id
     assert report["report_path"] == str(folder / "report.html")
     assert report["metadata_path"] == str(folder / "metadata.json")

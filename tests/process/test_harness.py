@@ -1,7 +1,8 @@
 """The launch-reliability harness, against the real sidecar and the bad-sidecar fixtures.
 
 The fixtures (tests/fixtures/bad_sidecars/) are tiny stand-ins, not the real
-sidecar; each misbehaves in exactly one way (seed 004 section 2D).
+sidecar; each misbehaves in exactly one way (the failure paths of the Milestone 0
+checklist: exit before READY, no READY, stray stdout, READY twice, ...).
 """
 
 from __future__ import annotations

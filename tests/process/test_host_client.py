@@ -1,4 +1,7 @@
-"""The Python host client against the failure fixtures of seed 004 section 2D.
+"""The Python host client against the failure paths of the Milestone 0 checklist and a few after READY.
+
+Missing binary, exit before READY, no READY, stray stdout, READY twice; then a
+sidecar that hangs or crashes once it is ready.
 
 The fixtures (tests/fixtures/bad_sidecars/) are tiny stand-in programs, not
 the real sidecar: each misbehaves in exactly one way.

@@ -1,4 +1,4 @@
-"""The launch-reliability harness (seed 004): start builds many times, measure, judge.
+"""The launch-reliability harness of the Milestone 0 packaging spike: start builds many times, measure, judge.
 
 Host-side only: never packaged into the sidecar binary. ``python -m
 sidecar_harness --help`` for the interface; ``python -m sidecar_harness

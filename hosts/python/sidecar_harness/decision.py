@@ -1,10 +1,10 @@
-"""Seed 004 section 4: apply the Nuitka -> PyInstaller fallback criteria to measured figures."""
+"""Apply the Milestone 0 fallback criteria (switch from Nuitka to PyInstaller when one is met) to measured figures."""
 
 from __future__ import annotations
 
 from typing import Any
 
-#: Seed 004: "Binary fails READY handshake reliability target (>10% failure over 20 launches)".
+#: The fallback criterion on launches: "Binary fails READY handshake reliability target (>10% failure over 20 launches)".
 HANDSHAKE_FAILURE_LIMIT = 0.10
 MIN_LAUNCHES = 20
 

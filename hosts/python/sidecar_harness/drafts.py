@@ -1,4 +1,8 @@
-"""Draft issue-log entries (template of seed 004 section 3) for failed launches."""
+"""Draft issue-log entries for failed launches, in the platform issue template.
+
+The template: platform, arch and versions, severity, symptoms, reproduction,
+expected vs actual, diagnostics, suspected cause, resolution and follow-ups.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Turn launch records into report.json, report.md (seed 004 section 4) and latency.png."""
+"""Turn launch records into report.json, report.md and latency.png.
+
+report.md sets the builds side by side on what the packaging decision compares:
+startup latency, binary size and launch reliability.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from sidecar_harness.builds import Build
 from sidecar_harness.cycle import FAILURE_CLASSES, LaunchRecord
 from sidecar_harness.stats import summary
 
-#: Failure classes that mean the READY handshake itself failed (seed 004's reliability target).
+#: Failure classes that mean the READY handshake itself failed: what the fallback criterion's reliability
+#: target (at most 10% failed handshakes over 20 launches) counts.
 HANDSHAKE_FAILURES = frozenset(
     {"missing_binary", "exit_before_ready", "ready_timeout", "malformed_stdout", "duplicate_ready"}
 )
