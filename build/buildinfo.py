@@ -7,8 +7,11 @@ Sub-commands (all print to stdout):
     triple              the Rust target triple for the binary name (rustc -vV, else derived)
     exe-suffix          ".exe" on Windows, "" elsewhere
     list FILE           the names in a build/*.txt list, one a line, comments dropped
-    ensure-runtime-deps pip-install pyproject.toml's runtime dependencies this Python lacks
+    check-report PATH   fail if a build took in modules from outside the runtime dependencies
     manifest ...        write dist/<packager>/manifest.json (see --help)
+
+The builds run it with their build env's Python (dist/build-env/<packager>/, made
+from uv.lock by scripts/build-env.sh), so "installed" below means installed there.
 
 Only the standard library is used, so any Python 3.11+ can run it.
 """
@@ -32,6 +35,7 @@ from pathlib import Path
 BUILD_DIR = Path(__file__).resolve().parent
 REPO = BUILD_DIR.parent
 VERSION_FILE = REPO / "sidecar" / "_version.py"
+UV_LOCK = REPO / "uv.lock"
 
 #: Product name used for the extraction cache folder (…/PlutoDuck/sidecar/<version>).
 PRODUCT = "PlutoDuck"
@@ -186,6 +190,10 @@ def write_manifest(args: argparse.Namespace) -> None:
         "ccache": args.ccache or None,
         "extraction_dir": args.extraction_dir or None,
         "build_id": args.build_id or None,
+        # The lock the build env was made from, and that env itself.
+        "uv_lock_sha256": sha256(UV_LOCK) if UV_LOCK.is_file() else None,
+        "uv_version": args.uv_version or None,
+        "build_env": build_env(Path(args.build_env)) if args.build_env else None,
         "git_commit": git_commit(),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -195,28 +203,25 @@ def write_manifest(args: argparse.Namespace) -> None:
     os.replace(tmp, out)
 
 
-def ensure_runtime_deps() -> None:
-    """pip-install the runtime dependencies in pyproject.toml that this Python lacks.
+def build_env(path: Path) -> dict[str, object]:
+    """The build env this Python runs in: where, which Python, and every distribution in it.
 
-    Both builds compile the sidecar from the work tree (PYTHONPATH), never an
-    installed copy, so only its dependencies must be importable.
+    Only the env's own site-packages count: the work tree on PYTHONPATH may hold a
+    stale ``sidecar.egg-info`` from the dev venv's editable install.
     """
     import importlib.metadata as md
-    import tomllib
+    import sysconfig
 
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
-    missing = []
-    for req in deps:
-        name = req.split(";")[0].strip()
-        for sep in "<>=!~[ ":
-            name = name.split(sep)[0]
-        try:
-            md.version(name)
-        except md.PackageNotFoundError:
-            missing.append(req)
-    if missing:
-        print("build: installing runtime dependencies:", *missing, file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+    site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    return {
+        "path": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
+        "python_version": platform.python_version(),
+        "python_executable": sys.executable,
+        "base_python": getattr(sys, "_base_executable", None) or sys.base_prefix,
+        "packages": sorted(
+            {f"{_dist_name(d.metadata['Name'] or '')}=={d.version}" for d in md.distributions(path=site)}
+        ),
+    }
 
 
 def _dist_name(requirement: str) -> str:
@@ -302,7 +307,6 @@ def main(argv: list[str] | None = None) -> int:
     bid.add_argument("extra", nargs="*", help="more strings to hash (packager name and version)")
     sub.add_parser("triple")
     sub.add_parser("exe-suffix")
-    sub.add_parser("ensure-runtime-deps")
     rep = sub.add_parser("check-report", help="fail if a build took in modules from outside the runtime dependencies")
     rep.add_argument("report", help="Nuitka's compilation-report.xml, or PyInstaller's work folder (holding PYZ-00.toc)")
     lst = sub.add_parser("list")
@@ -317,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     man.add_argument("--ccache", default="")
     man.add_argument("--extraction-dir", default="")
     man.add_argument("--build-id", default="")
+    man.add_argument("--build-env", default="", help="the build env's folder (its packages are listed)")
+    man.add_argument("--uv-version", default="")
     man.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
@@ -328,8 +334,6 @@ def main(argv: list[str] | None = None) -> int:
         print(target_triple())
     elif args.cmd == "exe-suffix":
         print(".exe" if sys.platform == "win32" else "")
-    elif args.cmd == "ensure-runtime-deps":
-        ensure_runtime_deps()
     elif args.cmd == "check-report":
         strays = check_report(Path(args.report))
         if strays:

@@ -4,25 +4,31 @@
 #   scripts/build-nuitka.sh [--no-copy] [--python PATH] [--jobs N]
 #
 # Output:   dist/nuitka/sidecar-<target-triple>[.exe]  (Tauri externalBin naming)
-#           dist/nuitka/manifest.json                    (command, versions, size, sha256, time, commit)
+#           dist/nuitka/manifest.json                    (command, versions, uv.lock sha256, build env, size, sha256, time, commit)
 #           dist/nuitka/build.log                        (full Nuitka output)
 #           dist/nuitka/compilation-report.xml           (every module that went in, and why)
 # Copies:   tauri-shell/src-tauri/binaries/sidecar-<target-triple>[.exe]  (unless --no-copy)
 # Work dir: build/out/nuitka/ (git-ignored; safe to delete)
+# Build env: dist/build-env/nuitka/ (git-ignored; safe to delete), made from uv.lock by
+#           scripts/build-env.sh: the sidecar's runtime dependencies plus pyproject.toml's
+#           build-nuitka group (nuitka, zstandard), nothing else. The sidecar package
+#           itself is compiled from this work tree (PYTHONPATH).
+#
+# --python PATH (or PYTHON=PATH): the interpreter the build env is made from (a venv's
+# base interpreter is used); default .venv/bin/python's, else python3.
 #
 # Prerequisites (checked, installed where possible): a C compiler, patchelf and
-# ccache (apt), Nuitka + zstandard at pinned versions and the sidecar's runtime
-# dependencies (pip, into the chosen Python). Inputs live in build/: entry.py,
-# include-*.txt, exclude-modules.txt, nuitka-bytecode.txt; the version comes
-# from sidecar/_version.py.
+# ccache (apt), Python headers (apt python3-dev for Debian's Python), uv at the
+# version pyproject.toml pins (scripts/uv.sh, from PyPI). Inputs live in build/:
+# entry.py, include-*.txt, exclude-modules.txt, nuitka-bytecode.txt; the version
+# comes from sidecar/_version.py.
 #
 # The binary unpacks itself ONCE into a cache folder keyed by version and build id:
 #   {CACHE_DIR}/PlutoDuck/sidecar/<version>-<build-id>   (Linux: ${XDG_CACHE_HOME:-~/.cache}/...)
 # and later launches reuse it (see docs/packaging.md: cold vs warm start, cleanup).
 set -euo pipefail
 
-NUITKA_VERSION="4.3.3"
-ZSTANDARD_VERSION="0.25.0"
+# Nuitka and zstandard versions: pyproject.toml's build-nuitka group, as locked in uv.lock.
 PRODUCT="PlutoDuck"
 # How long the onefile bootstrap lets the child finish after forwarding a
 # SIGTERM/SIGINT (as SIGINT) before it SIGKILLs it. The sidecar needs well
@@ -31,7 +37,7 @@ PRODUCT="PlutoDuck"
 CHILD_GRACE_MS="5000"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+PYTHON="${PYTHON:-}"
 COPY=1
 JOBS=""
 
@@ -63,10 +69,6 @@ apt_install() {
   fi
 }
 
-[[ -x "$PYTHON" ]] || die "no Python at $PYTHON (create the venv: python3.11 -m venv .venv, or pass --python PATH)"
-"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-  || die "$PYTHON is older than Python 3.11"
-
 missing_apt=()
 case "$(uname -s)" in
   Linux)
@@ -86,6 +88,10 @@ if [[ ${#missing_apt[@]} -gt 0 ]]; then
     die "missing: ${missing_apt[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing_apt[*]}) and run again."
   fi
 fi
+# The build env from the lock (runtime dependencies + nuitka + zstandard, nothing else).
+PYTHON="$("$REPO/scripts/build-env.sh" nuitka ${PYTHON:+"$PYTHON"})" \
+  || die "could not make the build env dist/build-env/nuitka from uv.lock (see above)"
+
 # Python headers: Nuitka compiles against them (Debian's system Python needs python3-dev).
 has_python_h() {
   "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'
@@ -98,26 +104,18 @@ if ! has_python_h; then
   has_python_h || die "Python.h not found for $PYTHON (Debian/Ubuntu: apt-get install python3-dev)"
 fi
 
-# Packager pinned; installed into the build Python only when the version differs.
-have_nuitka="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("nuitka"))' 2>/dev/null || true)"
-have_zstd="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("zstandard"))' 2>/dev/null || true)"
-if [[ "$have_nuitka" != "$NUITKA_VERSION" || "$have_zstd" != "$ZSTANDARD_VERSION" ]]; then
-  say "installing nuitka==$NUITKA_VERSION zstandard==$ZSTANDARD_VERSION into $PYTHON"
-  "$PYTHON" -m pip install -q "nuitka==$NUITKA_VERSION" "zstandard==$ZSTANDARD_VERSION" \
-    || die "could not pip-install nuitka==$NUITKA_VERSION zstandard==$ZSTANDARD_VERSION (is PyPI reachable?)"
-fi
+dist_version() { "$PYTHON" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$1" 2>/dev/null; }
+NUITKA_VERSION="$(dist_version nuitka)" || die "the build env has no nuitka (is it in pyproject.toml's build-nuitka group?)"
+ZSTANDARD_VERSION="$(dist_version zstandard)" || die "the build env has no zstandard: the payload would not be compressed (issue-log 0001)"
 
-# The sidecar's runtime dependencies (from pyproject.toml) must be importable by
-# the build Python; the sidecar itself is taken from this work tree (PYTHONPATH),
-# never from an installed copy.
-"$PYTHON" "$REPO/build/buildinfo.py" ensure-runtime-deps \
-  || die "could not install the sidecar's runtime dependencies"
+# The sidecar itself is taken from this work tree (PYTHONPATH), never from an installed copy.
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-"$PYTHON" -c 'import sidecar.app.main' 2>/dev/null \
+found="$("$PYTHON" -c 'import sidecar.app.main, sidecar; print(sidecar.__file__)' 2>/dev/null)" \
   || die "'import sidecar.app.main' fails in this work tree: the sidecar package is not buildable yet"
+[[ "$found" == "$REPO/sidecar/__init__.py" ]] || die "the build env imports sidecar from $found, not from $REPO/sidecar"
 
 "$PYTHON" -m nuitka --help 2>/dev/null | grep -q -- '--onefile-as-archive' \
-  || die "this Nuitka has no --onefile-as-archive (need $NUITKA_VERSION)"
+  || die "this Nuitka ($NUITKA_VERSION) has no --onefile-as-archive"
 
 # ---------------------------------------------------------------- inputs
 info() { "$PYTHON" "$REPO/build/buildinfo.py" "$@"; }
@@ -233,6 +231,8 @@ info manifest \
   --ccache "$CCACHE_NOTE; C files compiled: ${ccache_total:-?}, cache hits: ${ccache_hits:-0}" \
   --extraction-dir "$CACHE_SPEC" \
   --build-id "$BUILD_ID" \
+  --build-env "$REPO/dist/build-env/nuitka" \
+  --uv-version "$("$REPO/scripts/uv.sh" --version | awk '{print $2}')" \
   --out "$OUT/manifest.json"
 
 if [[ $COPY -eq 1 ]]; then

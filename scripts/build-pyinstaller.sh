@@ -4,26 +4,36 @@
 #   scripts/build-pyinstaller.sh [--no-copy] [--clean] [--python PATH]
 #
 # Output:   dist/pyinstaller/sidecar-<target-triple>[.exe]  (Tauri externalBin naming)
-#           dist/pyinstaller/manifest.json                    (command, versions, size, sha256, time, commit)
+#           dist/pyinstaller/manifest.json                    (command, versions, uv.lock sha256, build env, size, sha256, time, commit)
 #           dist/pyinstaller/build.log                        (full PyInstaller output)
 # Copies:   tauri-shell/src-tauri/binaries/sidecar-<target-triple>[.exe]  (unless --no-copy)
 # Work dir: build/out/pyinstaller/ (git-ignored; safe to delete). --clean also
 #           empties PyInstaller's own cache first (a fully cold build).
 #
+# Build env: dist/build-env/pyinstaller/ (git-ignored; safe to delete), made from
+#           uv.lock by scripts/build-env.sh: the sidecar's runtime dependencies plus
+#           pyproject.toml's build-pyinstaller group (pyinstaller and its hooks),
+#           nothing else. The sidecar package itself is frozen from this work tree
+#           (PYTHONPATH, and the spec's pathex).
+#
+# --python PATH (or PYTHON=PATH): the interpreter the build env is made from (a venv's
+# base interpreter is used; it needs a shared libpython); default .venv/bin/python's,
+# else python3.
+#
 # Prerequisites (checked, installed where possible): objdump and ldd (apt:
-# binutils, libc-bin), PyInstaller at a pinned version and the sidecar's runtime
-# dependencies (pip, into the chosen Python). Inputs: build/sidecar.spec, which
-# reads build/entry.py and the same include/exclude lists as the Nuitka build.
+# binutils, libc-bin), uv at the version pyproject.toml pins (scripts/uv.sh, from
+# PyPI). Inputs: build/sidecar.spec, which reads build/entry.py and the same
+# include/exclude lists as the Nuitka build.
 #
 # Note: a PyInstaller onefile binary unpacks its whole payload into a fresh
 # $TMPDIR/_MEIxxxxxx folder on EVERY launch (there is no cached mode), so it
 # starts slower than the Nuitka binary; see docs/packaging.md.
 set -euo pipefail
 
-PYINSTALLER_VERSION="6.22.3"
+# The PyInstaller version: pyproject.toml's build-pyinstaller group, as locked in uv.lock.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+PYTHON="${PYTHON:-}"
 COPY=1
 CLEAN=0
 
@@ -54,10 +64,6 @@ apt_install() {
   fi
 }
 
-[[ -x "$PYTHON" ]] || die "no Python at $PYTHON (create the venv: python3.11 -m venv .venv, or pass --python PATH)"
-"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-  || die "$PYTHON is older than Python 3.11"
-
 if [[ "$(uname -s)" == Linux ]]; then
   missing_apt=()
   command -v objdump >/dev/null 2>&1 || missing_apt+=(binutils)
@@ -69,23 +75,25 @@ if [[ "$(uname -s)" == Linux ]]; then
       die "missing: ${missing_apt[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing_apt[*]}) and run again."
     fi
   fi
+fi
+
+# The build env from the lock (runtime dependencies + pyinstaller, nothing else).
+PYTHON="$("$REPO/scripts/build-env.sh" pyinstaller ${PYTHON:+"$PYTHON"})" \
+  || die "could not make the build env dist/build-env/pyinstaller from uv.lock (see above)"
+
+if [[ "$(uname -s)" == Linux ]]; then
   # PyInstaller bundles libpython: the interpreter must have been built with a shared library.
   "$PYTHON" -c 'import sysconfig, sys; sys.exit(not sysconfig.get_config_var("Py_ENABLE_SHARED"))' \
     || die "$PYTHON has no shared libpython (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.11)"
 fi
+"$PYTHON" -c 'import importlib.metadata as m; m.version("pyinstaller")' 2>/dev/null \
+  || die "the build env has no pyinstaller (is it in pyproject.toml's build-pyinstaller group?)"
 
-have_pyi="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("pyinstaller"))' 2>/dev/null || true)"
-if [[ "$have_pyi" != "$PYINSTALLER_VERSION" ]]; then
-  say "installing pyinstaller==$PYINSTALLER_VERSION into $PYTHON"
-  "$PYTHON" -m pip install -q "pyinstaller==$PYINSTALLER_VERSION" \
-    || die "could not pip-install pyinstaller==$PYINSTALLER_VERSION (is PyPI reachable?)"
-fi
-
-"$PYTHON" "$REPO/build/buildinfo.py" ensure-runtime-deps \
-  || die "could not install the sidecar's runtime dependencies"
+# The sidecar itself is taken from this work tree (PYTHONPATH), never from an installed copy.
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-"$PYTHON" -c 'import sidecar.app.main' 2>/dev/null \
+found="$("$PYTHON" -c 'import sidecar.app.main, sidecar; print(sidecar.__file__)' 2>/dev/null)" \
   || die "'import sidecar.app.main' fails in this work tree: the sidecar package is not buildable yet"
+[[ "$found" == "$REPO/sidecar/__init__.py" ]] || die "the build env imports sidecar from $found, not from $REPO/sidecar"
 
 # ---------------------------------------------------------------- inputs
 info() { "$PYTHON" "$REPO/build/buildinfo.py" "$@"; }
@@ -153,6 +161,8 @@ info manifest \
   --seconds "$seconds" \
   --command-json "$CMD_JSON" \
   --extraction-dir "\${TMPDIR:-/tmp}/_MEIxxxxxx (fresh per launch)" \
+  --build-env "$REPO/dist/build-env/pyinstaller" \
+  --uv-version "$("$REPO/scripts/uv.sh" --version | awk '{print $2}')" \
   --out "$OUT/manifest.json"
 
 if [[ $COPY -eq 1 ]]; then

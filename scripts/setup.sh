@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
-# Create .venv/ at the repo root and install the project (with its test and bench extras) and the host-side tools (hosts/python) into it.
-# Other tools rely on `.venv/bin/python -m sidecar`. Safe to run again: it only
-# reinstalls when pyproject.toml changed.
+# Create .venv/ at the repo root from the lock file (uv.lock): the development environment.
+#
+#   ./scripts/setup.sh            (PYTHON=/path/to/python3.11+ to choose the interpreter)
+#
+# What goes in, exactly as locked: the sidecar (root project) and sidecar-host
+# (hosts/python) as editable installs, so `.venv/bin/python -m sidecar` runs this
+# work tree; the sidecar's test and bench extras; the dev group (ruff, mypy,
+# import-linter). The command is `uv sync --locked --all-packages` (the dev group,
+# which pulls in the extras, is uv's default group), run with the uv pinned in
+# pyproject.toml (scripts/uv.sh installs it from PyPI into .venv-tools/ the first time).
+# --locked: a pyproject.toml changed without `./scripts/uv.sh lock` fails here
+# instead of installing something other than the lock.
+#
+# Other tools rely on `.venv/bin/python`. Safe to run again: it only syncs when a
+# pyproject.toml, uv.lock or the interpreter changed (and then removes whatever the
+# lock does not list).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,34 +27,24 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     echo "setup: $("$PYTHON" --version) is too old; the sidecar needs Python >= 3.11" >&2
     exit 1
 fi
-
-if [ ! -x .venv/bin/python ]; then
-    if ! "$PYTHON" -m venv .venv 2>/tmp/sidecar-venv.err; then
-        rm -rf .venv
-        # Debian splits venv/ensurepip into python3-venv.
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-            echo "setup: installing python3-venv with apt-get" >&2
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-            "$PYTHON" -m venv .venv
-        else
-            cat /tmp/sidecar-venv.err >&2
-            echo "setup: '$PYTHON -m venv' failed; install python3-venv (Debian/Ubuntu) and run again" >&2
-            exit 1
-        fi
-    fi
-fi
+# The real interpreter behind a shim (pyenv) or a bare name.
+python=$("$PYTHON" -c 'import sys; print(sys.executable)')
+[ -f uv.lock ] || { echo "setup: uv.lock is missing (create it with ./scripts/uv.sh lock)" >&2; exit 1; }
 
 stamp=.venv/.sidecar-installed
-want=$(cat pyproject.toml hosts/python/pyproject.toml | sha256sum | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+want=$({ cat pyproject.toml hosts/python/pyproject.toml uv.lock; echo "$python"; "$python" --version; } | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    # uv.sh bootstraps uv (python3 -m venv .venv-tools + pip install uv==<pin>) when needed.
+    PYTHON="$python" ./scripts/uv.sh --version >/dev/null
     log=$(mktemp)
-    if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip \
-           && .venv/bin/python -m pip install --disable-pip-version-check -e ".[test,bench]" -e hosts/python; } >"$log" 2>&1; then
+    if ! ./scripts/uv.sh sync --locked --all-packages --python "$python" >"$log" 2>&1; then
         cat "$log" >&2
-        echo "setup: pip install failed (output above)" >&2
+        rm -f "$log"
+        echo "setup: 'uv sync --locked' failed (output above). If it says the lockfile needs to be" \
+             "updated, a pyproject.toml changed: run ./scripts/uv.sh lock and commit uv.lock." >&2
         exit 1
     fi
     rm -f "$log"
     echo "$want" > "$stamp"
 fi
-echo "setup: .venv ready ($(.venv/bin/python --version))" >&2
+echo "setup: .venv ready ($(.venv/bin/python --version), from uv.lock)" >&2
