@@ -29,7 +29,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BUILD_DIR = Path(__file__).resolve().parent
@@ -78,16 +78,16 @@ def build_id(extra: list[str] | None = None) -> str:
 
     roots = [REPO / "sidecar"]
     files = sorted(
-        p for root in roots for p in root.rglob("*")
+        p
+        for root in roots
+        for p in root.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
     )
     files += sorted(p for p in BUILD_DIR.iterdir() if p.is_file() and p.suffix in (".py", ".txt", ".spec"))
     files += sorted((REPO / "scripts").glob("build-*.sh"))
     for path in files:
         add(str(path.relative_to(REPO)), path.read_bytes())
-    dists = sorted(
-        f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in importlib.metadata.distributions()
-    )
+    dists = sorted(f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in importlib.metadata.distributions())
     add("distributions", "\n".join(dists).encode())
     add("python", sys.version.encode())
     for item in extra or []:
@@ -99,9 +99,13 @@ def derive_triple() -> str:
     """The target triple Rust would use for this machine (used when rustc is absent)."""
     machine = platform.machine().lower()
     arch = {
-        "x86_64": "x86_64", "amd64": "x86_64",
-        "aarch64": "aarch64", "arm64": "aarch64",
-        "i386": "i686", "i686": "i686", "x86": "i686",
+        "x86_64": "x86_64",
+        "amd64": "x86_64",
+        "aarch64": "aarch64",
+        "arm64": "aarch64",
+        "i386": "i686",
+        "i686": "i686",
+        "x86": "i686",
         "armv7l": "armv7",
     }.get(machine, machine)
     if sys.platform == "darwin":
@@ -151,7 +155,9 @@ def git_commit() -> str:
     try:
         dirty = subprocess.run(
             ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         dirty = ""
@@ -195,7 +201,7 @@ def write_manifest(args: argparse.Namespace) -> None:
         "uv_version": args.uv_version or None,
         "build_env": build_env(Path(args.build_env)) if args.build_env else None,
         "git_commit": git_commit(),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     out = Path(args.out)
     tmp = out.with_suffix(".json.tmp")
@@ -308,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("triple")
     sub.add_parser("exe-suffix")
     rep = sub.add_parser("check-report", help="fail if a build took in modules from outside the runtime dependencies")
-    rep.add_argument("report", help="Nuitka's compilation-report.xml, or PyInstaller's work folder (holding PYZ-00.toc)")
+    rep.add_argument(
+        "report", help="Nuitka's compilation-report.xml, or PyInstaller's work folder (holding PYZ-00.toc)"
+    )
     lst = sub.add_parser("list")
     lst.add_argument("file")
     man = sub.add_parser("manifest")
@@ -337,9 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "check-report":
         strays = check_report(Path(args.report))
         if strays:
-            print("build: modules from outside the runtime dependencies went into the binary "
-                  "(add them to build/exclude-modules.txt, or to pyproject.toml if the sidecar needs them):",
-                  *strays, sep="\n  ", file=sys.stderr)
+            print(
+                "build: modules from outside the runtime dependencies went into the binary "
+                "(add them to build/exclude-modules.txt, or to pyproject.toml if the sidecar needs them):",
+                *strays,
+                sep="\n  ",
+                file=sys.stderr,
+            )
             return 1
     elif args.cmd == "list":
         path = Path(args.file)
