@@ -91,7 +91,7 @@ class Dispatcher(Generic[StateT]):
             spec = self.registry.get(event.method)
             if spec is None or not spec.is_async:
                 # Answered on the spot: no task, no slot (the fast path for pings).
-                await self.sink.send(encode_frame(self._answer_now(event, spec)))
+                await self.sink.send(_encode_answer(self._answer_now(event, spec)))
                 return
             await self._slots.acquire()
             self._task_started()
@@ -165,7 +165,7 @@ class Dispatcher(Generic[StateT]):
     async def _run_request_task(self, request: Request, spec: MethodSpec | None) -> None:
         try:
             frame = await self._answer(request, spec)
-            await self.sink.send(encode_frame(frame))
+            await self.sink.send(_encode_answer(frame))
         finally:
             self._slots.release()
             self._task_finished()
@@ -236,7 +236,7 @@ class Dispatcher(Generic[StateT]):
                     tg.start_soon(run_element, index, item)
             frame = answers.frame()
             if frame is not None:
-                await self.sink.send(encode_frame(frame))
+                await self.sink.send(_encode_answer(frame))
         finally:
             self._batch_slots.release()
             self._task_finished()
@@ -250,3 +250,26 @@ class Dispatcher(Generic[StateT]):
         if isinstance(item, InvalidMessage):
             return ServerConnection.invalid(item)
         return None  # responses inside a batch from the host: nothing to answer
+
+
+#: What msgspec raises for a value it cannot encode.
+_UNENCODABLE: Final = (TypeError, ValueError, OverflowError, RecursionError)
+
+
+def _encode_answer(answer: Answer | list[Answer]) -> bytes:
+    """The answer's frame. A result or error msgspec cannot encode (a handler bug) becomes a
+    -32099 answer for that request, instead of an exception that would end the server."""
+    try:
+        return encode_frame(answer)
+    except _UNENCODABLE:
+        if isinstance(answer, list):
+            return encode_frame([_encodable(item) for item in answer])
+        return encode_frame(_encodable(answer))
+
+
+def _encodable(answer: Answer) -> Answer:
+    try:
+        encode_frame(answer)
+    except _UNENCODABLE as exc:
+        return ServerConnection.unhandled(answer.id, "encoding the answer", exc)
+    return answer

@@ -19,8 +19,22 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: Never needed by the shipped engine: tests, benchmarks, host side, checkers, packagers.
 DEV_ONLY = {
-    "pytest", "fastapi", "uvicorn", "mcp", "py-spy", "pyinstrument", "psutil", "matplotlib",
-    "uvloop", "attrs", "ruff", "mypy", "import-linter", "sidecar-host", "nuitka", "pyinstaller",
+    "pytest",
+    "fastapi",
+    "uvicorn",
+    "mcp",
+    "py-spy",
+    "pyinstrument",
+    "psutil",
+    "matplotlib",
+    "uvloop",
+    "attrs",
+    "ruff",
+    "mypy",
+    "import-linter",
+    "sidecar-host",
+    "nuitka",
+    "pyinstaller",
 }
 
 
