@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from sidecar.common.disk import is_disk_full
 from sidecar.common.errors import ApplicationError
 from sidecar.common.redaction import redact
 
@@ -101,6 +102,8 @@ def duckdb_kind(exc: BaseException) -> str:
     """The stable kind for a DuckDB exception."""
     if isinstance(exc, PermissionError):
         return "permission"
+    if is_disk_full(exc):
+        return "disk_full"
     if is_corrupt_database(exc):
         return "database_corrupt"
     for cls in type(exc).__mro__:

@@ -20,6 +20,7 @@ import pytest
 
 from sidecar._version import __version__
 from sidecar.api.context import SidecarState
+from sidecar.api.errors import translate_error
 from sidecar.api.surface import build_registry
 from sidecar.daemon.config import Config
 from sidecar.daemon.lifecycle import Lifecycle
