@@ -24,7 +24,7 @@ def register_jobs_methods(registry: Registry) -> None:
     @registry.method("jobs.submit")
     async def jobs_submit(ctx: Ctx, params: SubmitParams) -> SubmitResult:
         """Queue a job (ingest, export, pipeline.run, maintenance.compact); progress arrives as notifications."""
-        engine = await ctx.app.engine.started()
+        engine = await ctx.app.engine.with_state()
         assert engine.pool is not None
         record = await engine.pool.submit(params.type, params.payload, params.run_id)
         return SubmitResult(job_id=record.job_id, status=record.status, run_id=record.run_id)
@@ -32,22 +32,23 @@ def register_jobs_methods(registry: Registry) -> None:
     @registry.method("jobs.get")
     async def jobs_get(ctx: Ctx, params: JobIdParams) -> JobRecord:
         """One job's record."""
-        engine = await ctx.app.engine.started()
+        engine = await ctx.app.engine.with_state()
         record = await engine.jobs.get(params.job_id)
         if record is None:
             raise ApplicationError("job_not_found", f"no job with id {params.job_id}", job_id=params.job_id)
-        return record
+        return engine.pool.current(record)
 
     @registry.method("jobs.list")
     async def jobs_list(ctx: Ctx, params: ListParams) -> ListResult:
         """Jobs, newest first, optionally filtered by status and type."""
-        engine = await ctx.app.engine.started()
-        return ListResult(jobs=await engine.jobs.list(params.status, params.type, params.limit))
+        engine = await ctx.app.engine.with_state()
+        records = await engine.jobs.list(params.status, params.type, params.limit)
+        return ListResult(jobs=[engine.pool.current(record) for record in records])
 
     @registry.method("jobs.cancel")
     async def jobs_cancel(ctx: Ctx, params: JobIdParams) -> CancelResult:
         """Cancel a queued or running job (its query is interrupted); answers once it has stopped."""
-        engine = await ctx.app.engine.started()
+        engine = await ctx.app.engine.with_state()
         assert engine.pool is not None
         record, canceled = await engine.pool.cancel(params.job_id)
         return CancelResult(job=record, canceled=canceled)
@@ -55,7 +56,7 @@ def register_jobs_methods(registry: Registry) -> None:
     @registry.method("jobs.events")
     async def jobs_events(ctx: Ctx, params: EventsParams) -> EventsResult:
         """A job's event log: transitions and retries, oldest first."""
-        engine = await ctx.app.engine.started()
+        engine = await ctx.app.engine.with_state()
         if await engine.jobs.get(params.job_id) is None:
             raise ApplicationError("job_not_found", f"no job with id {params.job_id}", job_id=params.job_id)
         events = await engine.jobs.events(params.job_id, params.limit)

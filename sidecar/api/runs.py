@@ -18,7 +18,7 @@ def register_runs_methods(registry: Registry) -> None:
     @registry.method("runs.get")
     async def runs_get(ctx: Ctx, params: RunIdParams) -> RunRecord:
         """A pipeline run from the ledger: status, steps, transitions."""
-        engine = await ctx.app.engine.started()
+        engine = await ctx.app.engine.with_state()
         run_id = parse_uuid(params.run_id)
         record = await engine.ledger.get(run_id) if run_id else None
         if record is None:
@@ -28,7 +28,7 @@ def register_runs_methods(registry: Registry) -> None:
     @registry.method("runs.list")
     async def runs_list(ctx: Ctx, params: RunsListParams) -> RunsListResult:
         """Pipeline runs from the ledger, newest first."""
-        engine = await ctx.app.engine.started()
+        engine = await ctx.app.engine.with_state()
         return RunsListResult(runs=await engine.ledger.list(params.status, params.limit))
 
     @registry.method("reports.get")

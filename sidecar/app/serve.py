@@ -31,6 +31,7 @@ import anyio.lowlevel
 
 from sidecar._version import __version__
 from sidecar.api.context import SidecarState
+from sidecar.api.errors import translate_error
 from sidecar.daemon import early_signals, watchdog
 from sidecar.daemon.config import Config
 from sidecar.daemon.lifecycle import Lifecycle, ShutdownHook, StopReason
@@ -93,7 +94,7 @@ async def serve(
     engine = Engine(paths, config.app_name, __version__, notify)
     life.hooks.append(engine.close)  # closes whatever part of the engine has started, if any
     state = SidecarState(config=config, paths=paths, lifecycle=life, parent_watch=watch, engine=engine)
-    dispatcher = Dispatcher(registry, outbox, state, max_inflight=config.max_inflight)
+    dispatcher = Dispatcher(registry, outbox, state, max_inflight=config.max_inflight, translate_error=translate_error)
     after_ready: list[StartupHook] = [engine.start_if_state_exists]
     if os.name == "posix":
         from sidecar.daemon.cache_cleanup import start_after_ready as sweep_old_extractions

@@ -10,6 +10,7 @@ secrets and any value registered with :func:`redact_value` are replaced by
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import queue
@@ -87,7 +88,11 @@ class LogSetup:
         logging.getLogger().removeHandler(self._handler)
         self._listener.stop()
         for handler in self._listener.handlers:
-            handler.close()
+            try:
+                handler.close()
+            except OSError as exc:  # a full disk or a closed stderr must never change the exit status
+                with contextlib.suppress(OSError):
+                    stderr_line("warning", f"log handler not flushed at exit: {exc}", handler=type(handler).__name__)
 
 
 def configure_logging(level: str, log_file: Path | None) -> LogSetup:

@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from sidecar.common.errors import ApplicationError
 from sidecar.database import thread_priority
-from sidecar.database.errors import clean_message, duckdb_kind, is_duckdb_error
+from sidecar.database.errors import clean_message, is_duckdb_error, open_failure_kind
 from sidecar.database.files import database_bytes
 from sidecar.database.handle import QueryHandle
 
@@ -80,7 +80,7 @@ class Database:
             except Exception as exc:
                 if not is_duckdb_error(exc) and not isinstance(exc, OSError):
                     raise
-                kind = "database_locked" if "lock" in str(exc).lower() else duckdb_kind(exc)
+                kind = open_failure_kind(exc)  # never "locked" for a damaged file ("block" holds "lock")
                 raise ApplicationError(kind, f"cannot open {self.path}: {clean_message(exc)}") from exc
             self._connection = connection
             self.duckdb_version = version

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from sidecar.common.disk import is_disk_full
 from sidecar.common.errors import ApplicationError
 from sidecar.common.redaction import redact
 
@@ -70,10 +71,41 @@ def is_duckdb_error(exc: BaseException) -> bool:
     return any(cls.__module__ in ("duckdb", "_duckdb") for cls in type(exc).__mro__)
 
 
+#: DuckDB's words for a file that is damaged or is not a database: its header check, a
+#: page checksum, a file shorter than its header says. Matched case-insensitively.
+_CORRUPT_MARKERS: Final = (
+    "not a valid duckdb database file",
+    "corrupt database file",
+    "does not match stored checksum",
+    "could not read enough bytes from file",
+)
+#: DuckDB's words for a file another process holds open.
+_LOCK_MARKERS: Final = ("could not set lock on file", "conflicting lock is held")
+
+
+def is_corrupt_database(exc: BaseException) -> bool:
+    """True when DuckDB says the database file is damaged (or not a DuckDB file at all)."""
+    lowered = str(exc).lower()
+    return any(marker in lowered for marker in _CORRUPT_MARKERS)
+
+
+def open_failure_kind(exc: BaseException) -> str:
+    """The kind for a failure to open the database file: ``database_locked`` only when another
+    process holds DuckDB's file lock, ``database_corrupt`` when the file is damaged."""
+    lowered = str(exc).lower()
+    if any(marker in lowered for marker in _LOCK_MARKERS):
+        return "database_locked"
+    return duckdb_kind(exc)
+
+
 def duckdb_kind(exc: BaseException) -> str:
     """The stable kind for a DuckDB exception."""
     if isinstance(exc, PermissionError):
         return "permission"
+    if is_disk_full(exc):
+        return "disk_full"
+    if is_corrupt_database(exc):
+        return "database_corrupt"
     for cls in type(exc).__mro__:
         kind = _KIND_BY_CLASS.get(cls.__name__)
         if kind is not None:

@@ -28,6 +28,7 @@ from sidecar.daemon.paths import DataPaths
 from sidecar.engine.status import EngineFigures, WorkerCounts, idle_figures, rss_bytes
 
 if TYPE_CHECKING:
+    from sidecar.common.errors import ApplicationError
     from sidecar.database.database import Database
     from sidecar.jobs.pool import JobPool
     from sidecar.jobs.store import JobStore
@@ -69,6 +70,8 @@ class Engine:
         self._background: TaskGroup | None = None
         self._lock: anyio.Lock | None = None
         self._started = False
+        #: Why the state store could not be opened (None: it is open, or not tried yet).
+        self._state_error: ApplicationError | None = None
 
     @property
     def paths(self) -> DataPaths:
@@ -121,23 +124,31 @@ class Engine:
         if (self._paths.data_dir / STATE_FILE).exists():
             await self.started()
 
+    async def with_state(self) -> Engine:
+        """The started engine with its state store (jobs, the run ledger) open. When the store could
+        not be opened (a full disk, a failing file) it is tried again here, so jobs come back as
+        soon as the cause is gone, without a restart; until then this raises that error."""
+        engine = await self.started()
+        if self._state_error is None:
+            return engine
+        assert self._lock is not None and self._background is not None
+        async with self._lock:
+            if self._state_error is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._open_state(self._background)
+        if self._state_error is not None:
+            raise self._state_error
+        return engine
+
     async def _start(self, background: TaskGroup) -> None:
         # The engine's modules load here, on first use, never before READY.
         from sidecar.database.database import Database
         from sidecar.database.files import database_file
-        from sidecar.engine.job_types import job_types
-        from sidecar.jobs.pool import JobPool
-        from sidecar.jobs.store import JOBS_SCHEMA, JobStore
-        from sidecar.pipelines.ledger import LEDGER_SCHEMA, RunLedger
         from sidecar.secrets.store import SecretStore
         from sidecar.settings.store import SettingsStore
-        from sidecar.state.store import STATE_FILE, StateDB
 
         data_dir = self._paths.data_dir
         self.settings = SettingsStore(data_dir)
-        self.state = StateDB(data_dir / STATE_FILE)
-        self.jobs = JobStore(self.state)
-        self.ledger = RunLedger(self.state)
         settings = self.settings
         self.database = Database(
             database_file(data_dir),
@@ -148,9 +159,40 @@ class Engine:
         )
         self.secrets = SecretStore(self._app_name)
         await self.settings.load()
-        await self.state.open([JOBS_SCHEMA, LEDGER_SCHEMA])
-        self.pool = JobPool(self.jobs, job_types(self.ledger), self)
-        await self.pool.start(background)
+        await self._open_state(background)
+
+    async def _open_state(self, background: TaskGroup) -> None:
+        """Open the state store and start the job pool; on a failure that is not a bug, remember
+        it (jobs.* and runs.* answer it) and leave DuckDB, settings and secrets working."""
+        import sqlite3
+
+        from sidecar.common.disk import disk_full_error, is_disk_full
+        from sidecar.common.errors import ApplicationError
+        from sidecar.engine.job_types import job_types
+        from sidecar.jobs.pool import JobPool
+        from sidecar.jobs.store import JOBS_SCHEMA, JobStore
+        from sidecar.pipelines.ledger import LEDGER_SCHEMA, RunLedger
+        from sidecar.state.store import STATE_FILE, StateDB
+
+        self.state = StateDB(self._paths.data_dir / STATE_FILE)
+        self.jobs = JobStore(self.state)
+        self.ledger = RunLedger(self.state)
+        try:
+            await self.state.open([JOBS_SCHEMA, LEDGER_SCHEMA])
+            pool = JobPool(self.jobs, job_types(self.ledger), self)
+            await pool.start(background)
+        except (sqlite3.Error, OSError) as exc:
+            await self.state.close()
+            if is_disk_full(exc):
+                self._state_error = disk_full_error(exc, "opening the state store (jobs, run ledger)")
+            else:
+                self._state_error = ApplicationError(
+                    "state_unavailable", f"the state store (jobs, run ledger) cannot be used: {exc}", detail=str(exc)
+                )
+            log.error("state store unavailable", extra={"ctx": {"error": str(exc), "kind": self._state_error.kind}})
+            return
+        self.pool = pool
+        self._state_error = None
 
     async def close(self) -> None:
         """The shutdown hook: stop jobs, checkpoint and close DuckDB, close the state store."""
@@ -159,12 +201,15 @@ class Engine:
         if hasattr(self, "pool"):
             await self.pool.stop()
         await self.database.close()
-        await self.state.close()
+        if hasattr(self, "state"):
+            await self.state.close()
 
     def figures(self) -> EngineFigures:
         """The engine part of system.status (no I/O but a stat and /proc; never waits)."""
-        if not self._started:
-            return idle_figures(self._paths.data_dir)
+        if not self._started or not hasattr(self, "pool"):
+            figures = idle_figures(self._paths.data_dir)
+            figures.engine_started = self._started
+            return figures
         pool = self.pool
         active = pool.active
         return EngineFigures(

@@ -8,7 +8,8 @@ the traceback in the log. Secret values are masked in every message.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import sqlite3
+from typing import Any, Final
 
 import anyio
 import msgspec
@@ -19,6 +20,9 @@ from sidecar.database.errors import failure_class, is_duckdb_error, to_applicati
 from sidecar.jobs.model import job_error
 from sidecar.jobs.store import JobStore
 from sidecar.jobs.types import JobContext, JobFailed, JobType, RetryPolicy
+
+#: What writing the job store can raise when the disk or the file fails (not a bug).
+BOOKKEEPING_ERRORS: Final = (sqlite3.Error, OSError)
 
 
 async def run_attempts(job_type: JobType, context: JobContext, payload: Any, backoff_ms: int, store: JobStore) -> Any:
@@ -41,16 +45,22 @@ async def run_attempts(job_type: JobType, context: JobContext, payload: Any, bac
             error_kind=error["kind"],
             delay_s=delay,
         )
-        await store.add_event(
-            context.job_id,
-            "warn",
-            f"attempt {context.attempt} failed ({error['kind']}): {error['message']}",
-            {"attempt": context.attempt, "error_kind": error["kind"], "retry_in_s": delay},
-        )
+        try:  # the event log is secondary: a store that cannot be written must not end the job here
+            await store.add_event(
+                context.job_id,
+                "warn",
+                f"attempt {context.attempt} failed ({error['kind']}): {error['message']}",
+                {"attempt": context.attempt, "error_kind": error["kind"], "retry_in_s": delay},
+            )
+        except BOOKKEEPING_ERRORS as exc:
+            context.log(logging.WARNING, "retry event not recorded", error=str(exc))
         context.progress.set(message=f"attempt {context.attempt} failed ({error['kind']}); retrying in {delay:g} s")
         await anyio.sleep(delay)
         context.attempt += 1
-        await store.update(context.job_id, attempts=context.attempt)
+        try:
+            await store.update(context.job_id, attempts=context.attempt)
+        except BOOKKEEPING_ERRORS as exc:
+            context.log(logging.WARNING, "attempt count not recorded", error=str(exc))
 
 
 def payload_error(exc: msgspec.ValidationError) -> RpcError:

@@ -27,10 +27,11 @@ import msgspec
 from anyio.abc import TaskGroup
 
 from sidecar.common.clock import utc_now
+from sidecar.common.disk import is_disk_full
 from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 from sidecar.common.ids import new_uuid7
 from sidecar.common.redaction import mask_secrets
-from sidecar.jobs.attempts import payload_error, run_attempts
+from sidecar.jobs.attempts import BOOKKEEPING_ERRORS, payload_error, run_attempts
 from sidecar.jobs.messages import JobProgressNote, JobStatusNote
 from sidecar.jobs.model import CANCELED, FAILED, QUEUED, RUNNING, STATUSES, SUCCEEDED, JobRecord, JobStatus, job_error
 from sidecar.jobs.progress import Progress
@@ -39,6 +40,10 @@ from sidecar.jobs.types import JobContext, JobEnvironment, JobFailed, JobType
 
 log = logging.getLogger("sidecar.jobs")
 
+#: A job whose failure could not be written is retried this often, this many times (5 minutes),
+#: so its record is right as soon as the disk has room again, without a restart.
+BOOKKEEPING_RETRY_S: Final = 5.0
+BOOKKEEPING_RETRIES: Final = 60
 #: How long jobs.cancel waits for a running job to stop before answering.
 CANCEL_WAIT_S: Final = 5.0
 #: How long shutdown waits for running jobs to stop (inside the 5 s hook bound).
@@ -75,6 +80,8 @@ class JobPool:
         self._queue: deque[str] = deque()
         self._wakeup = anyio.Event()
         self._running: dict[str, RunningJob] = {}
+        #: Jobs that ended while their record could not be written (a full disk), by id.
+        self._unrecorded: dict[str, JobRecord] = {}
         self.counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
         self._tg: TaskGroup | None = None
         self._dispatcher: anyio.CancelScope | None = None
@@ -289,6 +296,8 @@ class JobPool:
                 await self._cancel_unstarted(record)
                 return
             await self._execute(record, running)
+        except BOOKKEEPING_ERRORS as exc:  # the store could not be written: the job fails, never the process
+            await self._bookkeeping_failed(running.job_id, exc)
         finally:
             self._running.pop(running.job_id, None)
             running.done.set()
@@ -350,6 +359,54 @@ class JobPool:
         context.log(logging.INFO, "job succeeded")
 
     # ------------------------------------------------------------ bookkeeping and notifications
+
+    async def _bookkeeping_failed(self, job_id: str, exc: BaseException) -> None:
+        """Fail a job whose record could not be written; if even that cannot be written (the disk
+        is still full), keep trying in the background so the record is right once there is room."""
+        kind = "disk_full" if is_disk_full(exc) else "state_unavailable"
+        log.error("job bookkeeping failed", extra={"ctx": {"job_id": job_id, "error_kind": kind, "error": str(exc)}})
+        error = job_error(kind, f"the job's state could not be written to the state store: {exc}", None)
+        if not await self._record_failure(job_id, error) and self._tg is not None:
+            self._tg.start_soon(self._record_failure_later, job_id, error)
+
+    async def _record_failure(self, job_id: str, error: dict[str, Any]) -> bool:
+        """Write the job's failure; while that is impossible, the pool answers for the record itself
+        (:meth:`current`) and the host already got its ``job.status``. True once it is written."""
+        try:
+            record = await self.store.get(job_id)
+        except BOOKKEEPING_ERRORS:
+            return False
+        if record is None or record.status not in (QUEUED, RUNNING):
+            self._unrecorded.pop(job_id, None)
+            return True
+        now = utc_now()
+        try:
+            updated = await self.store.transition(job_id, FAILED, error=error, finished_at=now)
+        except BOOKKEEPING_ERRORS:
+            if job_id not in self._unrecorded:
+                failed = msgspec.structs.replace(record, status=FAILED, error=error, finished_at=now, updated_at=now)
+                self._unrecorded[job_id] = failed
+                self.counts[record.status] -= 1
+                self.counts[FAILED] += 1
+                await self._send_status(failed, record.status)
+            return False
+        if self._unrecorded.pop(job_id, None) is None:  # not announced yet
+            self.counts[record.status] -= 1
+            self.counts[FAILED] += 1
+            await self._send_status(updated, record.status)
+        return True
+
+    def current(self, record: JobRecord) -> JobRecord:
+        """``record`` as the pool knows it: a failure the store could not take yet wins."""
+        return self._unrecorded.get(record.job_id, record)
+
+    async def _record_failure_later(self, job_id: str, error: dict[str, Any]) -> None:
+        for _ in range(BOOKKEEPING_RETRIES):
+            await anyio.sleep(BOOKKEEPING_RETRY_S)
+            if await self._record_failure(job_id, error):
+                log.info("failed job recorded after a retry", extra={"ctx": {"job_id": job_id}})
+                return
+        log.error("failed job never recorded; the next start marks it interrupted", extra={"ctx": {"job_id": job_id}})
 
     async def _transition(
         self, record: JobRecord, status: str, *, recovered: bool = False, requeued_as: str | None = None, **fields: Any

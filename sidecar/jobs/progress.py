@@ -10,6 +10,8 @@ holds whatever the job does. Values never go down: a lower value is ignored.
 from __future__ import annotations
 
 import contextlib
+import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Final
@@ -17,6 +19,8 @@ from typing import Final
 import anyio
 
 #: Minimum time between two job.progress notifications of one job (10 per second).
+log = logging.getLogger("sidecar.jobs")
+
 TICK_S: Final = 0.1
 #: How often the progress is also written to the job store.
 PERSIST_EVERY_S: Final = 1.0
@@ -86,5 +90,9 @@ class Progress:
         current = (self.value, self.message)
         self._persisted_at = time.monotonic()
         if current != self._persisted:
+            try:
+                await self._persist(*current)
+            except (sqlite3.Error, OSError) as exc:  # progress is a courtesy: a full disk must not end the job
+                log.warning("progress not recorded", extra={"ctx": {"error": str(exc)}})
+                return
             self._persisted = current
-            await self._persist(*current)

@@ -75,9 +75,12 @@ def load_file(path: str) -> Pipeline:
         ) from exc
     try:
         if file.suffix.lower() in (".yaml", ".yml"):
-            import msgspec.yaml  # PyYAML underneath: imported only when a YAML pipeline is loaded
+            # PyYAML underneath: imported only when a YAML pipeline is loaded. Bound to its own
+            # name: a local `import msgspec.yaml` would make `msgspec` local to this whole
+            # function and break the JSON branch below (UnboundLocalError).
+            from msgspec import yaml as msgspec_yaml
 
-            return msgspec.yaml.decode(raw, type=Pipeline)
+            return msgspec_yaml.decode(raw, type=Pipeline)
         if file.suffix.lower() == ".json":
             return msgspec.json.decode(raw, type=Pipeline)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:

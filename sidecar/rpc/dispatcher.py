@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from typing import Any, Final, Generic, Protocol
 
 import anyio
@@ -44,6 +44,7 @@ from sidecar.protocol import (
     encode_frame,
 )
 from sidecar.protocol.connection import Answer, BatchAnswers, InFlight, ServerConnection
+from sidecar.protocol.messages import Raw
 from sidecar.rpc.context import RequestContext, StateT
 from sidecar.rpc.registry import MethodSpec, Registry
 
@@ -61,11 +62,29 @@ class FrameSink(Protocol):
         ...
 
 
-class Dispatcher(Generic[StateT]):
-    """One connection's dispatch: the registry, the connection state, the sink, the application state."""
+#: Turns an exception a handler raised into the error to answer with, or None for a bug (-32099).
+ErrorTranslator = Callable[[Exception], RpcError | None]
 
-    def __init__(self, registry: Registry, sink: FrameSink, app: StateT, *, max_inflight: int) -> None:
+
+class Dispatcher(Generic[StateT]):
+    """One connection's dispatch: the registry, the connection state, the sink, the application state.
+
+    ``translate_error`` lets the application name the failures it knows that are not
+    :class:`RpcError` (e.g. a full disk seen by a library); anything it returns None for
+    is answered -32099 as a bug.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        sink: FrameSink,
+        app: StateT,
+        *,
+        max_inflight: int,
+        translate_error: ErrorTranslator | None = None,
+    ) -> None:
         self.registry = registry
+        self._translate = translate_error
         self.sink = sink
         #: What handlers see as ``ctx.app``.
         self.app = app
@@ -91,7 +110,7 @@ class Dispatcher(Generic[StateT]):
             spec = self.registry.get(event.method)
             if spec is None or not spec.is_async:
                 # Answered on the spot: no task, no slot (the fast path for pings).
-                await self.sink.send(encode_frame(self._answer_now(event, spec)))
+                await self.sink.send(_encode_answer(self._answer_now(event, spec)))
                 return
             await self._slots.acquire()
             self._task_started()
@@ -158,14 +177,20 @@ class Dispatcher(Generic[StateT]):
             result = spec.handler(ctx, params) if spec.params_type else spec.handler(ctx)
         except RpcError as exc:
             return ServerConnection.failed(request.id, exc)
-        except Exception as exc:  # the JSON-RPC boundary: a handler bug becomes -32099
-            return ServerConnection.unhandled(request.id, spec.name, exc)
+        except Exception as exc:  # the JSON-RPC boundary: a known failure keeps its kind, a bug becomes -32099
+            return self._failure(request.id, spec.name, exc)
         return ServerConnection.success(request.id, result)
+
+    def _failure(self, request_id: Raw, method: str, exc: Exception) -> Answer:
+        known = self._translate(exc) if self._translate is not None else None
+        if known is not None:
+            return ServerConnection.failed(request_id, known)
+        return ServerConnection.unhandled(request_id, method, exc)
 
     async def _run_request_task(self, request: Request, spec: MethodSpec | None) -> None:
         try:
             frame = await self._answer(request, spec)
-            await self.sink.send(encode_frame(frame))
+            await self.sink.send(_encode_answer(frame))
         finally:
             self._slots.release()
             self._task_finished()
@@ -211,8 +236,8 @@ class Dispatcher(Generic[StateT]):
             return ServerConnection.cancelled(request.id, entry)
         except RpcError as exc:
             return ServerConnection.failed(request.id, exc)
-        except Exception as exc:  # the JSON-RPC boundary: a handler bug becomes -32099
-            return ServerConnection.unhandled(request.id, spec.name, exc)
+        except Exception as exc:  # the JSON-RPC boundary: a known failure keeps its kind, a bug becomes -32099
+            return self._failure(request.id, spec.name, exc)
         finally:
             self.connection.finish(entry)
             elapsed_ms = (time.monotonic() - entry.started) * 1000
@@ -236,7 +261,7 @@ class Dispatcher(Generic[StateT]):
                     tg.start_soon(run_element, index, item)
             frame = answers.frame()
             if frame is not None:
-                await self.sink.send(encode_frame(frame))
+                await self.sink.send(_encode_answer(frame))
         finally:
             self._batch_slots.release()
             self._task_finished()
@@ -250,3 +275,26 @@ class Dispatcher(Generic[StateT]):
         if isinstance(item, InvalidMessage):
             return ServerConnection.invalid(item)
         return None  # responses inside a batch from the host: nothing to answer
+
+
+#: What msgspec raises for a value it cannot encode.
+_UNENCODABLE: Final = (TypeError, ValueError, OverflowError, RecursionError)
+
+
+def _encode_answer(answer: Answer | list[Answer]) -> bytes:
+    """The answer's frame. A result or error msgspec cannot encode (a handler bug) becomes a
+    -32099 answer for that request, instead of an exception that would end the server."""
+    try:
+        return encode_frame(answer)
+    except _UNENCODABLE:
+        if isinstance(answer, list):
+            return encode_frame([_encodable(item) for item in answer])
+        return encode_frame(_encodable(answer))
+
+
+def _encodable(answer: Answer) -> Answer:
+    try:
+        encode_frame(answer)
+    except _UNENCODABLE as exc:
+        return ServerConnection.unhandled(answer.id, "encoding the answer", exc)
+    return answer

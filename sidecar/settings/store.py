@@ -18,7 +18,8 @@ import anyio.to_thread
 import msgspec
 from msgspec import Meta, Struct
 
-from sidecar.common.errors import ErrorCode, RpcError
+from sidecar.common.disk import disk_full_error, is_disk_full
+from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 
 log = logging.getLogger("sidecar.settings")
 
@@ -131,9 +132,14 @@ class SettingsStore:
         if self._lock is None:
             self._lock = anyio.Lock()
         async with self._lock:
-            await anyio.to_thread.run_sync(
-                write_atomically, self.path, msgspec.json.format(msgspec.json.encode(candidate))
-            )
+            try:
+                await anyio.to_thread.run_sync(
+                    write_atomically, self.path, msgspec.json.format(msgspec.json.encode(candidate))
+                )
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise disk_full_error(exc, "saving the settings") from exc
+                raise ApplicationError("io", f"saving the settings failed: {exc}", path=str(self.path)) from exc
             self.current = candidate
         log.info("settings changed", extra={"ctx": {"keys": sorted(values)}})
         for callback in self._observers:
@@ -144,11 +150,15 @@ class SettingsStore:
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so readers see the old or the new content, never a mix."""
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a failed write (a full disk) leaves nothing behind
+        raise
     if os.name == "posix":  # make the rename itself durable
         folder = os.open(path.parent, os.O_RDONLY)
         try:

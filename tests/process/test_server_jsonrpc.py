@@ -196,3 +196,21 @@ async def test_test_methods_are_absent_without_the_flag(data_dir: Path) -> None:
         assert caught.value.code == -32601
         names = {m["name"] for m in (await sidecar.call("rpc.discover"))["methods"]}
         assert not any(name.startswith("test.") for name in names)
+
+
+@pytest.mark.anyio
+async def test_a_frame_nested_too_deep_is_answered_and_the_next_request_served(data_dir: Path) -> None:
+    """1,000 levels used to end the process (msgspec's RecursionError escaped the decoder)."""
+    deep = b'{"jsonrpc":"2.0","id":1,"method":"system.ping","params":' + b"[" * 1000 + b"]" * 1000 + b"}\n"
+    async with running_sidecar(data_dir) as sidecar:
+        await sidecar.send_raw(deep)
+        refused = await sidecar.unmatched.receive()
+        assert refused.value["id"] is None and refused.value["error"]["code"] == -32700
+        assert refused.value["error"]["data"] == {
+            "kind": "parse_error",
+            "detail": "nesting deeper than 128 levels",
+            "max_depth": 128,
+        }
+        assert (await sidecar.call("system.ping"))["pong"] is True
+    assert sidecar.violations == []
+    assert sidecar.stop_result is not None and sidecar.stop_result.shutdown_reason == "normal"

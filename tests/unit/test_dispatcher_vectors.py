@@ -20,6 +20,7 @@ import pytest
 
 from sidecar._version import __version__
 from sidecar.api.context import SidecarState
+from sidecar.api.errors import translate_error
 from sidecar.api.surface import build_registry
 from sidecar.daemon.config import Config
 from sidecar.daemon.lifecycle import Lifecycle
@@ -148,3 +149,28 @@ async def test_system_shutdown_asks_the_lifecycle_to_stop(tmp_path: Path) -> Non
     out = await sidecar.run([b'{"jsonrpc":"2.0","id":1,"method":"system.shutdown"}'])
     assert json.loads(out[0])["result"] == {"ok": True}
     assert sidecar.lifecycle.reason == "normal" and sidecar.lifecycle.stopping.is_set()
+
+
+@pytest.mark.anyio
+async def test_an_unencodable_result_is_an_error_answer_and_serving_goes_on(tmp_path: Path) -> None:
+    sidecar = InProcessSidecar(tmp_path)
+
+    @sidecar.dispatcher.registry.method("test.unencodable")
+    def unencodable(ctx: Any) -> Any:
+        """Return something msgspec cannot encode (a handler bug)."""
+        return object()
+
+    out = await sidecar.run(
+        [
+            b'{"jsonrpc":"2.0","id":1,"method":"test.unencodable"}',
+            b'[{"jsonrpc":"2.0","id":2,"method":"test.unencodable"},{"jsonrpc":"2.0","id":3,"method":"system.ping"}]',
+            b'{"jsonrpc":"2.0","id":4,"method":"system.ping"}',
+        ]
+    )
+    decoded = [json.loads(line) for line in out]  # the batch runs in a task: it may answer last
+    (batch,) = [answer for answer in decoded if isinstance(answer, list)]
+    single, ping = sorted((answer for answer in decoded if isinstance(answer, dict)), key=lambda a: a["id"])
+    assert single["id"] == 1 and single["error"]["code"] == -32099
+    assert single["error"]["data"]["kind"] == "unhandled_exception"
+    assert batch[0]["error"]["code"] == -32099 and batch[1]["result"]["pong"] is True
+    assert ping["result"]["pong"] is True

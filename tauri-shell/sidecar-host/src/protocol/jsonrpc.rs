@@ -179,6 +179,12 @@ pub fn raw_kind(value: &RawValue) -> RawKind {
     }
 }
 
+/// `"jsonrpc": "2.0"` by value: an escaped spelling such as `"2\u002e0"` is "2.0" too.
+fn is_version_2(raw: &RawValue) -> bool {
+    raw.get() == "\"2.0\""
+        || (raw_kind(raw) == RawKind::String && serde_json::from_str::<String>(raw.get()).is_ok_and(|v| v == "2.0"))
+}
+
 fn parse_error(detail: impl Into<String>) -> Message {
     Message::Invalid { id: null(), error: ErrorObject::local(codes::PARSE_ERROR, "parse_error", detail) }
 }
@@ -204,6 +210,39 @@ fn strip_ws(mut line: &[u8]) -> &[u8] {
     line
 }
 
+/// The deepest nesting of arrays and objects a frame may have (the message object or
+/// batch array is level 1); deeper frames are a parse error before anything else is
+/// read. The same number as the Python core's `MAX_NESTING_DEPTH` (docs/PROTOCOL.md).
+pub const MAX_NESTING_DEPTH: usize = 128;
+
+/// How deeply arrays and objects nest in `text` (JSON), ignoring brackets inside
+/// strings; a lower bound for malformed text.
+pub fn nesting_depth(text: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Turn one line (without its newline; a trailing `\r` is tolerated) into an event.
 ///
 /// ```
@@ -226,6 +265,18 @@ pub fn decode_line(line: &[u8]) -> Decoded {
         Ok(text) => text,
         Err(err) => return Decoded::Single(parse_error(format!("invalid UTF-8 at byte {}", err.valid_up_to()))),
     };
+    if matches!(stripped[0], b'[' | b'{') && nesting_depth(stripped) > MAX_NESTING_DEPTH {
+        let error = ErrorObject {
+            code: codes::PARSE_ERROR,
+            message: "Parse error".to_owned(),
+            data: Some(serde_json::json!({
+                "kind": "parse_error",
+                "detail": format!("nesting deeper than {MAX_NESTING_DEPTH} levels"),
+                "max_depth": MAX_NESTING_DEPTH,
+            })),
+        };
+        return Decoded::Single(Message::Invalid { id: null(), error });
+    }
     match stripped[0] {
         b'[' => match serde_json::from_str::<Vec<RawJson>>(text) {
             Err(err) => Decoded::Single(parse_error(err.to_string())),
@@ -263,7 +314,7 @@ fn from_envelope(env: Envelope) -> Message {
         }
     }
     let reply_id = || id.clone().unwrap_or_else(null);
-    if jsonrpc.as_deref().map(RawValue::get) != Some("\"2.0\"") {
+    if !jsonrpc.as_deref().is_some_and(is_version_2) {
         return invalid(reply_id(), "jsonrpc must be exactly \"2.0\"");
     }
     let Some(method) = method else {
