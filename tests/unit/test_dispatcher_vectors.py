@@ -48,7 +48,11 @@ class InProcessSidecar:
         engine = Engine(paths, config.app_name, __version__, notify)
         state = SidecarState(config, paths, self.lifecycle, ParentWatch(lambda: None, os.getppid()), engine)
         self.dispatcher = Dispatcher(
-            build_registry(test_methods=True), self.server.sink, state, max_inflight=max_inflight
+            build_registry(test_methods=True),
+            self.server.sink,
+            state,
+            max_inflight=max_inflight,
+            translate_error=translate_error,
         )
 
     async def run(self, lines: list[bytes]) -> list[bytes]:
