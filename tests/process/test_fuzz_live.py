@@ -40,6 +40,8 @@ class LiveSidecar:
         )
         self._buffer = b""
         self.frames_sent = 0
+        self.examples = 0
+        self.answers_checked = 0
         assert self.read_line().startswith(b"BOOT ") and self.read_line() == b"READY\n"
 
     def read_line(self) -> bytes:
@@ -87,14 +89,32 @@ class LiveSidecar:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSidecar]:
     sidecar = LiveSidecar(tmp_path_factory.mktemp("fuzz") / "data")
+    started = time.monotonic()
     yield sidecar
-    assert sidecar.close() == 0
+    status = sidecar.close()
+    report = os.environ.get("SIDECAR_FUZZ_REPORT")
+    if report:  # the soak's figures, for docs/reliability.md
+        Path(report).write_text(
+            json.dumps(
+                {
+                    "examples": sidecar.examples,
+                    "frames": sidecar.frames_sent,
+                    "answers_checked": sidecar.answers_checked,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "exit_status": status,
+                }
+            )
+            + "\n"
+        )
+    assert status == 0
 
 
 @given(st.lists(frames(), min_size=1, max_size=8))
 def test_live_answers_follow_json_rpc(live: LiveSidecar, lines: list[bytes]) -> None:
     out = live.exchange(lines, sum(_expected_lines(line) for line in lines))
     assert live.process.poll() is None, "the sidecar died"
+    live.examples += 1
+    live.answers_checked += len(out)
     for raw in out:
         decoded = json.loads(raw)
         for answer in decoded if isinstance(decoded, list) else [decoded]:

@@ -23,7 +23,7 @@ from sidecar.protocol.codec import MAX_NESTING_DEPTH, nesting_depth
 from tests.unit.test_dispatcher_vectors import InProcessSidecar
 
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("soak", max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("soak", max_examples=22_000, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 METHODS = ["system.ping", "test.echo", "test.sleep", "rpc.cancel", "no.such", "test.raise", "system.status"]
