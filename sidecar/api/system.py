@@ -10,6 +10,7 @@ from msgspec import Struct
 
 from sidecar._version import PROTOCOL_VERSION, SIDECAR_NAME, __version__
 from sidecar.api.context import Ctx
+from sidecar.engine.engine import StateReset
 from sidecar.engine.status import WorkerCounts
 from sidecar.rpc.registry import Registry
 
@@ -39,7 +40,8 @@ class StatusResult(Struct):
     engine_started: false until the first engine method ran. queue_depth: jobs waiting.
     workers: active and idle job workers. jobs_by_status: job counts per status (empty
     before the engine started). duckdb_bytes: engine.duckdb plus its WAL on disk.
-    rss_bytes: resident memory of the process.
+    rss_bytes: resident memory of the process. state_reset: set when a damaged state store was moved
+    aside and replaced by a fresh one in this run (where it went, why, what was lost).
     """
 
     name: str
@@ -57,6 +59,7 @@ class StatusResult(Struct):
     jobs_by_status: dict[str, int] = {}
     duckdb_bytes: int = 0
     rss_bytes: int | None = None
+    state_reset: StateReset | None = None
 
 
 class ShutdownResult(Struct):
@@ -98,6 +101,7 @@ def register_system_methods(registry: Registry) -> None:
             jobs_by_status=figures.jobs_by_status,
             duckdb_bytes=figures.duckdb_bytes,
             rss_bytes=figures.rss_bytes,
+            state_reset=app.engine.state_reset,
         )
 
     @registry.method("system.shutdown")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
+from msgspec import Struct
 
 from sidecar.daemon.paths import DataPaths
 from sidecar.engine.status import EngineFigures, WorkerCounts, idle_figures, rss_bytes
@@ -41,6 +42,19 @@ log = logging.getLogger("sidecar.engine")
 
 #: Sends a notification to the host.
 Notify = Callable[[str, Any], Awaitable[None]]
+
+
+class StateReset(Struct):
+    """A damaged state store was replaced (``engine.state_reset``; ``system.status.state_reset``).
+
+    at: when (ISO 8601 UTC). moved_to: where the damaged file now is (kept, never deleted).
+    reason: what sqlite said. lost: what the fresh store no longer has.
+    """
+
+    at: str
+    moved_to: str
+    reason: str
+    lost: list[str]
 
 
 class EngineNotRunning(RuntimeError):
@@ -72,6 +86,8 @@ class Engine:
         self._started = False
         #: Why the state store could not be opened (None: it is open, or not tried yet).
         self._state_error: ApplicationError | None = None
+        #: Set when a damaged state store was moved aside and replaced by a fresh one.
+        self.state_reset: StateReset | None = None
 
     @property
     def paths(self) -> DataPaths:
@@ -172,13 +188,17 @@ class Engine:
         from sidecar.jobs.pool import JobPool
         from sidecar.jobs.store import JOBS_SCHEMA, JobStore
         from sidecar.pipelines.ledger import LEDGER_SCHEMA, RunLedger
-        from sidecar.state.store import STATE_FILE, StateDB
+        from sidecar.state.store import STATE_FILE, StateDamaged, StateDB
 
         self.state = StateDB(self._paths.data_dir / STATE_FILE)
         self.jobs = JobStore(self.state)
         self.ledger = RunLedger(self.state)
         try:
-            await self.state.open([JOBS_SCHEMA, LEDGER_SCHEMA])
+            try:
+                await self.state.open([JOBS_SCHEMA, LEDGER_SCHEMA])
+            except StateDamaged as damaged:
+                await self._reset_damaged_state(damaged)
+                await self.state.open([JOBS_SCHEMA, LEDGER_SCHEMA])
             pool = JobPool(self.jobs, job_types(self.ledger), self)
             await pool.start(background)
         except (sqlite3.Error, OSError) as exc:
@@ -193,6 +213,24 @@ class Engine:
             return
         self.pool = pool
         self._state_error = None
+
+    async def _reset_damaged_state(self, damaged: BaseException) -> None:
+        """Move a damaged state file aside (never delete it) and start a fresh one, announced by
+        ``engine.state_reset`` and in ``system.status`` (``state_reset``)."""
+        from sidecar.common.clock import utc_now
+        from sidecar.state.store import set_aside
+
+        await self.state.close()
+        stamp = utc_now().replace(":", "").replace(".", "")
+        moved = await anyio.to_thread.run_sync(set_aside, self.state.path, stamp)
+        self.state_reset = StateReset(
+            at=utc_now(), moved_to=str(moved), reason=str(damaged), lost=["job history", "pipeline run ledger"]
+        )
+        log.error(
+            "state store damaged: moved aside, starting a fresh one",
+            extra={"ctx": {"moved_to": str(moved), "error": str(damaged)}},
+        )
+        await self.notify("engine.state_reset", self.state_reset)
 
     async def close(self) -> None:
         """The shutdown hook: stop jobs, checkpoint and close DuckDB, close the state store."""
