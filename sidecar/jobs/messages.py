@@ -110,3 +110,24 @@ class JobProgressNote(Struct):
     job_id: str
     progress: float
     message: str | None
+
+
+def status_note(
+    record: JobRecord, previous: JobStatus | None, recovered: bool = False, requeued_as: str | None = None
+) -> JobStatusNote:
+    """The ``job.status`` notification for ``record``, which just left ``previous``."""
+    return JobStatusNote(
+        job_id=record.job_id,
+        type=record.type,
+        status=record.status,
+        updated_at=record.updated_at,
+        progress=record.progress,
+        previous=previous,
+        message=record.message,
+        error=record.error,
+        result=record.result,
+        run_id=record.run_id,
+        attempts=record.attempts,
+        recovered=recovered,
+        requeued_as=requeued_as,
+    )

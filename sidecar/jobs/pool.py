@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import anyio
@@ -32,9 +31,10 @@ from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 from sidecar.common.ids import new_uuid7
 from sidecar.common.redaction import mask_secrets
 from sidecar.jobs.attempts import BOOKKEEPING_ERRORS, payload_error, run_attempts
-from sidecar.jobs.messages import JobProgressNote, JobStatusNote
+from sidecar.jobs.messages import JobProgressNote, status_note
 from sidecar.jobs.model import CANCELED, FAILED, QUEUED, RUNNING, STATUSES, SUCCEEDED, JobRecord, JobStatus, job_error
 from sidecar.jobs.progress import Progress
+from sidecar.jobs.running import RunningJob
 from sidecar.jobs.store import JobStore
 from sidecar.jobs.types import JobContext, JobEnvironment, JobFailed, JobType
 
@@ -48,21 +48,6 @@ BOOKKEEPING_RETRIES: Final = 60
 CANCEL_WAIT_S: Final = 5.0
 #: How long shutdown waits for running jobs to stop (inside the 5 s hook bound).
 STOP_WAIT_S: Final = 2.5
-
-
-@dataclass(eq=False)
-class RunningJob:
-    """A job a worker holds: its cancel scope, why it was cancelled, when it is done."""
-
-    job_id: str
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    done: anyio.Event = field(default_factory=anyio.Event)
-    reason: str | None = None  # "user" (jobs.cancel) or "shutdown"
-
-    def cancel(self, reason: str) -> None:
-        """Stop the job; the first reason wins."""
-        self.reason = self.reason or reason
-        self.scope.cancel()
 
 
 class JobPool:
@@ -420,22 +405,7 @@ class JobPool:
     async def _send_status(
         self, record: JobRecord, previous: JobStatus | None, *, recovered: bool = False, requeued_as: str | None = None
     ) -> None:
-        note = JobStatusNote(
-            job_id=record.job_id,
-            type=record.type,
-            status=record.status,
-            updated_at=record.updated_at,
-            progress=record.progress,
-            previous=previous,
-            message=record.message,
-            error=record.error,
-            result=record.result,
-            run_id=record.run_id,
-            attempts=record.attempts,
-            recovered=recovered,
-            requeued_as=requeued_as,
-        )
-        await self.services.notify("job.status", note)
+        await self.services.notify("job.status", status_note(record, previous, recovered, requeued_as))
 
     async def _send_progress(self, job_id: str, value: float, message: str | None) -> None:
         await self.services.notify(
