@@ -52,8 +52,9 @@ from typing import Final
 
 import anyio
 
-#: Longest wait for another launch's lock before starting without it. Longer than a
-#: cold extraction queue (8 launches: about 10 s here), shorter than a user's patience.
+#: Longest wait for another launch's lock before starting without it: far longer than a
+#: queue of first launches (8 at once: 2-4 s for the last one here), shorter than a
+#: user's patience. A holder keeps it at most its own READY timeout (or until it dies).
 LAUNCH_LOCK_WAIT_S: Final = 30.0
 #: How often a held lock is tried again.
 LAUNCH_LOCK_POLL_S: Final = 0.02
