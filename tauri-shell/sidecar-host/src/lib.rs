@@ -5,7 +5,8 @@
 //!   lines, JSON-RPC 2.0 codec), tested against the shared vectors.
 //! * [`SidecarProcess`]: one running sidecar on tokio::process: READY with a
 //!   timeout, calls with per-call timeouts, notifications on a bounded
-//!   channel, the graceful stop sequence.
+//!   channel, the graceful stop sequence; its whole process tree in one
+//!   process group (Unix) or job object (Windows).
 //! * [`Supervisor`]: keeps one alive: heartbeat watch, restarts with
 //!   exponential backoff within a budget, state changes as events.
 //!
@@ -14,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod platform;
 mod process;
 pub mod protocol;
 

@@ -1,6 +1,10 @@
 //! The process model and the supervisor against the real sidecar
 //! (`python -m sidecar`, and the Nuitka binary when one is built) and the
 //! bad-sidecar fixtures.
+//!
+//! Unix only (signals, process groups, /proc, shell-script fixtures); the Windows
+//! process tree has its own file, `tests/windows_job.rs`.
+#![cfg(unix)]
 
 mod common;
 

@@ -26,6 +26,7 @@ use super::log::{HostLog, StderrRing};
 use super::rpc::Pending;
 use super::SidecarConfig;
 use crate::error::ExitStatus;
+use crate::platform::ProcessTree;
 use crate::protocol::Violation;
 
 /// What the stdout reader has learnt about the process.
@@ -75,9 +76,10 @@ pub(super) struct Inner {
     pub(super) stdout_closed: watch::Sender<bool>,
     /// True once stderr reached its end.
     pub(super) stderr_closed: watch::Sender<bool>,
-    /// Asks the reaper to kill the process (where there are no process groups).
-    #[cfg_attr(unix, allow(dead_code))]
+    /// Asks the reaper to kill the process (when the platform could not make a tree to kill).
     pub(super) kill: mpsc::Sender<()>,
+    /// Its process tree: the process group (Unix) or the job object (Windows).
+    pub(super) tree: ProcessTree,
 }
 
 impl Inner {

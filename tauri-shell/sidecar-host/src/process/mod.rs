@@ -12,6 +12,8 @@
 //! * `supervisor`: the [`Supervisor`] handle; `actor`: the task behind it;
 //! * `state`: the supervisor's states and their table of moves;
 //! * `log`, `path`: the host log, finding the executable.
+//!
+//! OS-specific code (process groups, the Windows job object) is in `crate::platform`.
 
 mod actor;
 mod child;

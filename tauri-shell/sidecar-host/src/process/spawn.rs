@@ -1,5 +1,6 @@
-//! Starting a sidecar: spawn it with piped stdio in its own process group,
-//! start its reader tasks and its reaper, and wait for READY.
+//! Starting a sidecar: spawn it with piped stdio as its own process tree (a
+//! process group on Unix, a job object on Windows), start its reader tasks and
+//! its reaper, and wait for READY.
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -17,6 +18,7 @@ use super::path::check_executable;
 use super::readers::{read_stderr, read_stdout};
 use super::{SidecarConfig, ERROR_STDERR_TAIL_LINES, PIPE_DRAIN_TIMEOUT};
 use crate::error::{Error, ExitStatus, Result};
+use crate::platform::{self, ProcessTree};
 
 /// Requests to kill the process that may wait for the reaper (one is enough).
 const KILL_REQUEST_CAPACITY: usize = 1;
@@ -29,7 +31,7 @@ impl SidecarProcess {
         Ok((process, events))
     }
 
-    /// Spawn the process with piped stdio in a new process group; does not wait for READY.
+    /// Spawn the process with piped stdio as its own process tree; does not wait for READY.
     ///
     /// Must be called inside a tokio runtime. Fails with
     /// [`Error::BinaryNotFound`] (naming the path) when the program cannot be run.
@@ -46,14 +48,14 @@ impl SidecarProcess {
         if let Some(cwd) = &config.cwd {
             command.current_dir(cwd);
         }
-        #[cfg(unix)]
-        command.process_group(0); // its own group: the last stop step reaches a onefile child too
+        platform::prepare(&mut command); // its own tree: the last stop step reaches a onefile child too
         let mut child = command.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
                 Error::BinaryNotFound { path: program.clone(), reason: e.to_string() }
             }
             _ => Error::SpawnFailed { path: program.clone(), reason: e.to_string() },
         })?;
+        let (tree, tree_note) = ProcessTree::attach(&child);
         let pid = child.id().unwrap_or(0);
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
@@ -75,8 +77,12 @@ impl SidecarProcess {
             stdout_closed: watch::channel(false).0,
             stderr_closed: watch::channel(false).0,
             kill: kill_tx,
+            tree,
         });
         inner.log_host(&format!("spawned {} {:?}", program.display(), inner.config.args));
+        if let Some(note) = tree_note {
+            inner.log_host(&note);
+        }
 
         tokio::spawn(read_stdout(inner.clone(), stdout, events_tx.clone()));
         tokio::spawn(read_stderr(inner.clone(), stderr));
