@@ -6,7 +6,8 @@
 //! * [`SidecarProcess`]: one running sidecar on tokio::process: READY with a
 //!   timeout, calls with per-call timeouts, notifications on a bounded
 //!   channel, the graceful stop sequence; its whole process tree in one
-//!   process group (Unix) or job object (Windows).
+//!   process group (Unix) or job object (Windows); the [`LaunchLock`] held
+//!   from spawn to BOOT.
 //! * [`Supervisor`]: keeps one alive: heartbeat watch, restarts with
 //!   exponential backoff within a budget, state changes as events.
 //!
@@ -26,6 +27,9 @@ pub use error::{Error, ExitStatus, Result};
 
 // One running sidecar: config, handle, events, stopping.
 pub use process::{ProcessEvent, SidecarConfig, SidecarProcess, StopReport, StopStep, StopTimeouts};
+
+// First launches one at a time (the launch lock, issue-log 0012).
+pub use process::{default_launch_lock_path, LaunchLock, LAUNCH_LOCK_WAIT};
 
 // Keeping one alive: the supervisor, its policies and states.
 pub use process::{

@@ -196,7 +196,7 @@ async fn exit_before_ready_gives_status_and_stderr_tail() {
 #[tokio::test]
 async fn ready_timeout_lists_the_lines_seen_and_kills_the_process() {
     let config = fixture("garbage_no_ready.py").ready_timeout(Duration::from_millis(1500));
-    let (sidecar, _events) = SidecarProcess::spawn(config).unwrap();
+    let (sidecar, _events) = SidecarProcess::spawn(config).await.unwrap();
     let pid = sidecar.pid();
     let started = Instant::now();
     match sidecar.wait_ready().await {

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use sidecar_host::{SidecarConfig, SidecarProcess, StopStep, StopTimeouts};
+use sidecar_host::{LaunchLock, SidecarConfig, SidecarProcess, StopStep, StopTimeouts};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -25,6 +25,7 @@ fn bootstrap() -> SidecarConfig {
     SidecarConfig::new("powershell.exe")
         .args(["-NoProfile", "-NonInteractive", "-Command", BOOTSTRAP])
         .ready_timeout(Duration::from_secs(30))
+        .launch_lock(LaunchLock::Off)
         .stop_timeouts(StopTimeouts {
             shutdown_request: Duration::from_millis(500),
             stdin_close: Duration::from_millis(500),

@@ -1,4 +1,10 @@
-//! Unix (Linux, macOS): a process group per sidecar, signals.
+//! Unix (Linux, macOS): a process group per sidecar, signals, `flock` for the launch lock.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
 
 use tokio::process::{Child, Command};
 
@@ -53,5 +59,52 @@ pub(crate) fn signal(pid: u32, signal: i32) {
         unsafe {
             libc::kill(pid as libc::pid_t, signal);
         }
+    }
+}
+
+/// `/tmp/sidecar-launch-<uid>.lock`: `/tmp`, not `$TMPDIR`, so that hosts started
+/// from different environments agree; the uid keeps users (and their caches) apart.
+pub(crate) fn launch_lock_path() -> PathBuf {
+    // SAFETY: getuid(2) cannot fail.
+    let uid = unsafe { libc::getuid() };
+    PathBuf::from("/tmp").join(format!("sidecar-launch-{uid}.lock"))
+}
+
+/// Open (creating, mode 0600) the lock file: close-on-exec, so no child inherits it
+/// (a child holding a copy would hold the lock for its whole life); not through a
+/// symlink and only if it is ours (another user can plant files in a shared `/tmp`).
+pub(crate) fn open_lock_file(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    // SAFETY: getuid(2) cannot fail.
+    if file.metadata()?.uid() != unsafe { libc::getuid() } {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, "owned by another user"));
+    }
+    Ok(file)
+}
+
+/// Try to take the exclusive `flock` once: `Ok(false)` when another open file holds it.
+pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock(2) on an fd we own for the duration of the call.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(code) if code == libc::EWOULDBLOCK || code == libc::EINTR => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// Drop the lock (closing the file would too).
+pub(crate) fn unlock(file: &File) {
+    // SAFETY: flock(2) on an fd we own.
+    unsafe {
+        libc::flock(file.as_raw_fd(), libc::LOCK_UN);
     }
 }

@@ -1,4 +1,4 @@
-//! Windows: a job object per sidecar.
+//! Windows: a job object per sidecar, `LockFileEx` for the launch lock.
 //!
 //! A onefile bootstrap starts the engine as its own child; killing the bootstrap
 //! alone leaves the engine running (and holding the data dir). So the sidecar is
@@ -15,11 +15,17 @@
 //! the host log says so.
 
 use std::ffi::c_void;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::mem::size_of;
+use std::os::windows::io::AsRawHandle;
+use std::path::{Path, PathBuf};
 
 use tokio::process::{Child, Command};
-use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Foundation::{CloseHandle, ERROR_LOCK_VIOLATION, HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Storage::FileSystem::{
+    LockFileEx, UnlockFileEx, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY,
+};
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
 };
@@ -29,6 +35,7 @@ use windows_sys::Win32::System::JobObjects::{
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::{OpenThread, ResumeThread, CREATE_SUSPENDED, THREAD_SUSPEND_RESUME};
+use windows_sys::Win32::System::IO::OVERLAPPED;
 
 /// The exit code of processes ended by [`ProcessTree::kill`] (as `TerminateProcess` callers use).
 const KILLED_EXIT_CODE: u32 = 1;
@@ -184,5 +191,50 @@ fn resume_threads(pid: u32) -> io::Result<()> {
             return Err(io::Error::other(format!("no thread of pid {pid} could be resumed")));
         }
         Ok(())
+    }
+}
+
+/// `<GetTempPath()>\sidecar-launch.lock`: the per-user temp dir (`%TMP%`, else `%TEMP%`, ...).
+pub(crate) fn launch_lock_path() -> PathBuf {
+    std::env::temp_dir().join("sidecar-launch.lock")
+}
+
+/// Open (creating) the lock file. std opens handles non-inheritable, so no child
+/// gets a copy; the share mode lets other hosts open it too.
+pub(crate) fn open_lock_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
+}
+
+/// Try once to lock byte 0 exclusively (the byte the Python host's `msvcrt.locking`
+/// takes): `Ok(false)` when another handle holds it.
+pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
+    let mut overlapped = OVERLAPPED::default(); // offset 0
+                                                // SAFETY: a file handle we own for the duration of the call; a zeroed OVERLAPPED.
+    let ok = unsafe {
+        LockFileEx(
+            file.as_raw_handle() as HANDLE,
+            LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY,
+            0,
+            1,
+            0,
+            &mut overlapped,
+        )
+    };
+    if ok != 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(code) if code == ERROR_LOCK_VIOLATION as i32 => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// Drop the lock (explicitly: closing the handle releases it only "eventually").
+pub(crate) fn unlock(file: &File) {
+    let mut overlapped = OVERLAPPED::default();
+    // SAFETY: as in try_lock.
+    unsafe {
+        UnlockFileEx(file.as_raw_handle() as HANDLE, 0, 1, 0, &mut overlapped);
     }
 }
