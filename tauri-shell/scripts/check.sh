@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The Tauri shell's static checks, nothing else:
 #   cargo clippy --workspace --all-targets -- -D warnings   (the host crate and the app)
+#   cargo clippy -p sidecar-host --all-targets --target x86_64-pc-windows-gnu -- -D warnings
+#   cargo clippy -p sidecar-host --all-targets --target aarch64-apple-darwin -- -D warnings
+#                                  (the host crate's Windows and macOS code paths, type-checked
+#                                   and linted; no linker or SDK needed; running them needs those
+#                                   systems. A target rustup cannot add is skipped, saying so)
 #   cargo fmt --all --check
 #   tsc -p tsconfig.json --noEmit                            (the frontend)
-# Runs all three, then exits 1 if any failed.
+# Runs all of them, then exits 1 if any failed.
 #
 # Installs only what those checks need, and only when it is missing:
 #   - the Debian packages the app's build links against (as root, with apt-get);
@@ -50,6 +55,14 @@ run() {
   $*"
 }
 run cargo clippy --workspace --all-targets -- -D warnings
+for target in x86_64-pc-windows-gnu aarch64-apple-darwin; do
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target" \
+        && ! rustup target add "$target" >/dev/null 2>&1; then
+        echo "check: SKIPPED the $target check: the target is not installed and 'rustup target add $target' failed" >&2
+        continue
+    fi
+    run cargo clippy -p sidecar-host --all-targets --target "$target" -- -D warnings
+done
 run cargo fmt --all --check
 run node_modules/.bin/tsc -p tsconfig.json --noEmit
 
@@ -57,4 +70,4 @@ if [ -n "$failed" ]; then
     echo "check: FAILED:$failed" >&2
     exit 1
 fi
-echo "check: clippy, rustfmt and tsc passed" >&2
+echo "check: clippy (Linux, Windows, macOS), rustfmt and tsc passed" >&2

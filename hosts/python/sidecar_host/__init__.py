@@ -14,12 +14,14 @@ from sidecar_host.errors import (
     SidecarExited,
     SidecarStartError,
 )
+from sidecar_host.launch_lock import LaunchLock, default_lock_path
 from sidecar_host.records import ProtocolViolation, StopResult, StopTimeouts, UnmatchedFrame
 
 __all__ = [
     "BinaryNotFound",
     "CallTimeout",
     "ExitedBeforeReady",
+    "LaunchLock",
     "ProtocolViolation",
     "ReadyTimeout",
     "RpcCallError",
@@ -30,4 +32,5 @@ __all__ = [
     "StopResult",
     "StopTimeouts",
     "UnmatchedFrame",
+    "default_lock_path",
 ]

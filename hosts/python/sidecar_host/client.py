@@ -9,6 +9,10 @@ The client checks the protocol as it reads: every stdout line that is not a
 lifecycle line or a JSON frame, a second READY, a BOOT that is not first,
 anything after SHUTDOWN, is recorded in :attr:`SidecarClient.violations`.
 
+Launches pass spawn -> BOOT one at a time on the machine (the launch lock,
+sidecar_host.launch_lock: first launches of a onefile binary would otherwise race on
+its extraction cache, issue-log 0012); ``launch_lock=False`` turns that off.
+
 Stop sequence (each step only if the previous one did not end the process):
 ``system.shutdown`` -> close stdin -> SIGTERM -> SIGKILL of the process
 group, each with its own named timeout (sidecar_host.records).
@@ -24,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -53,6 +58,7 @@ from sidecar_host.errors import (
     SidecarExited,
 )
 from sidecar_host.executable import check_executable
+from sidecar_host.launch_lock import LAUNCH_LOCK_WAIT_S, LaunchLock, default_lock_path
 from sidecar_host.records import (
     CALL_TIMEOUT_S,
     CANCEL_WRITE_TIMEOUT_S,
@@ -99,6 +105,8 @@ class SidecarClient:
         self.exit_status: int | None = None
         #: How the process ended when ``spawn``'s block stopped it.
         self.stop_result: StopResult | None = None
+        #: This launch's hold on the launch lock (None when ``launch_lock=False``).
+        self.launch_lock: LaunchLock | None = None
         self._ready = anyio.Event()
         self._stdout_closed = anyio.Event()
         self._exited = anyio.Event()
@@ -130,6 +138,8 @@ class SidecarClient:
         new_process_group: bool = True,
         stop_on_exit: bool = True,
         on_spawn: Callable[[SidecarClient], None] | None = None,
+        launch_lock: bool | str | os.PathLike[str] = True,
+        launch_lock_wait: float = LAUNCH_LOCK_WAIT_S,
     ) -> AsyncIterator[SidecarClient]:
         """Start ``command``, wait for READY, yield the client, stop it on exit.
 
@@ -137,32 +147,44 @@ class SidecarClient:
         last stop step (SIGKILL) also reaches a onefile bootstrap's child.
         ``on_spawn`` is called with the client as soon as the process exists
         (before READY), e.g. to watch its pid even if it never becomes ready.
+        ``launch_lock``: True takes the machine's launch lock
+        (:func:`~sidecar_host.launch_lock.default_lock_path`) from before the spawn
+        until BOOT, waiting up to ``launch_lock_wait`` seconds for it; a path uses
+        that lock file instead; False spawns without it.
         """
         check_executable(command[0])
-        launched = time.monotonic()
+        lock: LaunchLock | None = None
+        if launch_lock is not False:
+            path = default_lock_path() if launch_lock is True else Path(launch_lock)
+            lock = await LaunchLock.acquire(path, launch_lock_wait)
         try:
-            process = await anyio.open_process(
-                list(command),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=dict(env) if env is not None else None,
-                cwd=cwd,
-                start_new_session=new_process_group,
-            )
-        except (FileNotFoundError, PermissionError) as exc:
-            raise BinaryNotFound(command[0], exc.strerror or str(exc)) from exc
-        client = cls(process, command, notification_buffer)
-        client.spawned_at = launched
-        if on_spawn is not None:
-            on_spawn(client)
-        try:
+            launched = time.monotonic()
+            try:
+                process = await anyio.open_process(
+                    list(command),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=dict(env) if env is not None else None,
+                    cwd=cwd,
+                    start_new_session=new_process_group,
+                )
+            except (FileNotFoundError, PermissionError) as exc:
+                raise BinaryNotFound(command[0], exc.strerror or str(exc)) from exc
+            client = cls(process, command, notification_buffer)
+            client.spawned_at = launched
+            client.launch_lock = lock
+            if on_spawn is not None:
+                on_spawn(client)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(client._read_stdout)
                 tg.start_soon(client._read_stderr)
                 tg.start_soon(client._wait_exit)
                 try:
-                    await client._wait_ready(ready_timeout)
+                    try:
+                        await client._wait_ready(ready_timeout)
+                    finally:
+                        client._release_launch_lock()  # BOOT may never have come: held at most ready_timeout
                     yield client
                 finally:
                     with anyio.CancelScope(shield=True):
@@ -177,6 +199,9 @@ class SidecarClient:
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
             raise
+        finally:
+            if lock is not None:
+                lock.release()  # every path: spawn failure, READY given up, cancelled (else done at BOOT)
 
     async def _wait_ready(self, timeout: float) -> None:
         with anyio.move_on_after(timeout):
@@ -198,6 +223,10 @@ class SidecarClient:
         if self._exited.is_set():
             raise ExitedBeforeReady(self.exit_status, self.stderr_tail(), list(self.lines_before_ready))
         raise ReadyTimeout(timeout, list(self.lines_before_ready), self.stderr_tail())
+
+    def _release_launch_lock(self) -> None:
+        if self.launch_lock is not None:
+            self.launch_lock.release()
 
     # ------------------------------------------------------------ calls
 
@@ -318,6 +347,7 @@ class SidecarClient:
 
     async def _wait_exit(self) -> None:
         self.exit_status = await self.process.wait()
+        self._release_launch_lock()  # it exited before BOOT (or the lock is gone already)
         self._exited.set()
         with anyio.move_on_after(1.0):  # the pipe may stay open in a grandchild
             await self._stdout_closed.wait()
@@ -389,6 +419,7 @@ class SidecarClient:
                 self.boot, self.boot_at = self._session.boot, now  # a repeated BOOT still counts as the latest
         elif isinstance(event, Boot):
             self.boot, self.boot_at = event.line, now
+            self._release_launch_lock()  # the bootstrap has unpacked and started the engine
         elif isinstance(event, Ready):
             self.ready_at = now
             self._ready.set()

@@ -5,7 +5,9 @@
 //!   lines, JSON-RPC 2.0 codec), tested against the shared vectors.
 //! * [`SidecarProcess`]: one running sidecar on tokio::process: READY with a
 //!   timeout, calls with per-call timeouts, notifications on a bounded
-//!   channel, the graceful stop sequence.
+//!   channel, the graceful stop sequence; its whole process tree in one
+//!   process group (Unix) or job object (Windows); the [`LaunchLock`] held
+//!   from spawn to BOOT.
 //! * [`Supervisor`]: keeps one alive: heartbeat watch, restarts with
 //!   exponential backoff within a budget, state changes as events.
 //!
@@ -14,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod platform;
 mod process;
 pub mod protocol;
 
@@ -24,6 +27,9 @@ pub use error::{Error, ExitStatus, Result};
 
 // One running sidecar: config, handle, events, stopping.
 pub use process::{ProcessEvent, SidecarConfig, SidecarProcess, StopReport, StopStep, StopTimeouts};
+
+// First launches one at a time (the launch lock, issue-log 0012).
+pub use process::{default_launch_lock_path, LaunchLock, LAUNCH_LOCK_WAIT};
 
 // Keeping one alive: the supervisor, its policies and states.
 pub use process::{

@@ -1,6 +1,10 @@
 //! The process model and the supervisor against the real sidecar
 //! (`python -m sidecar`, and the Nuitka binary when one is built) and the
 //! bad-sidecar fixtures.
+//!
+//! Unix only (signals, process groups, /proc, shell-script fixtures); the Windows
+//! process tree has its own file, `tests/windows_job.rs`.
+#![cfg(unix)]
 
 mod common;
 
@@ -192,7 +196,7 @@ async fn exit_before_ready_gives_status_and_stderr_tail() {
 #[tokio::test]
 async fn ready_timeout_lists_the_lines_seen_and_kills_the_process() {
     let config = fixture("garbage_no_ready.py").ready_timeout(Duration::from_millis(1500));
-    let (sidecar, _events) = SidecarProcess::spawn(config).unwrap();
+    let (sidecar, _events) = SidecarProcess::spawn(config).await.unwrap();
     let pid = sidecar.pid();
     let started = Instant::now();
     match sidecar.wait_ready().await {

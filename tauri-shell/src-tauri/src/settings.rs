@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sidecar_host::{HeartbeatPolicy, HostLog, RestartPolicy, SidecarConfig, SupervisorConfig};
+use sidecar_host::{HeartbeatPolicy, HostLog, LaunchLock, RestartPolicy, SidecarConfig, SupervisorConfig};
 use tauri::{AppHandle, Manager};
 
 /// The externalBin entry's name (`bundle.externalBin: ["binaries/sidecar"]`).
@@ -28,6 +28,8 @@ pub mod env {
     pub const HEARTBEAT_S: &str = "SIDECAR_SHELL_HEARTBEAT_S";
     /// Automatic restarts allowed per minute.
     pub const MAX_RESTARTS: &str = "SIDECAR_SHELL_MAX_RESTARTS";
+    /// `0` spawns without the launch lock (docs/TAURI.md); a path uses that lock file.
+    pub const LAUNCH_LOCK: &str = "SIDECAR_SHELL_LAUNCH_LOCK";
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -49,6 +51,8 @@ pub struct Settings {
     pub ready_timeout: Duration,
     /// Automatic restarts per minute.
     pub max_restarts: u32,
+    /// The launch lock held from spawn to BOOT (the machine's shared one by default).
+    pub launch_lock: LaunchLock,
 }
 
 impl Settings {
@@ -69,6 +73,11 @@ impl Settings {
             heartbeat: Duration::from_secs(env_u64(env::HEARTBEAT_S).unwrap_or(HEARTBEAT_INTERVAL_S)),
             ready_timeout: Duration::from_millis(env_u64(env::READY_TIMEOUT_MS).unwrap_or(READY_TIMEOUT_MS)),
             max_restarts: env_u64(env::MAX_RESTARTS).map(|n| n as u32).unwrap_or(RestartPolicy::default().max_restarts),
+            launch_lock: match std::env::var_os(env::LAUNCH_LOCK) {
+                Some(value) if value == "0" => LaunchLock::Off,
+                Some(path) if !path.is_empty() => LaunchLock::File(PathBuf::from(path)),
+                _ => LaunchLock::Default,
+            },
         })
     }
 
@@ -84,6 +93,7 @@ impl Settings {
             .arg("--heartbeat-interval")
             .arg(self.heartbeat.as_secs().to_string())
             .ready_timeout(self.ready_timeout)
+            .launch_lock(self.launch_lock.clone())
             .log(log);
         let restart = RestartPolicy { max_restarts: self.max_restarts, ..RestartPolicy::default() };
         let config = SupervisorConfig::new(sidecar).restart(restart);

@@ -95,7 +95,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Comman
     loop {
         let program = shared.config.sidecar.program.display().to_string();
         shared.set_state(SidecarState::Starting { attempt, program });
-        let failure = match SidecarProcess::spawn(shared.config.sidecar.clone()) {
+        let failure = match SidecarProcess::spawn(shared.config.sidecar.clone()).await {
             Err(err) => err,
             Ok((process, events)) => {
                 shared.set_current(Some(process.clone()));

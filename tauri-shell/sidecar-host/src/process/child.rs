@@ -22,10 +22,12 @@ use std::time::{Duration, Instant};
 use tokio::process::ChildStdin;
 use tokio::sync::{mpsc, watch};
 
+use super::launch_lock::HeldLaunchLock;
 use super::log::{HostLog, StderrRing};
 use super::rpc::Pending;
 use super::SidecarConfig;
 use crate::error::ExitStatus;
+use crate::platform::ProcessTree;
 use crate::protocol::Violation;
 
 /// What the stdout reader has learnt about the process.
@@ -75,15 +77,28 @@ pub(super) struct Inner {
     pub(super) stdout_closed: watch::Sender<bool>,
     /// True once stderr reached its end.
     pub(super) stderr_closed: watch::Sender<bool>,
-    /// Asks the reaper to kill the process (where there are no process groups).
-    #[cfg_attr(unix, allow(dead_code))]
+    /// Asks the reaper to kill the process (when the platform could not make a tree to kill).
     pub(super) kill: mpsc::Sender<()>,
+    /// Its process tree: the process group (Unix) or the job object (Windows).
+    pub(super) tree: ProcessTree,
+    /// The launch lock, held from before the spawn until BOOT (see `launch_lock.rs`).
+    pub(super) launch_lock: Mutex<Option<HeldLaunchLock>>,
 }
 
 impl Inner {
     /// Write a host message about this process to the log.
     pub(super) fn log_host(&self, message: &str) {
         self.config.log.host(self.pid, message);
+    }
+
+    /// Release the launch lock if it is still held, logging `why` (idempotent).
+    pub(super) fn release_launch_lock(&self, why: &str) {
+        let held = self.launch_lock.lock().expect("launch lock").take();
+        if let Some(held) = held {
+            let ms = held.held_for().as_millis();
+            drop(held);
+            self.log_host(&format!("launch lock released ({why}) after {ms} ms"));
+        }
     }
 }
 

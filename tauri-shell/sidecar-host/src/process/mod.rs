@@ -11,11 +11,16 @@
 //! * `readers`: the stdout and stderr reader tasks;
 //! * `supervisor`: the [`Supervisor`] handle; `actor`: the task behind it;
 //! * `state`: the supervisor's states and their table of moves;
+//! * `launch_lock`: first launches one at a time ([`LaunchLock`]);
 //! * `log`, `path`: the host log, finding the executable.
+//!
+//! OS-specific code (process groups, the Windows job object, file locks) is in
+//! `crate::platform`.
 
 mod actor;
 mod child;
 mod events;
+mod launch_lock;
 mod log;
 mod path;
 mod readers;
@@ -31,6 +36,7 @@ use std::time::Duration;
 
 pub use child::SidecarProcess;
 pub use events::ProcessEvent;
+pub use launch_lock::{default_launch_lock_path, LaunchLock, LAUNCH_LOCK_WAIT};
 pub use log::{HostLog, LogLine, LogSource, StderrRing, LOG_BROADCAST_CAPACITY, LOG_ROTATE_BYTES};
 pub use path::{check_executable, external_bin_file_name, sidecar_path_beside_current_exe, sidecar_path_in};
 pub use state::{IllegalTransition, SidecarState, StateName};
@@ -140,6 +146,10 @@ pub struct SidecarConfig {
     pub max_line_bytes: usize,
     /// Where stderr and host messages are written.
     pub log: HostLog,
+    /// The launch lock held from spawn to BOOT ([`LaunchLock::Default`]: the machine's, shared by every host).
+    pub launch_lock: LaunchLock,
+    /// Longest wait for the launch lock before spawning without it.
+    pub launch_lock_wait: Duration,
 }
 
 impl SidecarConfig {
@@ -157,6 +167,8 @@ impl SidecarConfig {
             event_capacity: EVENT_CAPACITY,
             max_line_bytes: MAX_STDOUT_LINE_BYTES,
             log: HostLog::disabled(),
+            launch_lock: LaunchLock::Default,
+            launch_lock_wait: LAUNCH_LOCK_WAIT,
         }
     }
 
@@ -203,6 +215,18 @@ impl SidecarConfig {
     /// Write stderr and host messages to this log.
     pub fn log(mut self, log: HostLog) -> Self {
         self.log = log;
+        self
+    }
+
+    /// Take this launch lock from spawn to BOOT ([`LaunchLock::Off`]: none).
+    pub fn launch_lock(mut self, lock: LaunchLock) -> Self {
+        self.launch_lock = lock;
+        self
+    }
+
+    /// Wait at most this long for the launch lock.
+    pub fn launch_lock_wait(mut self, wait: Duration) -> Self {
+        self.launch_lock_wait = wait;
         self
     }
 }

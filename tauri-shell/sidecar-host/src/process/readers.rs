@@ -42,6 +42,7 @@ pub(super) async fn read_stdout(
     if let Some(line) = splitter.finish() {
         on_stdout_line(&inner, &mut session, &line, &events).await;
     }
+    inner.release_launch_lock("stdout closed before BOOT"); // no BOOT can come now
     inner.stdout_closed.send_replace(true);
     // stdout closes a moment before the exit status is known; then nobody can answer.
     let mut exited = inner.exited.subscribe();
@@ -68,8 +69,10 @@ async fn on_stdout_line(inner: &Inner, session: &mut StdoutSession, line: &Line,
                 seen.version = boot.get("version").map(str::to_owned);
                 drop(seen);
                 inner.log_host(&format!("BOOT {:?}", boot.fields));
+                inner.release_launch_lock("BOOT"); // the bootstrap has unpacked and started the engine
             }
             StdoutEvent::Ready => {
+                inner.release_launch_lock("READY"); // READY without BOOT: a violation, but the bootstrap is done
                 inner.seen.lock().expect("seen").ready_at = Some(Instant::now());
                 inner.ready.send_replace(true);
             }

@@ -1,10 +1,11 @@
-//! Starting a sidecar: spawn it with piped stdio in its own process group,
-//! start its reader tasks and its reaper, and wait for READY.
+//! Starting a sidecar: take the launch lock, spawn it with piped stdio as its
+//! own process tree (a process group on Unix, a job object on Windows), start
+//! its reader tasks and its reaper, and wait for READY.
 
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use tokio::process::{Child, Command};
@@ -12,11 +13,13 @@ use tokio::sync::{mpsc, watch};
 
 use super::child::{Inner, SidecarProcess};
 use super::events::ProcessEvent;
+use super::launch_lock;
 use super::log::StderrRing;
 use super::path::check_executable;
 use super::readers::{read_stderr, read_stdout};
 use super::{SidecarConfig, ERROR_STDERR_TAIL_LINES, PIPE_DRAIN_TIMEOUT};
 use crate::error::{Error, ExitStatus, Result};
+use crate::platform::{self, ProcessTree};
 
 /// Requests to kill the process that may wait for the reaper (one is enough).
 const KILL_REQUEST_CAPACITY: usize = 1;
@@ -24,17 +27,24 @@ const KILL_REQUEST_CAPACITY: usize = 1;
 impl SidecarProcess {
     /// Spawn and wait for READY (see [`spawn`](Self::spawn) and [`wait_ready`](Self::wait_ready)).
     pub async fn start(config: SidecarConfig) -> Result<(SidecarProcess, mpsc::Receiver<ProcessEvent>)> {
-        let (process, events) = Self::spawn(config)?;
+        let (process, events) = Self::spawn(config).await?;
         process.wait_ready().await?;
         Ok((process, events))
     }
 
-    /// Spawn the process with piped stdio in a new process group; does not wait for READY.
+    /// Spawn the process with piped stdio as its own process tree; does not wait for READY.
+    ///
+    /// First takes the config's [`LaunchLock`](super::LaunchLock) (waiting at most
+    /// `launch_lock_wait` for another launch to print BOOT); it is released when this
+    /// process prints BOOT, exits or closes stdout before it, when
+    /// [`wait_ready`](Self::wait_ready) fails, or after `ready_timeout` at the latest.
     ///
     /// Must be called inside a tokio runtime. Fails with
     /// [`Error::BinaryNotFound`] (naming the path) when the program cannot be run.
-    pub fn spawn(config: SidecarConfig) -> Result<(SidecarProcess, mpsc::Receiver<ProcessEvent>)> {
+    pub async fn spawn(config: SidecarConfig) -> Result<(SidecarProcess, mpsc::Receiver<ProcessEvent>)> {
         let program = check_executable(&config.program)?;
+        // Held until BOOT; dropped (released) on the error returns below.
+        let lock = launch_lock::acquire(&config.launch_lock, config.launch_lock_wait).await;
         let mut command = Command::new(&program);
         command
             .args(&config.args)
@@ -46,14 +56,14 @@ impl SidecarProcess {
         if let Some(cwd) = &config.cwd {
             command.current_dir(cwd);
         }
-        #[cfg(unix)]
-        command.process_group(0); // its own group: the last stop step reaches a onefile child too
+        platform::prepare(&mut command); // its own tree: the last stop step reaches a onefile child too
         let mut child = command.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
                 Error::BinaryNotFound { path: program.clone(), reason: e.to_string() }
             }
             _ => Error::SpawnFailed { path: program.clone(), reason: e.to_string() },
         })?;
+        let (tree, tree_note) = ProcessTree::attach(&child);
         let pid = child.id().unwrap_or(0);
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
@@ -75,8 +85,17 @@ impl SidecarProcess {
             stdout_closed: watch::channel(false).0,
             stderr_closed: watch::channel(false).0,
             kill: kill_tx,
+            tree,
+            launch_lock: Mutex::new(lock.held),
         });
+        if let Some(note) = lock.note {
+            inner.log_host(&note);
+        }
         inner.log_host(&format!("spawned {} {:?}", program.display(), inner.config.args));
+        if let Some(note) = tree_note {
+            inner.log_host(&note);
+        }
+        tokio::spawn(release_lock_after(Arc::downgrade(&inner), inner.config.ready_timeout));
 
         tokio::spawn(read_stdout(inner.clone(), stdout, events_tx.clone()));
         tokio::spawn(read_stderr(inner.clone(), stderr));
@@ -107,6 +126,7 @@ impl SidecarProcess {
                 Ok(())
             }
             Ok(false) => {
+                self.inner.release_launch_lock("exited before READY");
                 // READY may have been the very last line before exit: read every line first.
                 self.wait_pipes_closed().await;
                 if *self.inner.ready.borrow() {
@@ -121,6 +141,7 @@ impl SidecarProcess {
                 Err(err)
             }
             Err(_) => {
+                self.inner.release_launch_lock("no READY in time");
                 self.kill_group();
                 self.wait_exit(self.inner.config.stop_timeouts.sigkill).await;
                 self.wait_pipes_closed().await;
@@ -147,6 +168,15 @@ impl SidecarProcess {
     }
 }
 
+/// The bound on holding the launch lock: released after `limit` whatever happened
+/// (a process that never prints BOOT, a caller that never waits for READY).
+async fn release_lock_after(inner: Weak<Inner>, limit: std::time::Duration) {
+    tokio::time::sleep(limit).await;
+    if let Some(inner) = inner.upgrade() {
+        inner.release_launch_lock("no BOOT within the READY timeout");
+    }
+}
+
 /// The reaper task: wait for the exit (killing the process when asked to),
 /// publish the status, fail every pending call, then send
 /// [`ProcessEvent::Terminated`] after the last stdout line.
@@ -157,6 +187,7 @@ async fn reap(inner: Arc<Inner>, mut child: Child, mut kill: mpsc::Receiver<()>,
             Some(()) = kill.recv() => { let _ = child.start_kill(); }
         }
     };
+    inner.release_launch_lock("exited before BOOT");
     inner.exited.send_replace(Some(status));
     inner.log_host(&format!("exited: {}", status.map(|s| s.to_string()).unwrap_or_else(|| "status unknown".into())));
     // Deliver Terminated only after the last stdout line (bounded: a grandchild may hold the pipe).

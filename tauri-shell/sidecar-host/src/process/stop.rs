@@ -4,12 +4,12 @@
 //!
 //! 1. `system.shutdown` (the sidecar finishes its work and exits),
 //! 2. close stdin (it answers with `SHUTDOWN reason=normal`),
-//! 3. SIGTERM to the process,
-//! 4. SIGKILL of the whole process group.
+//! 3. SIGTERM to the process (Unix; on Windows the rung only waits),
+//! 4. SIGKILL of the whole process group (Windows: `TerminateJobObject`).
 //!
 //! [`SidecarProcess::stop`] climbs it from rung 1, [`SidecarProcess::terminate`]
 //! (for a hung process that cannot answer) from rung 3. Either way the
-//! process group is swept afterwards, so no grandchild outlives a stop.
+//! process tree (group or job) is swept afterwards, so no grandchild outlives a stop.
 
 use std::time::{Duration, Instant};
 
@@ -134,8 +134,9 @@ impl SidecarProcess {
                 limits.stdin_close
             }
             StopStep::Sigterm => {
-                #[cfg(unix)]
-                self.send_signal(libc::SIGTERM);
+                if self.is_running() {
+                    self.inner.tree.terminate(); // Unix: SIGTERM to the leader; Windows: none (the next step kills)
+                }
                 limits.sigterm
             }
             StopStep::Sigkill => {
@@ -177,43 +178,26 @@ impl SidecarProcess {
     /// Send a signal to the process itself (Unix; ignored once it was reaped).
     #[cfg(unix)]
     pub fn send_signal(&self, signal: i32) {
-        if self.is_running() && self.inner.pid > 0 {
-            // SAFETY: kill(2) with a pid we spawned and have not reaped yet.
-            unsafe {
-                libc::kill(self.inner.pid as libc::pid_t, signal);
-            }
+        if self.is_running() {
+            crate::platform::signal(self.inner.pid, signal);
         }
     }
 
-    /// SIGKILL the whole process group (a onefile bootstrap and its child).
+    /// Kill the whole process tree (a onefile bootstrap and its child): SIGKILL of
+    /// the process group on Unix, `TerminateJobObject` on Windows.
     ///
-    /// Also sweeps a group whose leader is already gone (an orphaned engine
-    /// would keep the data dir locked). On Windows: kills the process itself.
+    /// Also sweeps a tree whose leader is already gone (an orphaned engine
+    /// would keep the data dir locked). Where no tree could be made (a Windows
+    /// that refused the job object; the host log says so): kills the process itself.
     pub fn kill_group(&self) {
-        #[cfg(unix)]
-        if self.inner.pid > 0 {
-            // SAFETY: the group id is the pid of a child we spawned with process_group(0);
-            // the kernel does not reuse a pid as a new pgid while the old group has members.
-            unsafe {
-                libc::killpg(self.inner.pid as libc::pid_t, libc::SIGKILL);
-            }
-        }
-        #[cfg(not(unix))]
-        {
+        if !self.inner.tree.kill() {
             let _ = self.inner.kill.try_send(());
         }
     }
 
-    /// Whether any process of its group is still alive (Unix; `false` elsewhere).
+    /// Whether any process of its tree (process group, job) is still alive; where
+    /// no tree could be made, whether the process itself is.
     pub fn group_alive(&self) -> bool {
-        #[cfg(unix)]
-        {
-            // SAFETY: signal 0 only checks for existence.
-            self.inner.pid > 0 && unsafe { libc::killpg(self.inner.pid as libc::pid_t, 0) } == 0
-        }
-        #[cfg(not(unix))]
-        {
-            self.is_running()
-        }
+        self.inner.tree.alive().unwrap_or_else(|| self.is_running())
     }
 }

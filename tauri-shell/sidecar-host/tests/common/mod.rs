@@ -61,10 +61,13 @@ pub fn real_sidecar(data: &Scratch, heartbeat_s: f64) -> SidecarConfig {
         .ready_timeout(Duration::from_secs(30))
 }
 
-/// The built Nuitka binary, if one exists (`SIDECAR_BINARY` or dist/nuitka/sidecar-<triple>).
+/// The built Nuitka binary, if one exists (`SIDECAR_BINARY`, `SIDECAR_NUITKA_BINARY`
+/// as in tests/packaging, or dist/nuitka/sidecar-<triple>).
 pub fn nuitka_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("SIDECAR_BINARY") {
-        return Some(PathBuf::from(path));
+    for var in ["SIDECAR_BINARY", "SIDECAR_NUITKA_BINARY"] {
+        if let Some(path) = std::env::var_os(var) {
+            return Some(PathBuf::from(path));
+        }
     }
     let dir = repo_root().join("dist/nuitka");
     let entries = std::fs::read_dir(dir).ok()?;
