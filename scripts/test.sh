@@ -60,8 +60,8 @@ if want binaries; then
     stage "core suite against dist/pyinstaller/sidecar-$triple"
     SIDECAR_BINARY="$PWD/dist/pyinstaller/sidecar-$triple" "$py" -m pytest -q \
         tests/process/test_server_*.py tests/process/test_logging.py
-    stage "process model of both binaries"
-    "$py" -m pytest -q tests/packaging/test_packaging_process_model.py
+    stage "process model of both binaries, concurrent first launches of Nuitka"
+    "$py" -m pytest -q tests/packaging/test_packaging_process_model.py tests/packaging/test_concurrent_first_launches.py
 fi
 
 if want harness; then
