@@ -32,9 +32,10 @@ import anyio.lowlevel
 from sidecar._version import __version__
 from sidecar.api.context import SidecarState
 from sidecar.api.errors import translate_error
+from sidecar.common.shutdown import ShutdownReason
 from sidecar.daemon import early_signals, watchdog
 from sidecar.daemon.config import Config
-from sidecar.daemon.lifecycle import Lifecycle, ShutdownHook, StopReason
+from sidecar.daemon.lifecycle import Lifecycle, ShutdownHook
 from sidecar.daemon.parent_watch import PDEATH_SIGNAL, ParentWatch
 from sidecar.daemon.paths import DataPaths
 from sidecar.engine.engine import Engine
@@ -69,7 +70,7 @@ async def serve(
     registry: Registry,
     started: float,
     launcher_pid: int,
-) -> StopReason:
+) -> ShutdownReason:
     """Serve requests until something asks us to stop; returns the shutdown reason.
 
     ``started`` is the monotonic time the process started; ``launcher_pid`` the
@@ -196,11 +197,11 @@ async def _read_requests(
         life.request_shutdown("normal")
 
 
-def _thread_bridge(token: anyio.lowlevel.EventLoopToken, life: Lifecycle) -> Callable[[StopReason], None]:
+def _thread_bridge(token: anyio.lowlevel.EventLoopToken, life: Lifecycle) -> Callable[[ShutdownReason], None]:
     """A function any thread (the loop's own included) can call to request shutdown."""
     loop_thread = threading.get_ident()
 
-    def request(reason: StopReason) -> None:
+    def request(reason: ShutdownReason) -> None:
         if threading.get_ident() == loop_thread:  # e.g. from the PDEATH signal task
             life.request_shutdown(reason)
             return

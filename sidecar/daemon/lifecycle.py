@@ -6,16 +6,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, get_args
 
 import anyio
 import anyio.abc
 
+from sidecar.common.shutdown import ShutdownReason
+
 log = logging.getLogger("sidecar.server")
 
-#: Why the process stops (the SHUTDOWN line's reason; the protocol lists the same values).
-StopReason = Literal["normal", "signal", "parent_exit", "error"]
-STOP_REASONS: tuple[str, ...] = get_args(StopReason)
 
 ShutdownHook = Callable[[], Awaitable[None]]
 
@@ -33,12 +31,12 @@ class Lifecycle:
     """
 
     started: float
-    reason: StopReason | None = None
+    reason: ShutdownReason | None = None
     hooks: list[ShutdownHook] = field(default_factory=list)
     stopping: anyio.Event = field(default_factory=anyio.Event)
     background: anyio.abc.TaskGroup | None = None
 
-    def request_shutdown(self, reason: StopReason) -> None:
+    def request_shutdown(self, reason: ShutdownReason) -> None:
         """Ask the server to stop; later requests keep the first reason."""
         if self.reason is None:
             self.reason = reason

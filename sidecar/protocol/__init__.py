@@ -6,15 +6,14 @@ implements the same contract and is tested against the same vectors
 """
 
 from sidecar.common.errors import ERROR_TABLE, ApplicationError, ErrorCode, RpcError
+from sidecar.common.shutdown import SHUTDOWN_REASONS, ShutdownReason
 from sidecar.protocol.codec import decode_element, decode_line, error_object
 from sidecar.protocol.framing import DEFAULT_MAX_FRAME_BYTES, LineSplitter
 from sidecar.protocol.lifecycle import (
     LIFECYCLE_TOKENS,
-    SHUTDOWN_REASONS,
     LifecycleError,
     LifecycleLine,
     LifecycleToken,
-    ShutdownReason,
     format_lifecycle,
     is_lifecycle_line,
     parse_lifecycle,

@@ -21,10 +21,6 @@ from msgspec import Struct
 LifecycleToken = Literal["BOOT", "READY", "HEARTBEAT", "SHUTDOWN"]
 LIFECYCLE_TOKENS: Final = frozenset({"BOOT", "READY", "HEARTBEAT", "SHUTDOWN"})
 
-#: Reasons a SHUTDOWN line may carry (see docs/PROTOCOL.md).
-ShutdownReason = Literal["normal", "signal", "parent_exit", "error"]
-SHUTDOWN_REASONS: Final = frozenset({"normal", "signal", "parent_exit", "error"})
-
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _VALUE = re.compile(r"[\x21-\x7e]+\Z")
 
