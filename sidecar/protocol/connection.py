@@ -52,7 +52,6 @@ class InFlight:
     method: the method name.
     started: when it started (the caller's clock, e.g. monotonic seconds).
     cancel_code: the error the request answers with if it is cancelled.
-    cancelled: whether it was cancelled.
     on_cancel: what stops its handler (the dispatcher's cancel scope), if any.
     """
 
@@ -60,13 +59,11 @@ class InFlight:
     method: str
     started: float
     cancel_code: ErrorCode = ErrorCode.REQUEST_CANCELLED
-    cancelled: bool = False
     on_cancel: Callable[[], None] | None = field(default=None, repr=False)
 
     def cancel(self, code: ErrorCode) -> None:
         """Stop the handler; it answers with ``code``."""
         self.cancel_code = code
-        self.cancelled = True
         if self.on_cancel is not None:
             self.on_cancel()
 

@@ -32,7 +32,6 @@ class StdinFrames:
         self._ready: deque[Frame] = deque()
         self._read_scope: anyio.CancelScope | None = None
         self._stopped = False
-        self._ended = False
         #: True once the host closed stdin (rather than :meth:`stop` ending the stream).
         self.at_eof = False
 
@@ -51,7 +50,7 @@ class StdinFrames:
 
     async def __anext__(self) -> Frame:
         while not self._ready:
-            if self._stopped or self._ended:
+            if self._stopped or self.at_eof:
                 raise StopAsyncIteration
             await self._fill()
         return self._ready.popleft()
@@ -71,6 +70,6 @@ class StdinFrames:
             if last is not None:
                 self._ready.append(last)
             log.info("stdin closed")
-            self._ended = self.at_eof = True
+            self.at_eof = True
             return
         self._ready.extend(self._splitter.feed(chunk))

@@ -47,8 +47,9 @@ def test_shutdown_refuses_new_requests_and_cancels_running_ones_with_shutting_do
     connection = ServerConnection()
     running = connection.begin(Raw(b"1"), "a", 0.0)
     connection.stop_accepting()
-    late = connection.begin(Raw(b"2"), "b", 0.0)
-    assert isinstance(late, InFlight) and late.cancelled and late.cancel_code == ErrorCode.SHUTTING_DOWN
+    stopped: list[str] = []
+    late = connection.begin(Raw(b"2"), "b", 0.0, lambda: stopped.append("b"))
+    assert isinstance(late, InFlight) and stopped == ["b"] and late.cancel_code == ErrorCode.SHUTTING_DOWN
     assert connection.cancel_all() == 2
     assert isinstance(running, InFlight) and running.cancel_code == ErrorCode.SHUTTING_DOWN
     assert ServerConnection.cancelled(Raw(b"1"), running).error.data["kind"] == "shutting_down"
