@@ -364,21 +364,20 @@ class JobPool:
         if record is None or record.status not in (QUEUED, RUNNING):
             self._unrecorded.pop(job_id, None)
             return True
-        now = utc_now()
+        announced = self._unrecorded.get(job_id)
+        finished_at = announced.finished_at if announced is not None else utc_now()  # the time the host was told
         try:
-            updated = await self.store.transition(job_id, FAILED, error=error, finished_at=now)
+            updated = await self.store.transition(job_id, FAILED, error=error, finished_at=finished_at)
         except BOOKKEEPING_ERRORS:
-            if job_id not in self._unrecorded:
-                failed = msgspec.structs.replace(record, status=FAILED, error=error, finished_at=now, updated_at=now)
+            if announced is None:
+                failed = msgspec.structs.replace(
+                    record, status=FAILED, error=error, finished_at=finished_at, updated_at=finished_at
+                )
                 self._unrecorded[job_id] = failed
-                self.counts[record.status] -= 1
-                self.counts[FAILED] += 1
-                await self._send_status(failed, record.status)
+                await self._moved(record, failed)
             return False
-        if self._unrecorded.pop(job_id, None) is None:  # not announced yet
-            self.counts[record.status] -= 1
-            self.counts[FAILED] += 1
-            await self._send_status(updated, record.status)
+        if self._unrecorded.pop(job_id, None) is None:
+            await self._moved(record, updated)
         return True
 
     def current(self, record: JobRecord) -> JobRecord:
@@ -397,10 +396,16 @@ class JobPool:
         self, record: JobRecord, status: str, *, recovered: bool = False, requeued_as: str | None = None, **fields: Any
     ) -> JobRecord:
         updated = await self.store.transition(record.job_id, status, **fields)
-        self.counts[record.status] -= 1
-        self.counts[status] += 1
-        await self._send_status(updated, record.status, recovered=recovered, requeued_as=requeued_as)
+        await self._moved(record, updated, recovered=recovered, requeued_as=requeued_as)
         return updated
+
+    async def _moved(
+        self, before: JobRecord, after: JobRecord, *, recovered: bool = False, requeued_as: str | None = None
+    ) -> None:
+        """Count a transition and announce it with ``job.status``."""
+        self.counts[before.status] -= 1
+        self.counts[after.status] += 1
+        await self._send_status(after, before.status, recovered=recovered, requeued_as=requeued_as)
 
     async def _send_status(
         self, record: JobRecord, previous: JobStatus | None, *, recovered: bool = False, requeued_as: str | None = None
