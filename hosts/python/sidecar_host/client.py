@@ -94,10 +94,8 @@ class SidecarClient:
         self.pid: int = process.pid
         #: Monotonic time just before the process was created.
         self.spawned_at = time.monotonic()
-        self.boot: LifecycleLine | None = None
         self.boot_at: float | None = None
         self.ready_at: float | None = None
-        self.shutdown: LifecycleLine | None = None
         self.heartbeats: list[LifecycleLine] = []
         self.violations: list[ProtocolViolation] = []
         self.lines_before_ready: list[str] = []
@@ -284,6 +282,16 @@ class SidecarClient:
     # ------------------------------------------------------------ state
 
     @property
+    def boot(self) -> LifecycleLine | None:
+        """The latest BOOT line, once seen."""
+        return self._session.boot
+
+    @property
+    def shutdown(self) -> LifecycleLine | None:
+        """The SHUTDOWN line, once seen."""
+        return self._session.shutdown
+
+    @property
     def running(self) -> bool:
         """True until the process has exited."""
         return not self._exited.is_set()
@@ -415,18 +423,16 @@ class SidecarClient:
         now = time.monotonic()
         if isinstance(event, Violation):
             self._violation(event.kind, event.line)
-            if event.kind == "boot_not_first" and self._session.boot is not self.boot:
-                self.boot, self.boot_at = self._session.boot, now  # a repeated BOOT still counts as the latest
+            if event.kind == "boot_not_first" and event.line.startswith("BOOT"):
+                self.boot_at = now  # a repeated BOOT still counts as the latest (the session keeps its line)
         elif isinstance(event, Boot):
-            self.boot, self.boot_at = event.line, now
+            self.boot_at = now
             self._release_launch_lock()  # the bootstrap has unpacked and started the engine
         elif isinstance(event, Ready):
             self.ready_at = now
             self._ready.set()
         elif isinstance(event, Heartbeat):
             self.heartbeats.append(event.line)
-        else:
-            self.shutdown = event.line
 
     def _resolve(self, answer: Answer) -> bool:
         request_id = self._calls.match(answer.message)
