@@ -99,11 +99,6 @@ class Engine:
         """The sidecar's version."""
         return self._app_version
 
-    @property
-    def is_started(self) -> bool:
-        """Whether the parts exist (the first engine method has run)."""
-        return self._started
-
     def attach(self, background: TaskGroup) -> None:
         """Give the engine the task group its job pool runs in (the server's background group)."""
         self._background = background

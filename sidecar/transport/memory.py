@@ -65,10 +65,6 @@ class HostEnd:
         """The next line the server sent (with its ``\\n``); raises anyio.EndOfStream after the sink closed."""
         return await self._lines.receive()
 
-    def receive_nowait(self) -> bytes:
-        """The next line if one is waiting; raises anyio.WouldBlock otherwise."""
-        return self._lines.receive_nowait()
-
 
 @dataclass(frozen=True)
 class ServerEnd:
