@@ -29,7 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)
     if isinstance(config, int):
         return config
-    return run(config, started, launcher_pid)
+    status = run(config, started, launcher_pid)
+    from sidecar.daemon.process_exit import finish
+
+    return finish(status)  # never waits for a worker thread stuck in a call the shutdown gave up on
 
 
 def run(config: Config, started: float, launcher_pid: int) -> int:
