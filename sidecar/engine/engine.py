@@ -46,7 +46,7 @@ log = logging.getLogger("sidecar.engine")
 Notify = Callable[[str, Any], Awaitable[None]]
 
 #: How long closing DuckDB and the state store may wait for the disk at shutdown (both flush).
-CLOSE_FLUSH_S: Final = 1.0
+CLOSE_FLUSH_S: Final = 0.5
 
 
 class StateReset(Struct):
