@@ -52,7 +52,7 @@ FAILURE_CLASSES: Final = (
 #: After SIGKILL of the bootstrap the Python child must be gone within this.
 KILL_ORPHAN_DEADLINE_S: Final = 1.5
 #: After SIGTERM the Python process must have written SHUTDOWN reason=signal and exited within
-#: this: the sidecar's own stop with nothing in flight (PROTOCOL.md section 6: at most 1 s closing
+#: this: the sidecar's own stop with nothing in flight (PROTOCOL.md section 6: at most 0.5 s closing
 #: its files, 0.5 s flushing stdout, 0.5 s for stuck threads at exit).
 TERM_DEADLINE_S: Final = 2.0
 #: After SIGTERM the spawned process (a onefile bootstrap, which still removes its extraction
