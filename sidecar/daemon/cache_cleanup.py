@@ -41,7 +41,7 @@ log = logging.getLogger("sidecar.cache")
 MIN_AGE_S: Final = 600.0
 #: A dead PyInstaller sidecar's marker must be this old before its folder may go (a
 #: marker is created a moment before its lock is taken: never race that moment).
-LEFTOVER_MIN_AGE_S: Final = 60.0
+LEFTOVER_MIN_AGE_S: Final = 10.0
 #: Wait this long after READY before sweeping (startup has priority).
 SWEEP_DELAY_S: Final = 5.0
 _FOLDER: Final = re.compile(r"^\d+\.\d+\.\d+.*-[0-9a-zA-Z]+$")
