@@ -69,6 +69,10 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
         lock.release()
         stderr_line("error", f"data dir unusable: {exc}", exit_status=exit_codes.DATA_DIR_UNUSABLE)
         return exit_codes.DATA_DIR_UNUSABLE
+    if os.name == "posix":
+        from sidecar.daemon.cache_cleanup import mark_own_folder
+
+        mark_own_folder()  # the extraction folder we run from is in use (swept by no other sidecar)
     for folder in shared_folders(paths):
         # A folder the host made before us: left as it is (it may be shared on purpose), but said.
         stderr_line("warning", "folder is open to other users (mode allows group/other access)", path=str(folder))

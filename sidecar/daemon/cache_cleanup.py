@@ -8,7 +8,7 @@ bootstrap was SIGKILLed the child deletes it itself, and on a busy disk the
 watchdog may cut that short (issue-log 0032). The sidecar cleans up itself, carefully:
 
 * every running sidecar holds a *shared* lock on ``<its folder>/.in-use`` for
-  its whole life;
+  its whole life, taken before BOOT;
 * a while after READY, in a thread, it deletes each sibling folder that is not
   a symlink, whose ``.in-use`` it can lock *exclusively* (so no running sidecar
   uses it), and that is old enough: for Nuitka, its newest file is older than
@@ -30,6 +30,7 @@ import shutil
 import stat
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -136,8 +137,18 @@ def sweep_pyinstaller_leftovers(
     return removed
 
 
-async def start_after_ready() -> None:
-    """Startup hook: mark our folder in use now, sweep the others a little later, in a thread."""
+Sweeper = Callable[[Path], list[Path]]
+_marked: list[tuple[Path, Sweeper]] = []  # our folder once marked, and how its siblings are swept
+
+
+def mark_own_folder() -> bool:
+    """Mark the folder we run from in use (Nuitka cache or PyInstaller ``_MEI``); False if none.
+
+    Called first thing at startup, before BOOT: a host may SIGKILL the bootstrap right
+    after READY, and a removal the watchdog then cuts short must still leave the marker.
+    """
+    if _marked:
+        return True
     nuitka = own_extraction_folder()
     pyinstaller = pyinstaller_extraction_dir()
     if nuitka is not None:
@@ -145,9 +156,18 @@ async def start_after_ready() -> None:
     elif pyinstaller is not None and pyinstaller.name.startswith("_MEI"):
         own, sweeper = pyinstaller, sweep_pyinstaller_leftovers
     else:
-        return
+        return False
     if not mark_in_use(own):
+        return False
+    _marked.append((own, sweeper))
+    return True
+
+
+async def start_after_ready() -> None:
+    """Startup hook: sweep the siblings of our (marked) folder a little later, in a thread."""
+    if not mark_own_folder():
         return
+    own, sweeper = _marked[0]
     import anyio
     import anyio.to_thread
 

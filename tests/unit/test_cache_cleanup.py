@@ -128,3 +128,29 @@ def test_a_removal_deletes_the_marker_last(tmp_path: Path, monkeypatch: pytest.M
     remove_extraction_folder(folder)
     assert not folder.exists()
     assert order[-1] == IN_USE and order.count(IN_USE) == 1
+
+
+def test_a_pyinstaller_sidecar_marks_its_folder_and_holds_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sidecar.daemon import cache_cleanup
+
+    own = _mei(tmp_path, "_MEI000900hhhhhh", None)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(own), raising=False)
+    monkeypatch.delenv("NUITKA_ONEFILE_PARENT", raising=False)
+    monkeypatch.setattr(cache_cleanup, "_marked", [])
+    held = list(cache_cleanup._held)
+    try:
+        assert cache_cleanup.mark_own_folder()
+        assert cache_cleanup._marked == [(own, cache_cleanup.sweep_pyinstaller_leftovers)]
+        fd = os.open(own / IN_USE, os.O_RDWR)
+        try:
+            with pytest.raises(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a sweeper cannot take it
+        finally:
+            os.close(fd)
+    finally:
+        for fd in cache_cleanup._held[len(held) :]:
+            os.close(fd)
+        cache_cleanup._held[:] = held
