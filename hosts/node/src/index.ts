@@ -1,0 +1,32 @@
+/**
+ * sidecar-host: run the sidecar engine from Node (an Electron main process, a CLI, a server).
+ *
+ * ```ts
+ * import { SidecarProcess } from "sidecar-host";
+ * const sidecar = await SidecarProcess.start({ command: "/path/to/sidecar-x86_64-unknown-linux-gnu" });
+ * const { rows } = await sidecar.call("db.query", { sql: "SELECT 42 AS answer" });
+ * await sidecar.stop();
+ * ```
+ *
+ * `Supervisor` keeps one alive (heartbeat watch, restarts with backoff); the protocol
+ * core without I/O is in `sidecar-host/protocol` (src/protocol/).
+ */
+
+export * from "./process/config.js";
+export * from "./process/errors.js";
+export { Emitter, type EventMap } from "./process/emitter.js";
+export { checkExecutable, externalBinFileName, sidecarPathInResources, targetTriple } from "./process/executable.js";
+export { HOST_KEY_ENV } from "./process/host-key.js";
+export { LAUNCH_LOCK_WAIT_MS, LaunchLock, defaultLockPath, isLocked, type AcquireOptions, type LockHelper } from "./process/launch-lock.js";
+export { HostLog, LOG_ROTATE_BYTES, StderrRing, type LogLine, type LogSource } from "./process/log.js";
+export {
+  SidecarProcess,
+  type ProtocolViolation,
+  type SidecarEvents,
+  type StopReport,
+  type StopStep,
+  type UnmatchedAnswer,
+} from "./process/sidecar.js";
+export type * from "./methods.js";
+export type * from "./generated/methods.js";
+export { HOST_ONLY_METHODS } from "./generated/methods.js";
