@@ -27,6 +27,20 @@ export {
   type StopStep,
   type UnmatchedAnswer,
 } from "./process/sidecar.js";
+export {
+  DEFAULT_RESTART_POLICY,
+  INITIAL_BACKOFF_MS,
+  MAX_BACKOFF_MS,
+  MAX_RESTARTS,
+  RESTART_WINDOW_MS,
+  RestartBudget,
+  backoffMs,
+  hangLimitMs,
+  type HeartbeatPolicy,
+  type RestartPolicy,
+} from "./process/policy.js";
+export { IllegalTransition, MOVES, canMove, checkMove, describeState, type SidecarState, type StateName } from "./process/state.js";
+export { Supervisor, type SidecarStatus, type SupervisorEvents, type SupervisorOptions } from "./process/supervisor.js";
 export type * from "./methods.js";
 export type * from "./generated/methods.js";
 export { HOST_ONLY_METHODS } from "./generated/methods.js";

@@ -7,7 +7,7 @@
  * `<repo>/.venv/bin/python -m sidecar` with the repository on PYTHONPATH.
  */
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -112,3 +112,13 @@ export function childrenOf(pid: number): number[] {
     return [];
   }
 }
+
+/** A small shell-script sidecar written into `dir` (for the stop-step tests), as options. */
+export function shellSidecar(dir: string, name: string, body: string): SidecarOptions {
+  const file = path.join(dir, name);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return { command: file, launchLock: false };
+}
+
+/** Stop steps short enough for tests that climb the whole ladder. */
+export const QUICK_STOPS = { shutdownRequestMs: 500, stdinCloseMs: 500, sigtermMs: 500, sigkillMs: 2000 } as const;

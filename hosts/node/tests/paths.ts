@@ -3,7 +3,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** hosts/node/ (the compiled tests live in hosts/node/dist/test/). */
+/** hosts/node/ (the compiled tests live in hosts/node/dist/tests/). */
 export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The repository root. */
 export const REPO = path.resolve(PACKAGE_DIR, "..", "..");
