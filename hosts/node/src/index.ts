@@ -17,6 +17,7 @@ export * from "./process/errors.js";
 export { Emitter, type EventMap } from "./process/emitter.js";
 export { checkExecutable, externalBinFileName, sidecarPathInResources, targetTriple } from "./process/executable.js";
 export { HOST_KEY_ENV } from "./process/host-key.js";
+export { STOP_SIGNALS, stopOnSignals, type Stoppable } from "./process/host-exit.js";
 export { LAUNCH_LOCK_WAIT_MS, LaunchLock, defaultLockPath, isLocked, type AcquireOptions, type LockHelper } from "./process/launch-lock.js";
 export { HostLog, LOG_ROTATE_BYTES, StderrRing, type LogLine, type LogSource } from "./process/log.js";
 export {

@@ -93,7 +93,7 @@ export interface SidecarOptions {
   /**
    * Stop the sidecar when this Node process exits (default true): an `exit` hook closes its
    * stdin and sends SIGTERM, both graceful, so the sidecar shuts down on its own. Node runs
-   * no `exit` hook on a signal it does not handle: see {@link stopOnSignals}.
+   * no `exit` hook on a signal it does not handle: see `stopOnSignals` (host-exit.ts).
    */
   readonly stopOnHostExit?: boolean;
 }
