@@ -10,6 +10,8 @@
 //!   from spawn to BOOT.
 //! * [`Supervisor`]: keeps one alive: heartbeat watch, restarts with
 //!   exponential backoff within a budget, state changes as events.
+//! * [`policy`]: which methods an untrusted caller (a webview) may call: allow and
+//!   deny rules, deny by default, privileged methods never.
 //!
 //! Every failure is one [`Error`] with an actionable message.
 
@@ -17,6 +19,7 @@
 
 mod error;
 mod platform;
+pub mod policy;
 mod process;
 pub mod protocol;
 
