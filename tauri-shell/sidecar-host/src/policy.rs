@@ -7,6 +7,9 @@
 //!
 //! * deny by default: no allow rule, no call;
 //! * a deny rule beats every allow rule;
+//! * an allow rule may pin params (`{"method": "db.query", "params": {"allow_write": false}}`):
+//!   the call is forwarded with those members forced to those values, so a
+//!   read-only console stays read-only whatever the page sends;
 //! * a privileged method ([`PRIVILEGED_METHODS`], [`PRIVILEGED_NAMESPACES`],
 //!   and whatever the sidecar's `rpc.discover` marks host-only) is refused
 //!   whatever the rules say, wildcard or exact name: those are for the host.
@@ -123,11 +126,17 @@ fn is_well_formed(name: &str) -> bool {
         && name.split('.').all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
 }
 
+/// Params by name, as a JSON object.
+pub type Params = serde_json::Map<String, Value>;
+
 /// One entry of a `sidecar_call` scope, as written in a capability or a
-/// permission file: `{"method": "db.query"}`, `{"method": "jobs.*"}`.
+/// permission file: `{"method": "db.query"}`, `{"method": "jobs.*"}`, optionally with
+/// pinned params: `{"method": "db.query", "params": {"allow_write": false}}` (in an
+/// allow entry: those members are forced on every call it grants; a deny entry
+/// denies the method whatever its params say).
 ///
-/// An invalid pattern fails to deserialize, so Tauri refuses the command
-/// with that message instead of guessing what was meant.
+/// An invalid pattern or an unknown member fails to deserialize, so Tauri refuses
+/// the command with that message instead of guessing what was meant.
 ///
 /// ```
 /// use sidecar_host::policy::MethodRule;
@@ -139,17 +148,29 @@ fn is_well_formed(name: &str) -> bool {
 #[serde(try_from = "RawRule", into = "RawRule")]
 pub struct MethodRule {
     pattern: MethodPattern,
+    pinned: Option<Params>,
 }
 
 impl MethodRule {
     /// A rule from a pattern (`db.query`, `jobs.*`, `*`).
     pub fn new(pattern: &str) -> Result<MethodRule, InvalidRule> {
-        MethodPattern::parse(pattern).map(|pattern| MethodRule { pattern })
+        MethodPattern::parse(pattern).map(|pattern| MethodRule { pattern, pinned: None })
+    }
+
+    /// The same rule, forcing these params on the calls it grants.
+    pub fn pinning(mut self, params: Params) -> Self {
+        self.pinned = Some(params);
+        self
     }
 
     /// What the rule matches.
     pub fn pattern(&self) -> &MethodPattern {
         &self.pattern
+    }
+
+    /// The params it forces, if any.
+    pub fn pinned(&self) -> Option<&Params> {
+        self.pinned.as_ref()
     }
 }
 
@@ -158,18 +179,59 @@ impl MethodRule {
 #[serde(deny_unknown_fields)]
 struct RawRule {
     method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    params: Option<Params>,
 }
 
 impl TryFrom<RawRule> for MethodRule {
     type Error = InvalidRule;
     fn try_from(raw: RawRule) -> Result<Self, Self::Error> {
-        MethodRule::new(&raw.method)
+        let rule = MethodRule::new(&raw.method)?;
+        Ok(match raw.params {
+            Some(params) => rule.pinning(params),
+            None => rule,
+        })
     }
 }
 
 impl From<MethodRule> for RawRule {
     fn from(rule: MethodRule) -> Self {
-        RawRule { method: rule.pattern.to_string() }
+        RawRule { method: rule.pattern.to_string(), params: rule.pinned }
+    }
+}
+
+/// A granted call: what to forward.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Permit {
+    /// Params forced on the call (`None`: forward the params as sent).
+    pub pinned: Option<Params>,
+}
+
+/// Params that cannot carry the pinned members (positional, or not structured).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnpinnableParams;
+
+impl fmt::Display for UnpinnableParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("this method is granted with pinned params: pass params by name (a JSON object)")
+    }
+}
+
+impl std::error::Error for UnpinnableParams {}
+
+impl Permit {
+    /// The params to forward: `params` with the pinned members forced.
+    pub fn apply(&self, params: Option<Value>) -> Result<Option<Value>, UnpinnableParams> {
+        let Some(pinned) = &self.pinned else { return Ok(params) };
+        let mut object = match params {
+            None | Some(Value::Null) => Params::new(),
+            Some(Value::Object(object)) => object,
+            Some(_) => return Err(UnpinnableParams),
+        };
+        for (name, value) in pinned {
+            object.insert(name.clone(), value.clone());
+        }
+        Ok(Some(Value::Object(object)))
     }
 }
 
@@ -264,13 +326,13 @@ pub fn privileged_in_discovery(doc: &Value) -> BTreeSet<String> {
 /// use sidecar_host::policy::{MethodPolicy, MethodRule, Privileged, Refusal};
 /// let allow = [MethodRule::new("db.query").unwrap(), MethodRule::new("jobs.*").unwrap()];
 /// let policy = MethodPolicy::new(allow, [], Privileged::fixed());
-/// assert_eq!(policy.decide("jobs.list"), Ok(()));
+/// assert!(policy.decide("jobs.list").is_ok());
 /// assert_eq!(policy.decide("db.export"), Err(Refusal::NotGranted));
 /// assert_eq!(policy.decide("system.shutdown"), Err(Refusal::Privileged));
 /// ```
 #[derive(Debug, Clone)]
 pub struct MethodPolicy {
-    allow: Vec<MethodPattern>,
+    allow: Vec<MethodRule>,
     deny: Vec<MethodPattern>,
     privileged: Privileged,
 }
@@ -283,15 +345,16 @@ impl MethodPolicy {
         privileged: Privileged,
     ) -> Self {
         MethodPolicy {
-            allow: allow.into_iter().map(|r| r.pattern).collect(),
+            allow: allow.into_iter().collect(),
             deny: deny.into_iter().map(|r| r.pattern).collect(),
             privileged,
         }
     }
 
-    /// `Ok` if `method` may be called, else why not. Checked in this order:
-    /// malformed, privileged, denied, not granted.
-    pub fn decide(&self, method: &str) -> Result<(), Refusal> {
+    /// The [`Permit`] if `method` may be called, else why not. Checked in this order:
+    /// malformed, privileged, denied, not granted. When several allow rules match, the
+    /// widest wins: none of them pins params if one does not, else the first one's pins.
+    pub fn decide(&self, method: &str) -> Result<Permit, Refusal> {
         if !is_well_formed(method) {
             return Err(Refusal::Malformed);
         }
@@ -301,15 +364,16 @@ impl MethodPolicy {
         if self.deny.iter().any(|p| p.matches(method)) {
             return Err(Refusal::Denied);
         }
-        if self.allow.iter().any(|p| p.matches(method)) {
-            Ok(())
-        } else {
-            Err(Refusal::NotGranted)
+        let mut matching = self.allow.iter().filter(|rule| rule.pattern.matches(method)).peekable();
+        let first = matching.peek().copied().ok_or(Refusal::NotGranted)?;
+        if matching.any(|rule| rule.pinned.is_none()) {
+            return Ok(Permit::default());
         }
+        Ok(Permit { pinned: first.pinned.clone() })
     }
 
-    /// The allow patterns, for logs.
-    pub fn allowed(&self) -> &[MethodPattern] {
+    /// The allow rules, for logs.
+    pub fn allowed(&self) -> &[MethodRule] {
         &self.allow
     }
 }
@@ -337,7 +401,7 @@ mod tests {
     #[test]
     fn exact_names_match_only_themselves() {
         let p = policy(&["db.query"], &[]);
-        assert_eq!(p.decide("db.query"), Ok(()));
+        assert!(p.decide("db.query").is_ok());
         for other in ["db.query2", "db.quer", "db", "db.query.x", "xdb.query", "DB.QUERY", "db.export"] {
             assert!(p.decide(other).is_err(), "{other}");
         }
@@ -347,7 +411,7 @@ mod tests {
     fn a_namespace_wildcard_matches_its_methods_and_nothing_beside() {
         let p = policy(&["jobs.*"], &[]);
         for method in ["jobs.list", "jobs.get", "jobs.submit", "jobs.cancel", "jobs.events", "jobs.a.b"] {
-            assert_eq!(p.decide(method), Ok(()), "{method}");
+            assert!(p.decide(method).is_ok(), "{method}");
         }
         for other in ["jobs", "jobsx.list", "job.list", "db.query", "runs.list"] {
             assert_eq!(p.decide(other), Err(Refusal::NotGranted), "{other}");
@@ -392,7 +456,7 @@ mod tests {
         }
         // Their neighbours stay grantable.
         for method in ["system.ping", "system.status", "secrets.list", "secrets.set", "files.grants", "rpc.discover"] {
-            assert_eq!(every_way.decide(method), Ok(()), "{method}");
+            assert!(every_way.decide(method).is_ok(), "{method}");
         }
     }
 
@@ -409,14 +473,14 @@ mod tests {
         let p = MethodPolicy::new(rules(&["*"]), [], Privileged::with(found));
         assert_eq!(p.decide("engine.reset"), Err(Refusal::Privileged));
         assert_eq!(p.decide("files.forget"), Err(Refusal::Privileged));
-        assert_eq!(p.decide("db.query"), Ok(()));
+        assert!(p.decide("db.query").is_ok());
         assert!(privileged_in_discovery(&serde_json::json!({"no": "methods"})).is_empty());
     }
 
     #[test]
     fn deny_rules_beat_allow_rules() {
         let p = policy(&["db.*"], &["db.export"]);
-        assert_eq!(p.decide("db.query"), Ok(()));
+        assert!(p.decide("db.query").is_ok());
         assert_eq!(p.decide("db.export"), Err(Refusal::Denied));
         let p = policy(&["db.query"], &["db.*"]);
         assert_eq!(p.decide("db.query"), Err(Refusal::Denied));
@@ -447,7 +511,8 @@ mod tests {
             r#"{"method": "db"}"#,
             r#"{"method": ""}"#,
             r#"{"method": ".*"}"#,
-            r#"{"method": "db.query", "params": {}}"#,
+            r#"{"method": "db.query", "params": [1]}"#,
+            r#"{"method": "db.query", "extra": 1}"#,
             r#"{"methods": ["db.query"]}"#,
             r#""db.query""#,
         ] {
@@ -455,6 +520,29 @@ mod tests {
         }
         let err = MethodRule::new("db.q*").unwrap_err();
         assert!(err.to_string().contains("\"db.q*\""), "{err}");
+    }
+
+    #[test]
+    fn pinned_params_are_forced_on_the_call() {
+        let read_only: MethodRule =
+            serde_json::from_str(r#"{"method": "db.query", "params": {"allow_write": false}}"#).unwrap();
+        assert_eq!(serde_json::to_value(&read_only).unwrap()["params"]["allow_write"], false);
+        let p = MethodPolicy::new([read_only.clone()], [], Privileged::fixed());
+        let permit = p.decide("db.query").unwrap();
+        let sent = serde_json::json!({"sql": "CREATE TABLE t(x INT)", "allow_write": true});
+        let forwarded = permit.apply(Some(sent)).unwrap().unwrap();
+        assert_eq!(forwarded, serde_json::json!({"sql": "CREATE TABLE t(x INT)", "allow_write": false}));
+        assert_eq!(permit.apply(None).unwrap().unwrap(), serde_json::json!({"allow_write": false}));
+        // Positional params would slip past the pin: refused.
+        assert_eq!(
+            permit.apply(Some(serde_json::json!(["CREATE TABLE t(x INT)", null, null, null, true]))),
+            Err(UnpinnableParams)
+        );
+        // A second grant of the same method without pins is the wider one.
+        let wide = MethodPolicy::new([read_only, MethodRule::new("db.*").unwrap()], [], Privileged::fixed());
+        let permit = wide.decide("db.query").unwrap();
+        assert_eq!(permit.pinned, None);
+        assert_eq!(permit.apply(Some(serde_json::json!([1]))).unwrap(), Some(serde_json::json!([1])));
     }
 
     #[test]
