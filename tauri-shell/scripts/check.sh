@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Tauri shell's static checks, nothing else:
-#   cargo clippy --workspace --all-targets -- -D warnings   (the host crate and the app)
+#   cargo clippy --workspace --all-targets --all-features -- -D warnings
+#                                  (the host crate and the app, its test-hooks feature included)
 #   cargo clippy -p sidecar-host --all-targets --target x86_64-pc-windows-gnu -- -D warnings
 #   cargo clippy -p sidecar-host --all-targets --target aarch64-apple-darwin -- -D warnings
 #                                  (the host crate's Windows and macOS code paths, type-checked
@@ -54,7 +55,7 @@ run() {
     "$@" || failed="$failed
   $*"
 }
-run cargo clippy --workspace --all-targets -- -D warnings
+run cargo clippy --workspace --all-targets --all-features -- -D warnings
 for target in x86_64-pc-windows-gnu aarch64-apple-darwin; do
     if ! rustup target list --installed 2>/dev/null | grep -qx "$target" \
         && ! rustup target add "$target" >/dev/null 2>&1; then
