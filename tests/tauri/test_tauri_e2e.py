@@ -692,7 +692,7 @@ def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
     grant = session.invoke("pick_file_for_ingest", {"path": "/etc/passwd", "options": {"defaultPath": str(home)}})
     assert grant["path"] == str((tmp / "picked" / "sales.csv").resolve()) and grant["mode"] == "read", grant
 
-    # 5. The CSP: no inline script, no eval, no request to any origin but the app's and the IPC.
+    # 5. The CSP: no inline script or style, no eval, no request to any origin but the app's and the IPC.
     listener = ConnectionCounter()
     try:
         script = (
@@ -700,12 +700,17 @@ def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
             "try { eval('1'); out.eval = 'ran'; } catch (e) { out.eval = e.name; }"
             "const s = document.createElement('script'); s.textContent = 'window.__inline = 1';"
             "document.head.appendChild(s); out.inline = window.__inline === 1 ? 'ran' : 'blocked';"
+            "const st = document.createElement('style'); st.textContent = '#quit { color: rgb(1, 2, 3) }';"
+            "document.head.appendChild(st); const p = document.createElement('p');"
+            "p.setAttribute('style', 'color: rgb(4, 5, 6)'); document.body.appendChild(p);"
+            "out.style = [getComputedStyle(document.querySelector('#quit')).color, getComputedStyle(p).color]"
+            ".some(c => c === 'rgb(1, 2, 3)' || c === 'rgb(4, 5, 6)') ? 'applied' : 'blocked'; p.remove();"
             "const img = new Image(); img.src = `http://127.0.0.1:${port}/pixel.png`;"
             "fetch(`http://127.0.0.1:${port}/exfiltrate`).then(() => 'sent', e => 'blocked')"
             ".then(f => { out.fetch = f; setTimeout(() => done(out), 300); });"
         )
         blocked = session.cmd("POST", "/execute/async", {"script": script, "args": [listener.port]})
-        assert blocked == {"eval": "EvalError", "inline": "blocked", "fetch": "blocked"}, blocked
+        assert blocked == {"eval": "EvalError", "inline": "blocked", "style": "blocked", "fetch": "blocked"}, blocked
         assert listener.count() == 0, "the page reached a local server despite connect-src/img-src"
     finally:
         listener.close()
