@@ -84,7 +84,9 @@ def methods_used_by_the_ui() -> set[str]:
 
 def test_the_frontend_parser_sees_the_calls_it_should() -> None:
     # The parser itself: if main.ts's call style changes, this fails before the comparisons lie.
-    sample = 'await sidecar.call<Job[] | { jobs: Job[] }>("jobs.list", {}); call("db.query"); invoke<X>("sidecar_status")'
+    sample = (
+        'await sidecar.call<Job[] | { jobs: Job[] }>("jobs.list", {}); call("db.query"); invoke<X>("sidecar_status")'
+    )
     assert CALL.findall(sample) == ["jobs.list", "db.query"]
     assert INVOKE.findall(sample) == ["sidecar_status"]
     assert {"db.query", "jobs.submit", "rpc.discover"} <= methods_used_by_the_ui()
@@ -93,7 +95,9 @@ def test_the_frontend_parser_sees_the_calls_it_should() -> None:
 def test_the_capability_grants_exactly_the_methods_the_ui_calls() -> None:
     allowed = {rule["method"] for rule in sidecar_call_entry(capability())["allow"]}
     used = methods_used_by_the_ui()
-    assert allowed == used, f"granted but unused: {sorted(allowed - used)}; used but not granted: {sorted(used - allowed)}"
+    assert allowed == used, (
+        f"granted but unused: {sorted(allowed - used)}; used but not granted: {sorted(used - allowed)}"
+    )
     assert all("*" not in method for method in allowed), "the app's own capability names methods, no wildcards"
     # The UI's console is read-only: db.query is granted with allow_write pinned off.
     pinned = {rule["method"]: rule.get("params") for rule in sidecar_call_entry(capability())["allow"]}
@@ -109,7 +113,9 @@ def test_the_capability_grants_exactly_the_commands_and_core_permissions_the_ui_
     if "getCurrentWindow().close()" in text:
         expected.add("core:window:allow-close")
     granted = {p if isinstance(p, str) else p["identifier"] for p in capability()["permissions"]}
-    assert granted == expected, f"granted but unused: {sorted(granted - expected)}; used but not granted: {sorted(expected - granted)}"
+    assert granted == expected, (
+        f"granted but unused: {sorted(granted - expected)}; used but not granted: {sorted(expected - granted)}"
+    )
     assert capability()["windows"] == ["main"]
     # No plugin permission beyond listening to events and closing the window: no dialog:, fs:, shell:.
     assert {p.split(":")[0] for p in granted if ":" in p} == {"core"}
@@ -164,7 +170,9 @@ def test_no_ready_made_or_default_entry_covers_a_privileged_method() -> None:
     outside = {m for m in test_only if m.split(".")[0] not in namespaces}
     assert not outside, f"test-only methods outside the privileged namespaces: {sorted(outside)}"
     privileged = methods | test_only
-    entries = [(name, rule["method"]) for name, p in ready_made().items() for rule in p.get("scope", {}).get("allow", [])]
+    entries = [
+        (name, rule["method"]) for name, p in ready_made().items() for rule in p.get("scope", {}).get("allow", [])
+    ]
     entries += [("default.json", rule["method"]) for rule in sidecar_call_entry(capability())["allow"]]
     for where, pattern in entries:
         for method in privileged:
