@@ -818,13 +818,40 @@ def test_closing_the_window_stops_the_sidecar_gracefully(app: App) -> None:
     assert "stop: system.shutdown" in tail and "stopped by step ShutdownRequest" in tail, tail[-2000:]
 
 
+def x_window_titles(display: str) -> list[str]:
+    """The titles of the X windows on ``display`` (xwininfo, Debian's x11-utils)."""
+    if not shutil.which("xwininfo"):
+        _missing("xwininfo is not installed (apt-get install x11-utils)")
+    tree = subprocess.run(
+        ["xwininfo", "-root", "-tree"],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.split('"')[1] for line in tree.splitlines() if line.count('"') >= 2]
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_killing_the_app_leaves_no_sidecar(how: str, display: str, tmp_path: Path) -> None:
-    """SIGTERM: the app's signal handler runs the stop sequence. SIGKILL: the sidecar notices on its own."""
+    """SIGTERM: the app's signal handler runs the stop sequence. SIGKILL: the sidecar notices on its own.
+
+    This app runs without the pick test hook: under SIGTERM it is killed while the grant
+    flow's native dialog is open (a GTK window of its own, beside the webview, that
+    WebDriver cannot see or drive: the pick stays pending, a second one is refused)."""
     app = App(base_env(tmp_path), display, tmp_path)
     try:
         app.session.wait_state("ready")
         sidecars = app.sidecar_pids()
+        if how == "sigterm":
+            app.session.js(
+                "window.__pick = 'pending'; window.__TAURI_INTERNALS__.invoke('pick_file_for_ingest')"
+                ".then(v => { window.__pick = v; }, e => { window.__pick = e; }); return true;"
+            )
+            wait_until(lambda: "Choose a file to ingest" in x_window_titles(display), 10, "the native file dialog")
+            assert app.session.js("return window.__pick") == "pending"
+            second = app.session.invoke_raw("pick_export_folder")
+            assert second.get("err", {}).get("kind") == "dialog_open", second
         os.kill(app.pid, signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
         wait_until(lambda: not pid_alive(app.pid), 20, f"the app to exit after {how}")
         wait_until(lambda: all_gone(sidecars), 5, f"sidecar {sidecars} to exit after the app's {how}")
