@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sidecar.api.db import register_db_methods
+from sidecar.api.files import register_files_methods
 from sidecar.api.jobs import register_jobs_methods
 from sidecar.api.runs import register_runs_methods
 from sidecar.api.secrets import register_secrets_methods
@@ -22,6 +23,7 @@ def build_registry(*, test_methods: bool = False) -> Registry:
     register_rpc_methods(registry)
     register_system_methods(registry)
     register_db_methods(registry)
+    register_files_methods(registry)
     register_jobs_methods(registry)
     register_runs_methods(registry)
     register_secrets_methods(registry)
