@@ -579,22 +579,12 @@ FINAL_JOB_STATES = ("succeeded", "failed", "canceled")
 
 
 def ingest_refusal(app: App, source: str) -> dict[str, Any]:
-    """Submit an ingest of ``source`` from the page; the refusal's error (at submit or from the job)."""
-    out = app.session.invoke_raw(
-        "sidecar_call",
-        {"method": "jobs.submit", "params": {"type": "ingest", "payload": {"table": "stolen", "source": source}}},
-    )
-    if "err" in out:
-        return {"kind": out["err"]["data"]["kind"], "at": "submit", "error": out["err"]}
-    job_id = out["ok"]["job_id"]
-
-    def ended() -> dict[str, Any] | None:
-        jobs = app.session.invoke("sidecar_call", {"method": "jobs.list", "params": {"limit": 50}})["jobs"]
-        return next((j for j in jobs if j["job_id"] == job_id and j["status"] in FINAL_JOB_STATES), None)
-
-    job = wait_until(ended, 30, f"the ingest of {source} to end")
-    assert job["status"] == "failed", f"the ingest of {source} ended {job['status']}"
-    return {"kind": job["error"]["kind"], "at": "job", "error": job["error"]}
+    """Submit an ingest of ``source`` from the page: it must be refused at submit (no job is
+    made, nothing is read); the error's ``data``."""
+    err = app.session.call_error("jobs.submit", {"type": "ingest", "payload": {"table": "stolen", "source": source}})
+    assert err["kind"] == "rpc_error" and err["code"] == -32000, err
+    data: dict[str, Any] = err["data"]
+    return data
 
 
 def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
