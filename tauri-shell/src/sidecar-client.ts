@@ -73,6 +73,7 @@ export interface Grant {
   path: string;
   mode: "read" | "write";
   kind: "file" | "folder";
+  granted_at?: string;
 }
 
 type Unlisten = UnlistenFn;

@@ -68,6 +68,9 @@ pub struct Grant {
     pub mode: GrantMode,
     /// File or folder.
     pub kind: GrantKind,
+    /// When it was granted (ISO 8601 UTC), as the sidecar says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<String>,
 }
 
 /// `params` with the host key added (`None` becomes `{host_key}`).
@@ -144,9 +147,11 @@ mod tests {
     #[test]
     fn grants_decode_from_the_sidecar_answer() {
         let grant: Grant = serde_json::from_value(serde_json::json!({
-            "grant_id": "g1", "path": "/home/u/in.csv", "mode": "read", "kind": "file", "extra": 1
+            "grant_id": "g1", "path": "/home/u/in.csv", "mode": "read", "kind": "file",
+            "granted_at": "2026-12-01T23:00:00.000Z", "extra": 1
         }))
         .unwrap();
+        assert_eq!(grant.granted_at.as_deref(), Some("2026-12-01T23:00:00.000Z"));
         assert_eq!(grant.mode, GrantMode::Read);
         assert_eq!(grant.kind, GrantKind::File);
         assert_eq!(grant.path, PathBuf::from("/home/u/in.csv"));
