@@ -13,7 +13,7 @@
 #
 # Installs only what those checks need, and only when it is missing:
 #   - the Debian packages the app's build links against (as root, with apt-get);
-#   - node_modules (npm ci), for tsc;
+#   - node_modules (npm ci, also when package-lock.json is newer), for tsc and the frontend build;
 #   - src-tauri/binaries/sidecar-<triple> (scripts/prepare-sidecar.sh) and dist-web/
 #     (npm run build): tauri-build and generate_context! refuse to compile the app,
 #     even for clippy, while the externalBin file or frontendDist is missing.
@@ -41,7 +41,8 @@ for tool in clippy fmt; do
     fi
 done
 
-[ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund --silent
+# npm ci when node_modules is missing or older than the lock (a pull that added a package)
+[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --silent
 triple=$(rustc -vV | sed -n 's/^host: //p')
 [ -e "src-tauri/binaries/sidecar-$triple" ] || ./scripts/prepare-sidecar.sh
 if [ ! -d dist-web ]; then

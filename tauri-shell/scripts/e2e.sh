@@ -14,7 +14,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sidecar-cargo-target}
 export PATH="$HOME/.cargo/bin:$PATH"
 
 cd "$here"
-[ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund  # the lock, exactly (issue-log 0011)
+# The lock, exactly (issue-log 0011), when node_modules is missing or older than the lock.
+[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 "$here/scripts/prepare-sidecar.sh"
 # One debug build serves both suites: the real bundler (externalBin copied next to the
 # executable as `sidecar`) writes the .deb, and the e2e tests drive the same executable.

@@ -659,6 +659,9 @@ def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
     ]
     for sql in statements:
         assert sidecar_refusal("db.query", {"sql": sql, "allow_write": True}) == "forbidden_statement", sql
+    # The capability pins allow_write off for this window: a write the page asks for runs read-only.
+    pinned = {"sql": "CREATE TABLE planted AS SELECT 1 AS x", "allow_write": True}
+    assert sidecar_refusal("db.query", pinned) == "read_only"
     for path in (str(target), str(home / "Documents" / "y.csv"), "../../escape.csv", str(tmp / "picked" / "z.csv")):
         kind = sidecar_refusal("db.export", {"sql": "SELECT 42 AS answer", "format": "csv", "path": path})
         assert kind == "forbidden_path", path
@@ -904,6 +907,10 @@ def test_failure_paths_show_an_actionable_error(case: str, expect: list[str], di
         # The app itself stays up and usable: calls fail with a clear state.
         err = app.session.call_error("rpc.discover")
         assert err["kind"] == "not_running", err
+        # No dialog for a grant that cannot be made: refused at once, no window opened.
+        pick = app.session.invoke_raw("pick_file_for_ingest")
+        assert pick.get("err", {}).get("kind") == "not_running", pick
+        assert "Choose a file to ingest" not in x_window_titles(display)
     finally:
         app.close()
     assert wait_until(lambda: not pid_alive(app.pid), 15, "the app to exit")

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use sidecar_host::policy::MethodRule;
-use sidecar_host::{Grant, GrantMode, LogLine, SidecarStatus};
+use sidecar_host::{Grant, GrantMode, LogLine, SidecarState, SidecarStatus};
 use tauri::ipc::{CommandScope, GlobalScope};
 use tauri::{AppHandle, State, Webview, WebviewWindow};
 
@@ -92,6 +92,11 @@ async fn pick_and_grant(
     what: Pick,
     mode: GrantMode,
 ) -> Result<Option<Grant>, CommandError> {
+    // No dialog for a grant that cannot be made: the user would pick for nothing.
+    if !matches!(state.supervisor.state(), SidecarState::Ready { .. }) {
+        let now = state.supervisor.state().describe();
+        return Err(CommandError::from(sidecar_host::Error::NotRunning { state: now }));
+    }
     let Ok(picked) = state.picker.pick(app, window, what).await else {
         return Err(CommandError::shell("dialog_open", "a file dialog is already open: answer it first"));
     };
