@@ -102,6 +102,9 @@ def test_the_capability_grants_exactly_the_methods_the_ui_calls() -> None:
     # The UI's console is read-only: db.query is granted with allow_write pinned off.
     pinned = {rule["method"]: rule.get("params") for rule in sidecar_call_entry(capability())["allow"]}
     assert pinned["db.query"] == {"allow_write": False}
+    # The UI submits ingests only (a pipeline's SQL would write past the read-only pin).
+    assert pinned["jobs.submit"] == {"type": "ingest"}
+    assert re.findall(r'call<[^(]*?>\("jobs\.submit", \{ type: "([a-z._]+)"', frontend()) == ["ingest"]
 
 
 def test_the_capability_grants_exactly_the_commands_and_core_permissions_the_ui_uses() -> None:

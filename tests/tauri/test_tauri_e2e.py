@@ -662,6 +662,12 @@ def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
     # The capability pins allow_write off for this window: a write the page asks for runs read-only.
     pinned = {"sql": "CREATE TABLE planted AS SELECT 1 AS x", "allow_write": True}
     assert sidecar_refusal("db.query", pinned) == "read_only"
+    # jobs.submit is pinned to ingests: a pipeline (whose SQL steps may write) cannot be smuggled in.
+    drop = {"name": "evil", "steps": [{"name": "drop", "sql": "DROP TABLE notes"}]}
+    err = session.call_error("jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": drop}})
+    assert (err["kind"], err["code"]) == ("rpc_error", -32602), err
+    rows = session.invoke("sidecar_call", {"method": "db.query", "params": {"sql": "SELECT count(*) FROM notes"}})
+    assert rows["rows"] == [[2]]
     for path in (str(target), str(home / "Documents" / "y.csv"), "../../escape.csv", str(tmp / "picked" / "z.csv")):
         kind = sidecar_refusal("db.export", {"sql": "SELECT 42 AS answer", "format": "csv", "path": path})
         assert kind == "forbidden_path", path
