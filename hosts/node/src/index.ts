@@ -42,6 +42,21 @@ export {
 } from "./process/policy.js";
 export { IllegalTransition, MOVES, canMove, checkMove, describeState, type SidecarState, type StateName } from "./process/state.js";
 export { Supervisor, type SidecarStatus, type SupervisorEvents, type SupervisorOptions } from "./process/supervisor.js";
+export {
+  DISCOVERY_PRIVILEGE_MARKERS,
+  InvalidRule,
+  MAX_METHOD_NAME_LENGTH,
+  MethodPolicy,
+  PRIVILEGED_METHODS,
+  PRIVILEGED_NAMESPACES,
+  UnpinnableParams,
+  applyPins,
+  explainRefusal,
+  privilegedInDiscovery,
+  type MethodRule,
+  type Permit,
+  type Refusal,
+} from "./policy.js";
 export type * from "./methods.js";
 export type * from "./generated/methods.js";
 export { HOST_ONLY_METHODS } from "./generated/methods.js";

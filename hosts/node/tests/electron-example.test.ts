@@ -10,10 +10,12 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 
-import { CHANNELS, pageMayCall, startSidecarBridge, stopBeforeQuit, type IpcMainLike, type PageResult } from "../examples/electron/bridge.js";
-import { eventually, pidAlive, sidecarOptions, tempDir } from "./support.js";
+import { CHANNELS, startSidecarBridge, stopBeforeQuit, type IpcMainLike, type PageResult } from "../examples/electron/bridge.js";
+import { cleanUp, eventually, pidAlive, sidecarOptions, tempDir, track } from "./support.js";
+
+afterEach(cleanUp); // a failed assertion must not leave processes (or keep this file from ending)
 
 /** `ipcMain` as far as the bridge uses it; `invoke` plays `ipcRenderer.invoke` from the page. */
 class FakeIpcMain implements IpcMainLike {
@@ -45,15 +47,7 @@ class FakeApp extends EventEmitter {
 }
 
 describe("the Electron example's main process", () => {
-  test("the allow-list: the page reaches query and job methods, never host-only ones or shutdown", () => {
-    for (const method of ["db.query", "jobs.submit", "jobs.cancel", "runs.get", "system.status"]) assert.ok(pageMayCall(method), method);
-    for (const method of ["files.grant", "files.revoke", "secrets.get", "system.shutdown", "rpc.cancel", "test.echo", "secrets.set", "settings.set"]) {
-      assert.equal(pageMayCall(method), false, method);
-    }
-    assert.equal(pageMayCall("files.grant", ["files.*"]), false, "a wildcard must not reach a host-only method");
-  });
-
-  test("page calls, refusals, state and notification events, a file grant, and the graceful stop before quit", async () => {
+  test("page calls and the policy's refusals, events, a file grant that survives a restart, the stop before quit", async () => {
     const scratch = tempDir();
     const ipc = new FakeIpcMain();
     const sent: { channel: string; payload: unknown }[] = [];
@@ -65,6 +59,7 @@ describe("the Electron example's main process", () => {
       send: (channel, payload) => sent.push({ channel, payload: structuredClone(payload) }),
             pickFile: async () => picked,
     });
+    track(bridge.supervisor);
     const app = new FakeApp();
     stopBeforeQuit(app, bridge);
     await bridge.supervisor.waitReady(30_000);
@@ -79,11 +74,19 @@ describe("the Electron example's main process", () => {
     assert.equal(sqlError.error.kind, "rpc_error");
     assert.equal(sqlError.error.errorKind, "sql_syntax");
 
-    for (const method of ["files.grant", "system.shutdown", "secrets.get"]) {
-      const refused = (await ipc.invoke(CHANNELS.call, { method, params: { path: "/etc", mode: "read", name: "x" } })) as PageResult;
-      assert.ok(!refused.ok && refused.error.kind === "forbidden_method", method);
+    const call = async (method: string, params?: unknown): Promise<PageResult> => (await ipc.invoke(CHANNELS.call, { method, params })) as PageResult;
+    for (const method of ["files.grant", "files.revoke", "system.shutdown", "secrets.get", "rpc.cancel", "test.echo"]) {
+      const refused = await call(method, { path: "/etc", mode: "read", name: "x" });
+      assert.ok(!refused.ok && refused.error.kind === "forbidden_method" && refused.error.errorKind === "privileged", method);
     }
-    const grants = (await ipc.invoke(CHANNELS.call, { method: "files.grants" })) as PageResult;
+    const notGranted = await call("settings.set", { values: { jobs_concurrency: 1 } });
+    assert.ok(!notGranted.ok && notGranted.error.errorKind === "not_granted");
+    // db.query is pinned read-only: a page asking to write gets the engine's read_only refusal.
+    const write = await call("db.query", { sql: "CREATE TABLE t AS SELECT 1 AS x", allow_write: true });
+    assert.ok(!write.ok && write.error.errorKind === "read_only", JSON.stringify(write));
+    const positional = await call("db.query", ["CREATE TABLE t AS SELECT 1 AS x", null, null, null, true]);
+    assert.ok(!positional.ok && positional.error.errorKind === "unpinnable_params", JSON.stringify(positional));
+    const grants = await call("files.grants");
     assert.ok(grants.ok);
     assert.deepEqual((grants.result as { grants: unknown[] }).grants, [], "a refused call reached the sidecar");
 
@@ -103,19 +106,31 @@ describe("the Electron example's main process", () => {
         .map((s) => (s.payload as { params: { status: string } }).params.status);
     assert.ok(await eventually(() => jobStatuses().includes("succeeded") || jobStatuses().includes("failed"), 20_000));
     assert.deepEqual(jobStatuses(), ["queued", "running", "succeeded"]);
-    const states = sent.filter((s) => s.channel === CHANNELS.state).map((s) => (s.payload as { state: string }).state);
-    assert.deepEqual(states, ["starting", "ready"]);
+    const states = (): string[] => sent.filter((s) => s.channel === CHANNELS.state).map((s) => (s.payload as { state: string }).state);
+    assert.deepEqual(states(), ["starting", "ready"]);
     assert.ok(sent.some((s) => s.channel === CHANNELS.log), "no log line reached the window");
     const status = (await ipc.invoke(CHANNELS.status)) as { state: { state: string }; pid: number };
     assert.equal(status.state.state, "ready");
     assert.equal(status.pid, pid);
+
+    // A restart from the page: a new process, which main grants the user's pick again.
+    assert.ok(((await ipc.invoke(CHANNELS.restart)) as PageResult).ok);
+    await bridge.supervisor.waitReady(30_000);
+    const newPid = bridge.supervisor.process?.pid ?? 0;
+    assert.notEqual(newPid, pid);
+    assert.equal(pidAlive(pid), false);
+    const regranted = async (): Promise<boolean> => {
+      const now = await call("files.grants");
+      return now.ok && (now.result as { grants: { path: string }[] }).grants.some((g) => g.path === picked);
+    };
+    assert.ok(await eventually(regranted, 10_000), "the pick was not granted again after the restart");
     assert.ok(!JSON.stringify(sent).match(/[0-9a-f]{64}/), "the host key reached the window");
 
     app.quit(); // Cmd-Q: held until the sidecar has stopped, then quit again
     assert.equal(app.quitted, false, "the app quit before the sidecar stopped");
     assert.ok(await eventually(() => app.quitted, 10_000), "the app never quit");
     assert.equal(app.quits, 2);
-    assert.equal(pidAlive(pid), false);
+    assert.equal(pidAlive(newPid), false);
     assert.equal(bridge.supervisor.state.state, "stopped");
     assert.equal(ipc.handlers.size, 0, "IPC handlers left behind");
     scratch.remove();

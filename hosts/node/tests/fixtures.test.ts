@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { chmodSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 
 import {
   BinaryNotFound,
@@ -17,11 +17,13 @@ import {
   SidecarProcess,
   type SidecarOptions,
 } from "../src/index.js";
-import { QUICK_STOPS, childrenOf, fixture, pidAlive, tempDir, waitGone } from "./support.js";
+import { QUICK_STOPS, childrenOf, cleanUp, fixture, pidAlive, spawnSidecar, start, tempDir, waitGone } from "./support.js";
+
+afterEach(cleanUp); // a failed assertion must not leave processes (or keep this file from ending)
 
 /** Start `options` and return the error it fails with, and every pid it spawned. */
 async function startError(options: SidecarOptions): Promise<{ error: unknown; pids: number[] }> {
-  const sidecar = await SidecarProcess.spawn(options);
+  const sidecar = await spawnSidecar(options);
   const pids = [sidecar.pid, ...childrenOf(sidecar.pid)];
   const error = await sidecar.ready().then(
     () => null,
@@ -34,7 +36,7 @@ describe("start errors", () => {
   test("a missing binary names the path tried", async () => {
     const scratch = tempDir();
     const missing = path.join(scratch.dir, "binaries", "sidecar-x86_64-unknown-linux-gnu");
-    const error = await SidecarProcess.start({ command: missing }).catch((err: unknown) => err);
+    const error = await start({ command: missing }).catch((err: unknown) => err);
     assert.ok(error instanceof BinaryNotFound, String(error));
     assert.equal(error.path, missing);
     assert.match(error.message, /no such file/);
@@ -47,13 +49,13 @@ describe("start errors", () => {
     const plain = path.join(scratch.dir, "sidecar");
     writeFileSync(plain, "#!/bin/sh\n");
     chmodSync(plain, 0o644);
-    const error = await SidecarProcess.start({ command: plain }).catch((err: unknown) => err);
+    const error = await start({ command: plain }).catch((err: unknown) => err);
     assert.ok(error instanceof BinaryNotFound && /not executable/.test(error.message), String(error));
     scratch.remove();
   });
 
   test("a bare name not on PATH says where it looked", async () => {
-    const error = await SidecarProcess.start({ command: "no-such-sidecar-binary" }).catch((err: unknown) => err);
+    const error = await start({ command: "no-such-sidecar-binary" }).catch((err: unknown) => err);
     assert.ok(error instanceof BinaryNotFound && /not found on PATH/.test(error.message), String(error));
   });
 
@@ -88,7 +90,7 @@ describe("start errors", () => {
 
 describe("after READY", () => {
   test("READY twice is a violation, not a failure: calls work", async () => {
-    const sidecar = await SidecarProcess.start(fixture("ready_twice"));
+    const sidecar = await start(fixture("ready_twice"));
     assert.equal(((await sidecar.call("system.ping")) as { pong: boolean }).pong, true);
     const report = await sidecar.stop();
     assert.equal(report.step, "shutdown_request");
@@ -99,7 +101,7 @@ describe("after READY", () => {
   });
 
   test("a sidecar that ignores stdin, SIGTERM and SIGINT is ended by SIGKILL of its group", async () => {
-    const sidecar = await SidecarProcess.start({ ...fixture("hang_after_ready"), stopTimeouts: QUICK_STOPS });
+    const sidecar = await start({ ...fixture("hang_after_ready"), stopTimeouts: QUICK_STOPS });
     const report = await sidecar.stop();
     assert.equal(report.step, "sigkill");
     assert.equal(report.shutdownReason, null);
@@ -108,7 +110,7 @@ describe("after READY", () => {
   });
 
   test("a crash after READY fails the pending call with the exit status and the stderr tail", async () => {
-    const sidecar = await SidecarProcess.start(fixture("crash_after_ready"));
+    const sidecar = await start(fixture("crash_after_ready"));
     const error = await sidecar.call("system.ping").catch((err: unknown) => err);
     assert.ok(error instanceof SidecarExited, String(error));
     assert.equal(error.status?.code, 3);

@@ -18,16 +18,17 @@ if (dataDir === undefined || !["wait", "exit", "signals"].includes(mode ?? "")) 
   process.exit(2);
 }
 const sidecar = await SidecarProcess.start(sidecarOptions(dataDir));
-process.stdout.write(JSON.stringify({ pid: sidecar.pid, enginePid: sidecar.enginePid }) + "\n");
-if (mode === "exit") {
-  process.exit(0);
-}
 if (mode === "signals") {
+  // Before the pids line: the test sends SIGTERM as soon as it has read it.
   stopOnSignals({
     stop: async () => {
       const report = await sidecar.stop();
       process.stdout.write(JSON.stringify(report) + "\n");
     },
   });
+}
+process.stdout.write(JSON.stringify({ pid: sidecar.pid, enginePid: sidecar.enginePid }) + "\n");
+if (mode === "exit") {
+  process.exit(0);
 }
 setInterval(() => {}, 1 << 30); // keep the event loop alive until told otherwise

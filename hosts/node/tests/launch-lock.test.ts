@@ -12,11 +12,13 @@ import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from "node:c
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
-import { describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 
 import { ExitedBeforeReady, LaunchLock, ReadyTimeout, SidecarProcess, SpawnFailed, BinaryNotFound, defaultLockPath, isLocked, type LockHelper } from "../src/index.js";
-import { PYTHON, QUICK_STOPS, fixture, shellSidecar, tempDir } from "./support.js";
+import { PYTHON, QUICK_STOPS, cleanUp, fixture, shellSidecar, spawnSidecar, start, tempDir } from "./support.js";
 import { REPO } from "./paths.js";
+
+afterEach(cleanUp); // a failed assertion must not leave processes (or keep this file from ending)
 
 const HELPERS: LockHelper[] = ["flock", "perl"];
 
@@ -128,7 +130,7 @@ describe("the launch lock", { skip: process.platform === "win32" ? "the Unix hel
   test("held from spawn until BOOT, not inherited by the child, released by BOOT", async () => {
     const scratch = tempDir();
     const file = path.join(scratch.dir, "launch.lock");
-    const sidecar = await SidecarProcess.spawn({ ...slowBoot(null), launchLock: file });
+    const sidecar = await spawnSidecar({ ...slowBoot(null), launchLock: file });
     assert.equal(await isLocked(file), true, "not held while the stand-in boots");
     if (process.platform === "linux") {
       const fds = readdirSync(`/proc/${sidecar.pid}/fd`).map((fd) => {
@@ -152,13 +154,13 @@ describe("the launch lock", { skip: process.platform === "win32" ? "the Unix hel
     const scratch = tempDir();
     const file = path.join(scratch.dir, "launch.lock");
     const early = shellSidecar(scratch.dir, "early.sh", "echo 'no engine here' >&2\nexit 5");
-    await assert.rejects(SidecarProcess.start({ ...early, launchLock: file }), ExitedBeforeReady);
+    await assert.rejects(start({ ...early, launchLock: file }), ExitedBeforeReady);
     assert.equal(await isLocked(file), false, "held after an exit before BOOT");
     const silent = { ...fixture("garbage_no_ready"), launchLock: file, readyTimeoutMs: 1000, stopTimeouts: QUICK_STOPS };
-    await assert.rejects(SidecarProcess.start(silent), ReadyTimeout);
+    await assert.rejects(start(silent), ReadyTimeout);
     assert.equal(await isLocked(file), false, "held after a READY timeout");
     const badCwd = { ...fixture("slow_boot"), launchLock: file, cwd: path.join(scratch.dir, "no", "such", "dir") };
-    const failed = await SidecarProcess.start(badCwd).catch((err: unknown) => err);
+    const failed = await start(badCwd).catch((err: unknown) => err);
     assert.ok(failed instanceof BinaryNotFound || failed instanceof SpawnFailed, String(failed));
     assert.equal(await isLocked(file), false, "held after a failed spawn");
     scratch.remove();
@@ -169,7 +171,7 @@ describe("the launch lock", { skip: process.platform === "win32" ? "the Unix hel
     const file = path.join(scratch.dir, "launch.lock");
     const holder = await pythonHolder(file);
     try {
-      const sidecar = await SidecarProcess.start({ ...slowBoot(null, 0), launchLock: file, launchLockWaitMs: 300 });
+      const sidecar = await start({ ...slowBoot(null, 0), launchLock: file, launchLockWaitMs: 300 });
       assert.equal(sidecar.launchLock?.held, false);
       assert.match(sidecar.launchLock?.problem ?? "", /still held/);
       assert.equal(((await sidecar.call("system.ping")) as { pong: boolean }).pong, true);
@@ -199,7 +201,7 @@ describe("the launch lock", { skip: process.platform === "win32" ? "the Unix hel
         env: { ...process.env, PYTHONPATH: REPO, SLOW_BOOT_S: "1.0", SLOW_BOOT_TRACE: trace },
         stdio: "inherit",
       });
-      const node = SidecarProcess.start({ ...slowBoot(trace), launchLock: locked ? file : false }).then((s) => s.stop());
+      const node = start({ ...slowBoot(trace), launchLock: locked ? file : false }).then((s) => s.stop());
       const [[code_]] = (await Promise.all([once(python, "exit"), node])) as [[number | null], unknown];
       assert.equal(code_, 0);
       const launches = readTrace(trace);

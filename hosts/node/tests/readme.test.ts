@@ -9,10 +9,12 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 
 import { PACKAGE_DIR, REPO } from "./paths.js";
-import { sidecarCommand, sidecarEnv, tempDir } from "./support.js";
+import { cleanUp, sidecarCommand, sidecarEnv, tempDir } from "./support.js";
+
+afterEach(cleanUp); // a failed assertion must not leave processes (or keep this file from ending)
 
 const SNIPPET = "hosts/node/examples/quickstart.ts";
 

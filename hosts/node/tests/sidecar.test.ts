@@ -9,18 +9,20 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 
 import { CallTimeout, RpcCallError, SidecarExited, SidecarProcess, type UnmatchedAnswer } from "../src/index.js";
-import { eventually, pidAlive, sidecarOptions, tempDir, underTestIsBinary, waitGone } from "./support.js";
+import { cleanUp, eventually, pidAlive, sidecarOptions, start, tempDir, underTestIsBinary, waitGone } from "./support.js";
+
+afterEach(cleanUp); // a failed assertion must not leave processes (or keep this file from ending)
 
 describe("a running sidecar", () => {
-  const scratch = tempDir();
+  const scratch = tempDir("sidecar-node-", false); // shared by the suite: after() removes it
   const logFile = path.join(scratch.dir, "host", "sidecar-host.log");
   let sidecar: SidecarProcess;
 
   before(async () => {
-    sidecar = await SidecarProcess.start(sidecarOptions(path.join(scratch.dir, "data"), { logFile }));
+    sidecar = await SidecarProcess.start(sidecarOptions(path.join(scratch.dir, "data"), { logFile })); // after() stops it
   });
 
   after(async () => {
@@ -142,7 +144,7 @@ describe("jobs: the engine's notifications as typed events", () => {
     mkdirSync(path.join(data, "imports"), { recursive: true, mode: 0o700 });
     const rows = Array.from({ length: 500 }, (_, i) => `${i},region${i % 4},${i * 1.5}`);
     writeFileSync(path.join(data, "imports", "sales.csv"), ["id,region,amount", ...rows].join("\n") + "\n");
-    const sidecar = await SidecarProcess.start(sidecarOptions(data));
+    const sidecar = await start(sidecarOptions(data));
     try {
       const statuses: string[] = [];
       const progress: number[] = [];
@@ -172,7 +174,7 @@ describe("jobs: the engine's notifications as typed events", () => {
 describe("the process ends", () => {
   test("pending calls fail with SidecarExited, naming the status, when the sidecar is killed", async () => {
     const scratch = tempDir();
-    const sidecar = await SidecarProcess.start(sidecarOptions(scratch.dir));
+    const sidecar = await start(sidecarOptions(scratch.dir));
     try {
       const pending = sidecar.call("test.sleep", { seconds: 30 }).catch((err: unknown) => err);
       assert.equal((await sidecar.call("system.ping")).pong, true); // the sleep is in flight
@@ -194,7 +196,7 @@ describe("the process ends", () => {
     const pids: number[] = [];
     try {
       for (let cycle = 0; cycle < 6; cycle += 1) {
-        const sidecar = await SidecarProcess.start(sidecarOptions(scratch.dir));
+        const sidecar = await start(sidecarOptions(scratch.dir));
         assert.equal((await sidecar.call("system.ping")).pong, true, `cycle ${cycle}`);
         const engine = sidecar.enginePid;
         assert.ok(engine !== null);

@@ -8,18 +8,20 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 
 import { SidecarProcess } from "../src/index.js";
-import { PYTHON, QUICK_STOPS, pidAlive, shellSidecar, sidecarOptions, tempDir, waitGone } from "./support.js";
+import { PYTHON, QUICK_STOPS, cleanUp, pidAlive, shellSidecar, sidecarOptions, start, tempDir, waitGone } from "./support.js";
 import { BAD_SIDECARS_DIR } from "./paths.js";
+
+afterEach(cleanUp); // a failed assertion must not leave processes (or keep this file from ending)
 
 const BOOT = "echo BOOT sidecar=sh version=0 protocol=1 pid=$$\necho READY";
 
 describe("the stop ladder", { skip: process.platform === "win32" ? "Unix signals and process groups" : false }, () => {
   test("rung 1: the real sidecar answers system.shutdown and exits with SHUTDOWN reason=normal", async () => {
     const scratch = tempDir();
-    const sidecar = await SidecarProcess.start(sidecarOptions(scratch.dir));
+    const sidecar = await start(sidecarOptions(scratch.dir));
     const report = await sidecar.stop();
     assert.equal(report.step, "shutdown_request");
     assert.deepEqual(report.status, { code: 0, signal: null });
@@ -30,7 +32,7 @@ describe("the stop ladder", { skip: process.platform === "win32" ? "Unix signals
   test("rung 2: a sidecar that never answers system.shutdown exits when its stdin closes", async () => {
     const scratch = tempDir();
     const options = shellSidecar(scratch.dir, "eof.sh", `${BOOT}\ncat >/dev/null\necho SHUTDOWN reason=normal`);
-    const sidecar = await SidecarProcess.start({ ...options, stopTimeouts: QUICK_STOPS });
+    const sidecar = await start({ ...options, stopTimeouts: QUICK_STOPS });
     const report = await sidecar.stop();
     assert.equal(report.step, "stdin_close");
     assert.deepEqual(report.status, { code: 0, signal: null });
@@ -41,7 +43,7 @@ describe("the stop ladder", { skip: process.platform === "win32" ? "Unix signals
   test("rung 3: a sidecar that ignores stdin stops on SIGTERM", async () => {
     const scratch = tempDir();
     const body = `trap 'echo SHUTDOWN reason=signal; exit 0' TERM\n${BOOT}\nwhile :; do sleep 0.05; done`;
-    const sidecar = await SidecarProcess.start({ ...shellSidecar(scratch.dir, "term.sh", body), stopTimeouts: QUICK_STOPS });
+    const sidecar = await start({ ...shellSidecar(scratch.dir, "term.sh", body), stopTimeouts: QUICK_STOPS });
     const report = await sidecar.stop();
     assert.equal(report.step, "sigterm");
     assert.equal(report.shutdownReason, "signal");
@@ -54,7 +56,7 @@ describe("the stop ladder", { skip: process.platform === "win32" ? "Unix signals
     const pidFile = path.join(scratch.dir, "grandchild.pid");
     const hang = path.join(BAD_SIDECARS_DIR, "hang_after_ready.py");
     const body = `sleep 1000 &\necho $! > ${pidFile}\nexec ${PYTHON} ${hang}`;
-    const sidecar = await SidecarProcess.start({ ...shellSidecar(scratch.dir, "hang.sh", body), stopTimeouts: QUICK_STOPS });
+    const sidecar = await start({ ...shellSidecar(scratch.dir, "hang.sh", body), stopTimeouts: QUICK_STOPS });
     const grandchild = Number(readFileSync(pidFile, "utf8").trim());
     assert.ok(pidAlive(grandchild));
     const report = await sidecar.stop();
@@ -68,7 +70,7 @@ describe("the stop ladder", { skip: process.platform === "win32" ? "Unix signals
     const scratch = tempDir();
     const pidFile = path.join(scratch.dir, "grandchild.pid");
     const body = `sleep 1000 </dev/null >/dev/null 2>&1 &\necho $! > ${pidFile}\n${BOOT}\ncat >/dev/null`;
-    const sidecar = await SidecarProcess.start({ ...shellSidecar(scratch.dir, "leave.sh", body), stopTimeouts: QUICK_STOPS });
+    const sidecar = await start({ ...shellSidecar(scratch.dir, "leave.sh", body), stopTimeouts: QUICK_STOPS });
     const grandchild = Number(readFileSync(pidFile, "utf8").trim());
     const report = await sidecar.stop();
     assert.equal(report.step, "stdin_close");
@@ -78,10 +80,10 @@ describe("the stop ladder", { skip: process.platform === "win32" ? "Unix signals
 
   test("stop() twice is one stop; stop() after an exit reports already_exited", async () => {
     const scratch = tempDir();
-    const sidecar = await SidecarProcess.start(sidecarOptions(scratch.dir));
+    const sidecar = await start(sidecarOptions(scratch.dir));
     const [a, b] = await Promise.all([sidecar.stop(), sidecar.stop()]);
     assert.equal(a, b);
-    const crashed = await SidecarProcess.start(sidecarOptions(scratch.dir));
+    const crashed = await start(sidecarOptions(scratch.dir));
     await crashed.killTree();
     await crashed.exited();
     assert.equal((await crashed.stop()).step, "already_exited");

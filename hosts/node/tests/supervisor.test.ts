@@ -6,10 +6,12 @@
  */
 
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 
 import { NotRunning, SidecarExited, Supervisor, type SidecarState, type SupervisorOptions } from "../src/index.js";
-import { fixture, pidAlive, sidecarOptions, tempDir, waitGone } from "./support.js";
+import { cleanUp, fixture, pidAlive, sidecarOptions, supervise, tempDir, waitGone } from "./support.js";
+
+afterEach(cleanUp); // a failed assertion must not leave processes (or keep this file from ending)
 
 /** Record every state; `until(pred)` resolves with the first state (seen or coming) matching it. */
 function recorder(supervisor: Supervisor): { states: SidecarState[]; until: (pred: (s: SidecarState) => boolean, from?: number) => Promise<SidecarState> } {
@@ -37,7 +39,7 @@ const FAST_RESTARTS = { initialBackoffMs: 50, maxBackoffMs: 1000, maxRestarts: 5
 describe("the supervisor", () => {
   test("restarts a SIGKILLed sidecar with backoff: a new pid, the old one gone, notifications from the new one", async () => {
     const scratch = tempDir();
-    const supervisor = Supervisor.start({ sidecar: sidecarOptions(scratch.dir), restart: FAST_RESTARTS });
+    const supervisor = supervise({ sidecar: sidecarOptions(scratch.dir), restart: FAST_RESTARTS });
     const { states, until } = recorder(supervisor);
     try {
       await supervisor.waitReady(30_000);
@@ -74,7 +76,7 @@ describe("the supervisor", () => {
       heartbeat: { intervalMs: 300, missed: 3 },
       restart: FAST_RESTARTS,
     };
-    const supervisor = Supervisor.start(options);
+    const supervisor = supervise(options);
     const { states, until } = recorder(supervisor);
     try {
       await supervisor.waitReady(30_000);
@@ -95,7 +97,7 @@ describe("the supervisor", () => {
   });
 
   test("gives up when the restart budget is spent (delays doubling), restarts on request, stops", async () => {
-    const supervisor = Supervisor.start({ sidecar: fixture("exits_before_ready"), restart: { ...FAST_RESTARTS, maxRestarts: 3 } });
+    const supervisor = supervise({ sidecar: fixture("exits_before_ready"), restart: { ...FAST_RESTARTS, maxRestarts: 3 } });
     const { states, until } = recorder(supervisor);
     const failed = await until((s) => s.state === "failed");
     assert.ok(failed.state === "failed");
@@ -119,7 +121,7 @@ describe("the supervisor", () => {
   });
 
   test("a missing binary fails at once, without restarts", async () => {
-    const supervisor = Supervisor.start({ sidecar: { command: "/nonexistent/sidecar-x86_64-unknown-linux-gnu" } });
+    const supervisor = supervise({ sidecar: { command: "/nonexistent/sidecar-x86_64-unknown-linux-gnu" } });
     const { states, until } = recorder(supervisor);
     const failed = await until((s) => s.state === "failed");
     assert.ok(failed.state === "failed");
@@ -134,7 +136,7 @@ describe("the supervisor", () => {
 
   test("a requested restart stops the old process gracefully and does not spend the budget", async () => {
     const scratch = tempDir();
-    const supervisor = Supervisor.start({ sidecar: sidecarOptions(scratch.dir), restart: FAST_RESTARTS });
+    const supervisor = supervise({ sidecar: sidecarOptions(scratch.dir), restart: FAST_RESTARTS });
     const { states, until } = recorder(supervisor);
     try {
       await supervisor.waitReady(30_000);

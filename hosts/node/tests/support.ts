@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import type { SidecarOptions } from "../src/index.js";
+import { SidecarProcess, Supervisor, type SidecarOptions, type SupervisorOptions } from "../src/index.js";
 import { BAD_SIDECARS_DIR, REPO } from "./paths.js";
 
 /** The repo's Python (the sidecar from source, the Python host for cross-host tests). */
@@ -41,6 +41,14 @@ export function sidecarEnv(extra: Record<string, string> = {}): Record<string, s
   };
 }
 
+/**
+ * The launch lock the process tests take: one file for every Node test file (so their
+ * launches of a onefile binary are serialised like any host's), but not the machine's
+ * shared one, which other suites running on the same machine hold for seconds at a time.
+ * tests/launch-lock.test.ts tests the shared file itself.
+ */
+export const TEST_LAUNCH_LOCK = `/tmp/sidecar-node-tests-${process.getuid?.() ?? 0}.lock`;
+
 /** Options for the sidecar under test with its data dir and the usual test arguments. */
 export function sidecarOptions(dataDir: string, overrides: Partial<SidecarOptions> & { extraArgs?: readonly string[]; heartbeat?: number } = {}): SidecarOptions {
   const [command, ...args] = sidecarCommand();
@@ -50,6 +58,7 @@ export function sidecarOptions(dataDir: string, overrides: Partial<SidecarOption
     args: [...args, "--data-dir", dataDir, "--heartbeat-interval", String(heartbeat), ...extraArgs],
     env: sidecarEnv(),
     readyTimeoutMs: 30_000,
+    launchLock: TEST_LAUNCH_LOCK,
     ...rest,
   };
 }
@@ -59,9 +68,13 @@ export function fixture(name: string): SidecarOptions {
   return { command: PYTHON, args: [path.join(BAD_SIDECARS_DIR, `${name}.py`)], launchLock: false };
 }
 
-/** A fresh temporary folder, removed by the returned function. */
-export function tempDir(prefix = "sidecar-node-"): { dir: string; remove: () => void } {
+/**
+ * A fresh temporary folder, removed by the returned function, and by {@link cleanUp} should
+ * the test fail before that (`tracked: false` for a folder a whole suite shares).
+ */
+export function tempDir(prefix = "sidecar-node-", tracked = true): { dir: string; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (tracked) folders.add(dir);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -122,3 +135,57 @@ export function shellSidecar(dir: string, name: string, body: string): SidecarOp
 
 /** Stop steps short enough for tests that climb the whole ladder. */
 export const QUICK_STOPS = { shutdownRequestMs: 500, stdinCloseMs: 500, sigtermMs: 500, sigkillMs: 2000 } as const;
+
+// ---- cleanup: whatever a failed assertion left running or on disk, ended after each test
+
+const running = new Set<SidecarProcess>();
+const strays = new Set<number>();
+const supervisors = new Set<Supervisor>();
+const folders = new Set<string>();
+
+/** SidecarProcess.start, remembered for {@link cleanUp}. */
+export async function start(options: SidecarOptions): Promise<SidecarProcess> {
+  return track(await SidecarProcess.start(options));
+}
+
+/** SidecarProcess.spawn, remembered for {@link cleanUp}. */
+export async function spawnSidecar(options: SidecarOptions): Promise<SidecarProcess> {
+  return track(await SidecarProcess.spawn(options));
+}
+
+/** Supervisor.start, remembered for {@link cleanUp}. */
+export function supervise(options: SupervisorOptions): Supervisor {
+  return track(Supervisor.start(options));
+}
+
+/** Remember pids (a host program and its sidecar) that {@link cleanUp} SIGKILLs if still alive. */
+export function trackPids(pids: readonly number[]): void {
+  for (const pid of pids) strays.add(pid);
+}
+
+/** Remember a process or supervisor for {@link cleanUp}. */
+export function track<T extends SidecarProcess | Supervisor>(target: T): T {
+  if (target instanceof Supervisor) supervisors.add(target);
+  else running.add(target);
+  return target;
+}
+
+/**
+ * After each test (`afterEach(cleanUp)`): stop the supervisors, kill the process trees and
+ * remove the folders a test left behind when an assertion failed half-way, so one failure
+ * neither leaves processes nor keeps the test file from ending.
+ */
+export async function cleanUp(): Promise<void> {
+  for (const supervisor of supervisors) await supervisor.stop("test cleanup");
+  for (const sidecar of running) {
+    if (sidecar.running || sidecar.treeAlive()) await sidecar.killTree();
+  }
+  for (const pid of strays) {
+    if (pidAlive(pid)) process.kill(pid, "SIGKILL");
+  }
+  supervisors.clear();
+  running.clear();
+  strays.clear();
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  folders.clear();
+}

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 
 import {
   Emitter,
@@ -26,7 +26,9 @@ import {
   type StateName,
 } from "../src/index.js";
 import { newHostKey, paramsWithHostKey } from "../src/process/host-key.js";
-import { tempDir } from "./support.js";
+import { cleanUp, tempDir } from "./support.js";
+
+afterEach(cleanUp); // a failed assertion must not leave processes (or keep this file from ending)
 
 describe("restart policy", () => {
   const policy = { maxRestarts: 3, windowMs: 1000, initialBackoffMs: 100, maxBackoffMs: 700 };

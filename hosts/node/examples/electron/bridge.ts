@@ -4,13 +4,24 @@
  * plain Node stand-ins (Electron cannot be installed on the CI machines).
  *
  * The renderer is untrusted (docs/SECURITY.md): it gets a narrow API (preload.ts), and
- * every call it makes is checked here against an allow-list of methods before it
- * reaches the sidecar. Host-only methods (`files.grant`, `secrets.get`, ...) and
- * `system.shutdown` are refused whatever the list says: the host key never leaves this
- * process; a file the user picked in a native dialog is granted by main, not by the page.
+ * every call it makes is decided here by a {@link MethodPolicy} (the same rules as the
+ * Tauri app's: deny by default, pinned params, privileged methods refused whatever the
+ * list says, the host-only ones `rpc.discover` marks included). The host key never leaves
+ * this process; a file the user picked in a native dialog is granted by main, not by the
+ * page, and granted again after a restart (grants end with the process), in memory only.
  */
 
-import { Supervisor, type SupervisorOptions, RpcCallError, SidecarError, HOST_ONLY_METHODS } from "sidecar-host";
+import {
+  MethodPolicy,
+  RpcCallError,
+  SidecarError,
+  Supervisor,
+  applyPins,
+  explainRefusal,
+  privilegedInDiscovery,
+  type MethodRule,
+  type SupervisorOptions,
+} from "sidecar-host";
 
 /** IPC channels between preload.ts and this file. */
 export const CHANNELS = {
@@ -23,23 +34,26 @@ export const CHANNELS = {
   log: "sidecar:log",
 } as const;
 
-/** The methods (or `namespace.*`) a page may call: a read-and-query console with jobs. */
-export const DEFAULT_ALLOWED_METHODS: readonly string[] = [
-  "system.ping",
-  "system.status",
-  "db.query",
-  "db.tables",
-  "db.describe",
-  "db.export",
-  "jobs.*",
-  "runs.*",
-  "reports.get",
-  "settings.get",
-  "files.grants",
+/**
+ * What a page may call: a read-only query console with ingest jobs. `db.query` is pinned
+ * read-only and `jobs.submit` to ingest (a pipeline.run would run SQL that writes past the pin).
+ */
+export const DEFAULT_ALLOWED_METHODS: readonly MethodRule[] = [
+  { method: "system.ping" },
+  { method: "system.status" },
+  { method: "db.query", params: { allow_write: false } },
+  { method: "db.tables" },
+  { method: "db.describe" },
+  { method: "jobs.submit", params: { type: "ingest" } },
+  { method: "jobs.get" },
+  { method: "jobs.list" },
+  { method: "jobs.cancel" },
+  { method: "jobs.events" },
+  { method: "runs.*" },
+  { method: "reports.get" },
+  { method: "settings.get" },
+  { method: "files.grants" },
 ];
-
-/** Never callable from a page, whatever the allow-list says. */
-const NEVER_FROM_A_PAGE: readonly string[] = [...HOST_ONLY_METHODS, "system.shutdown", "rpc.cancel"];
 
 /** What `ipcMain` offers that the bridge uses. */
 export interface IpcMainLike {
@@ -65,13 +79,8 @@ export interface PageError {
 /** The outcome of a page's call: IPC rejections lose their fields, so errors are values. */
 export type PageResult = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: PageError };
 
-/** Whether `method` is on `allowed` (exact names or `namespace.*`) and not host-only. */
-export function pageMayCall(method: string, allowed: readonly string[] = DEFAULT_ALLOWED_METHODS): boolean {
-  if (NEVER_FROM_A_PAGE.includes(method) || method.startsWith("test.")) return false;
-  return allowed.some((entry) => (entry.endsWith(".*") ? method.startsWith(entry.slice(0, -1)) : entry === method));
-}
-
 function pageError(err: unknown): PageError {
+  if (err instanceof Error && err.name === "UnpinnableParams") return { kind: "forbidden_method", message: err.message, errorKind: "unpinnable_params" };
   if (err instanceof RpcCallError) return { kind: err.kind, message: err.message, code: err.code, errorKind: err.errorKind };
   if (err instanceof SidecarError) return { kind: err.kind, message: err.message };
   return { kind: "error", message: err instanceof Error ? err.message : String(err) };
@@ -90,7 +99,9 @@ export interface BridgeOptions {
   /** Send an event to the window (`win.webContents.send`), if it still exists. */
   readonly send: (channel: string, payload: unknown) => void;
   /** The methods a page may call (default {@link DEFAULT_ALLOWED_METHODS}). */
-  readonly allowedMethods?: readonly string[];
+  readonly allowedMethods?: readonly (MethodRule | string)[];
+  /** Methods a page may never call, even where the allow-list would let it. */
+  readonly deniedMethods?: readonly (MethodRule | string)[];
   /** Show a native open dialog; resolves with the chosen path, or null when cancelled. */
   readonly pickFile?: () => Promise<string | null>;
 }
@@ -105,19 +116,35 @@ export interface Bridge {
 export function startSidecarBridge(options: BridgeOptions): Bridge {
   const supervisor = Supervisor.start(options.supervisor);
   const allowed = options.allowedMethods ?? DEFAULT_ALLOWED_METHODS;
+  const denied = options.deniedMethods ?? [];
+  let policy = new MethodPolicy(allowed, denied);
+  const grants: { path: string; mode: "read" | "write" }[] = [];
+  const onReady = async (): Promise<void> => {
+    // What this engine marks host-only joins the fixed privileged list (an app's own methods too).
+    const discovered = (await supervisor.call("rpc.discover").catch(() => null)) as unknown;
+    policy = new MethodPolicy(allowed, denied, privilegedInDiscovery(discovered));
+    // Grants end with the process: give the new one what the user picked in this session.
+    for (const grant of grants) await supervisor.grant(grant.path, grant.mode).catch(() => {});
+  };
   const offs = [
-    supervisor.events.on("state", (state) => options.send(CHANNELS.state, state)),
+    supervisor.events.on("state", (state) => {
+      if (state.state === "ready") void onReady();
+      options.send(CHANNELS.state, state);
+    }),
     supervisor.events.on("notification", (note) => options.send(CHANNELS.notification, note)),
     supervisor.events.on("log", (line) => options.send(CHANNELS.log, line)),
   ];
   options.ipc.handle(CHANNELS.call, async (_event, call): Promise<PageResult> => {
     if (!isPageCall(call)) return { ok: false, error: { kind: "bad_request", message: "expected {method, params?}" } };
-    if (!pageMayCall(call.method, allowed)) {
-      return { ok: false, error: { kind: "forbidden_method", message: `${call.method} may not be called from the page` } };
+    const decision = policy.decide(call.method);
+    if (!decision.ok) {
+      supervisor.log.host(0, `refused ${JSON.stringify(call.method)} from the page (${decision.refusal})`);
+      return { ok: false, error: { kind: "forbidden_method", message: explainRefusal(decision.refusal, call.method), errorKind: decision.refusal } };
     }
     const timeout = typeof call.timeoutMs === "number" ? { timeoutMs: Math.min(call.timeoutMs, 600_000) } : {};
     try {
-      return { ok: true, result: JSON.parse(await supervisor.callRaw(call.method, call.params, timeout)) as unknown };
+      const params = applyPins(decision.permit, call.params);
+      return { ok: true, result: JSON.parse(await supervisor.callRaw(call.method, params, timeout)) as unknown };
     } catch (err) {
       return { ok: false, error: pageError(err) };
     }
@@ -138,8 +165,11 @@ export function startSidecarBridge(options: BridgeOptions): Bridge {
     // The page asks; main shows the dialog and grants what the user chose, with the host key.
     const picked = options.pickFile === undefined ? null : await options.pickFile();
     if (picked === null) return { ok: true, result: null };
+    const grant = { path: picked, mode: mode === "write" ? ("write" as const) : ("read" as const) };
     try {
-      return { ok: true, result: await supervisor.grant(picked, mode === "write" ? "write" : "read") };
+      const record = await supervisor.grant(grant.path, grant.mode);
+      grants.push(grant);
+      return { ok: true, result: record };
     } catch (err) {
       return { ok: false, error: pageError(err) };
     }

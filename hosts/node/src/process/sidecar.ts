@@ -117,6 +117,9 @@ const LADDER: readonly Rung[] = [
   { step: "sigkill", action: process.platform === "win32" ? "taskkill /T /F" : "SIGKILL of the process group" },
 ];
 
+/** What stands in for the host key wherever it is scrubbed. */
+const HOST_KEY_MASK = Buffer.from("***");
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -158,6 +161,7 @@ export class SidecarProcess {
   exitStatus: ExitStatus | null = null;
 
   readonly #hostKey: string | null;
+  readonly #hostKeyBytes: Buffer | null;
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #tree: ProcessTree;
   readonly #options: SidecarOptions;
@@ -193,6 +197,7 @@ export class SidecarProcess {
     this.#stopTimeouts = { ...DEFAULT_STOP_TIMEOUTS, ...options.stopTimeouts };
     this.launchLock = lock;
     this.#hostKey = hostKey;
+    this.#hostKeyBytes = hostKey === null ? null : Buffer.from(hostKey, "ascii");
     this.log = log;
     this.spawnedAt = spawnedAt;
     this.#tree = new ProcessTree(this.pid);
@@ -600,7 +605,7 @@ export class SidecarProcess {
     const splitter = new LineSplitter(this.#options.maxLineBytes ?? MAX_STDOUT_LINE_BYTES);
     const stdout = this.#child.stdout;
     stdout.on("data", (chunk: Buffer) => {
-      for (const line of splitter.feed(chunk)) this.#onLine(line);
+      for (const line of splitter.feed(chunk)) this.#onLine(isOversize(line) ? line : this.#scrub(line));
     });
     return new Promise((resolve) => {
       stdout.once("close", () => {
@@ -617,7 +622,7 @@ export class SidecarProcess {
   #readStderr(): void {
     const splitter = new LineSplitter(MAX_STDERR_LINE_BYTES);
     const keep = (line: SplitLine): void => {
-      const text = isOversize(line) ? `(a stderr line of ${line.size} bytes, not kept)` : line.toString("utf8");
+      const text = isOversize(line) ? `(a stderr line of ${line.size} bytes, not kept)` : this.#scrub(line).toString("utf8");
       this.#stderr.push(text);
       this.log.write("stderr", this.pid, text);
     };
@@ -642,6 +647,24 @@ export class SidecarProcess {
     this.#failPending();
     this.events.emit("exit", status);
     return status;
+  }
+
+  /**
+   * `line` with the host key replaced by `***`, should the sidecar ever print it: whatever
+   * this class passes on (results, errors, notifications, logs, violations) comes from
+   * scrubbed lines, so a sidecar bug cannot hand the key to a page (the Rust host does the same).
+   */
+  #scrub(line: Buffer): Buffer {
+    const key = this.#hostKeyBytes;
+    if (key === null || line.indexOf(key) < 0) return line;
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let at = line.indexOf(key); at >= 0; at = line.indexOf(key, from)) {
+      parts.push(line.subarray(from, at), HOST_KEY_MASK);
+      from = at + key.length;
+    }
+    parts.push(line.subarray(from));
+    return Buffer.concat(parts);
   }
 
   #onLine(line: SplitLine): void {
