@@ -3,6 +3,7 @@
  * defaults, the same numbers as the Rust crate (`process/mod.rs`) and the Python client.
  */
 
+import { HOST_KEY_ENV } from "./host-key.js";
 import type { LockHelper } from "./launch-lock.js";
 
 /** Wait this long for READY after spawning (a cold onefile start takes seconds). */
@@ -96,4 +97,18 @@ export interface SidecarOptions {
    * no `exit` hook on a signal it does not handle: see `stopOnSignals` (host-exit.ts).
    */
   readonly stopOnHostExit?: boolean;
+}
+
+/** The environment the sidecar starts with: this process's (unless `cleanEnv`), the options', the host key. */
+export function childEnv(options: SidecarOptions, hostKey: string | null): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = options.cleanEnv === true ? {} : { ...process.env };
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  if (options.appDataDir !== undefined) env["APP_DATA_DIR"] = options.appDataDir;
+  if (options.logDir !== undefined) env["LOG_DIR"] = options.logDir;
+  if (hostKey !== null) env[HOST_KEY_ENV] = hostKey;
+  else delete env[HOST_KEY_ENV]; // never pass on a key this process was itself started with
+  return env;
 }

@@ -22,3 +22,24 @@ export function newHostKey(): string {
 export function paramsWithHostKey(params: object | undefined, key: string): Record<string, unknown> {
   return { ...(params ?? {}), host_key: key };
 }
+
+/** What stands in for the key wherever it is scrubbed. */
+export const HOST_KEY_MASK = "***";
+const MASK = Buffer.from(HOST_KEY_MASK);
+
+/**
+ * `line` with every occurrence of `key` replaced by {@link HOST_KEY_MASK}: the host scrubs
+ * each line the sidecar prints before anything else sees it, so even a sidecar bug that
+ * echoed the key could not hand it to a page (the Rust host does the same).
+ */
+export function scrubHostKey(line: Buffer, key: Buffer | null): Buffer {
+  if (key === null || key.length === 0 || line.indexOf(key) < 0) return line;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = line.indexOf(key); at >= 0; at = line.indexOf(key, from)) {
+    parts.push(line.subarray(from, at), MASK);
+    from = at + key.length;
+  }
+  parts.push(line.subarray(from));
+  return Buffer.concat(parts);
+}

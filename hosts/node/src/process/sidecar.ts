@@ -9,23 +9,20 @@
  *
  * The process is a thin I/O shell around the sans-IO core (src/protocol/): stdout bytes
  * go through a {@link LineSplitter} into a {@link StdoutSession}, whose events this class
- * acts on; requests are numbered by a {@link CallTable}. Every pending call fails with
+ * acts on; calls wait in {@link PendingCalls}. Every pending call fails with
  * {@link SidecarExited} when the process exits; a call that times out sends `rpc.cancel`.
- *
- * Stop ladder (each rung only if the ones before did not end the process, each bounded
- * by its timeout in {@link StopTimeouts}): `system.shutdown` -> close stdin -> SIGTERM
- * (Unix) -> SIGKILL of the process group (Windows: `taskkill /T /F`); then a sweep of
- * the group, so no grandchild outlives a stop.
+ * Stopping is the ladder in stop.ts; the tree per platform is tree.ts.
  */
 
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 
 import type { CallArgs, CallOptions, HostOnlyMethod, HostParamsOf, NotificationParamsOf, ResultOf, SidecarNotification } from "../methods.js";
 import type { GrantRecord } from "../generated/methods.js";
-import { LineSplitter, isOversize, type SplitLine } from "../protocol/framing.js";
+import { isOversize, type SplitLine } from "../protocol/framing.js";
 import type { ErrorReply, Response } from "../protocol/jsonrpc.js";
 import type { LifecycleLine } from "../protocol/lifecycle.js";
 import { CallTable, StdoutSession, showLine, type StdoutEvent, type ViolationKind } from "../protocol/session.js";
+import { PendingCalls } from "./calls.js";
 import {
   CALL_TIMEOUT_MS,
   DEFAULT_STOP_TIMEOUTS,
@@ -37,38 +34,21 @@ import {
   PIPE_DRAIN_TIMEOUT_MS,
   READY_TIMEOUT_MS,
   STDERR_TAIL_LINES,
+  childEnv,
   type SidecarOptions,
   type StopTimeouts,
 } from "./config.js";
 import { Emitter } from "./emitter.js";
-import {
-  BinaryNotFound,
-  CallTimeout,
-  ExitedBeforeReady,
-  ReadyTimeout,
-  RpcCallError,
-  SidecarExited,
-  SpawnFailed,
-  describeStatus,
-  type ExitStatus,
-} from "./errors.js";
+import { BinaryNotFound, ExitedBeforeReady, ReadyTimeout, SidecarExited, SpawnFailed, describeStatus, type ExitStatus } from "./errors.js";
 import { checkExecutable } from "./executable.js";
-import { HOST_KEY_ENV, newHostKey, paramsWithHostKey } from "./host-key.js";
+import { newHostKey, paramsWithHostKey, scrubHostKey } from "./host-key.js";
 import { LaunchLock, defaultLockPath } from "./launch-lock.js";
 import { HostLog, StderrRing } from "./log.js";
+import { readLines } from "./readers.js";
+import { climbLadder, type StopReport } from "./stop.js";
 import { ProcessTree, treeSpawnOptions } from "./tree.js";
 
-/** Which stop step ended the process. */
-export type StopStep = "already_exited" | "shutdown_request" | "stdin_close" | "sigterm" | "sigkill";
-
-/** How a stop went. step: the one that ended it. status: the exit status (null if never reaped). */
-export interface StopReport {
-  readonly step: StopStep;
-  readonly status: ExitStatus | null;
-  /** The reason on its SHUTDOWN line, if it printed one. */
-  readonly shutdownReason: string | null;
-  readonly elapsedMs: number;
-}
+export type { StopReport, StopStep } from "./stop.js";
 
 /** Something on stdout that breaks the contract (kind as in {@link ViolationKind}). */
 export interface ProtocolViolation {
@@ -97,45 +77,8 @@ export type SidecarEvents = {
   exit: [ExitStatus | null];
 };
 
-interface Pending {
-  readonly method: string;
-  readonly resolve: (raw: string) => void;
-  readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-interface Rung {
-  readonly step: Exclude<StopStep, "already_exited">;
-  readonly action: string;
-}
-
-/** The stop ladder, gentlest rung first. */
-const LADDER: readonly Rung[] = [
-  { step: "shutdown_request", action: "system.shutdown" },
-  { step: "stdin_close", action: "closing stdin" },
-  { step: "sigterm", action: process.platform === "win32" ? "waiting (no SIGTERM on Windows)" : "SIGTERM" },
-  { step: "sigkill", action: process.platform === "win32" ? "taskkill /T /F" : "SIGKILL of the process group" },
-];
-
-/** What stands in for the host key wherever it is scrubbed. */
-const HOST_KEY_MASK = Buffer.from("***");
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** The environment the sidecar starts with. */
-function childEnv(options: SidecarOptions, hostKey: string | null): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = options.cleanEnv === true ? {} : { ...process.env };
-  for (const [key, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  if (options.appDataDir !== undefined) env["APP_DATA_DIR"] = options.appDataDir;
-  if (options.logDir !== undefined) env["LOG_DIR"] = options.logDir;
-  if (hostKey !== null) env[HOST_KEY_ENV] = hostKey;
-  else delete env[HOST_KEY_ENV]; // never pass on a key this process was itself started with
-  return env;
 }
 
 /** One running sidecar process. Create it with {@link SidecarProcess.start} or {@link SidecarProcess.spawn}. */
@@ -167,8 +110,7 @@ export class SidecarProcess {
   readonly #options: SidecarOptions;
   readonly #stopTimeouts: StopTimeouts;
   readonly #session = new StdoutSession();
-  readonly #calls = new CallTable();
-  readonly #pending = new Map<number, Pending>();
+  readonly #calls = new PendingCalls();
   readonly #stderr: StderrRing;
   #lastHeartbeat: { seq: number; at: number } | null = null;
   #running = true;
@@ -401,29 +343,18 @@ export class SidecarProcess {
    */
   callRaw(method: string, params?: unknown, options: CallOptions = {}): Promise<string> {
     if (!this.#running || this.#stdinBroken) {
-      return Promise.reject(new SidecarExited(method, this.exitStatus, this.stderrTail(ERROR_STDERR_TAIL_LINES)));
+      return Promise.reject(this.#exitedError(method));
     }
-    let started: { id: number; frame: string };
+    const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs ?? CALL_TIMEOUT_MS;
+    let call: ReturnType<PendingCalls["start"]>;
     try {
-      started = this.#calls.start(method, params);
+      // As every host does on a timeout: tell the sidecar to stop the work too.
+      call = this.#calls.start(method, params, timeoutMs, (id) => void this.#write(CallTable.cancelFrame(id)).catch(() => {}));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new TypeError(String(err))); // params that are not JSON
     }
-    const { id, frame } = started;
-    const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs ?? CALL_TIMEOUT_MS;
-    return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#finish(id);
-        reject(new CallTimeout(method, timeoutMs));
-        // As every host does: tell the sidecar to stop the work too.
-        this.#write(CallTable.cancelFrame(id)).catch(() => {});
-      }, timeoutMs);
-      this.#pending.set(id, { method, resolve, reject, timer });
-      this.#write(frame).catch(() => {
-        const pending = this.#finish(id);
-        pending?.reject(new SidecarExited(method, this.exitStatus, this.stderrTail(ERROR_STDERR_TAIL_LINES)));
-      });
-    });
+    this.#write(call.frame).catch(() => this.#calls.fail(call.id, (m) => this.#exitedError(m)));
+    return call.answer;
   }
 
   /**
@@ -471,28 +402,15 @@ export class SidecarProcess {
   #write(data: string | Uint8Array): Promise<void> {
     const stdin = this.#child.stdin;
     if (!this.#running || this.#stdinBroken || stdin.destroyed || stdin.writableEnded) {
-      return Promise.reject(new SidecarExited("write", this.exitStatus, this.stderrTail(ERROR_STDERR_TAIL_LINES)));
+      return Promise.reject(this.#exitedError("write"));
     }
     return new Promise((resolve, reject) => {
       stdin.write(data, (err) => (err ? reject(err) : resolve()));
     });
   }
 
-  #finish(id: number): Pending | undefined {
-    this.#calls.finish(id);
-    const pending = this.#pending.get(id);
-    if (pending !== undefined) {
-      clearTimeout(pending.timer);
-      this.#pending.delete(id);
-    }
-    return pending;
-  }
-
-  #failPending(): void {
-    for (const id of [...this.#pending.keys()]) {
-      const pending = this.#finish(id);
-      pending?.reject(new SidecarExited(pending.method, this.exitStatus, this.stderrTail(ERROR_STDERR_TAIL_LINES)));
-    }
+  #exitedError(method: string): SidecarExited {
+    return new SidecarExited(method, this.exitStatus, this.stderrTail(ERROR_STDERR_TAIL_LINES));
   }
 
   // ------------------------------------------------------------------ stopping
@@ -502,7 +420,7 @@ export class SidecarProcess {
    * outcome go to the log. Calling it again returns the same stop.
    */
   stop(timeouts: Partial<StopTimeouts> = {}): Promise<StopReport> {
-    this.#stopping ??= this.#climb("shutdown_request", { ...this.#stopTimeouts, ...timeouts }).then((report) => {
+    this.#stopping ??= climbLadder(this, this.#tree, "shutdown_request", { ...this.#stopTimeouts, ...timeouts }).then((report) => {
       this.log.host(
         this.pid,
         `stopped by step ${report.step} in ${report.elapsedMs} ms: ${describeStatus(report.status)}, SHUTDOWN reason ${report.shutdownReason ?? "(none)"}`,
@@ -514,7 +432,7 @@ export class SidecarProcess {
 
   /** Stop a process that cannot answer (hung, or never ready): SIGTERM, then SIGKILL of the group. */
   terminate(timeouts: Partial<StopTimeouts> = {}): Promise<StopReport> {
-    this.#stopping ??= this.#climb("sigterm", { ...this.#stopTimeouts, ...timeouts });
+    this.#stopping ??= climbLadder(this, this.#tree, "sigterm", { ...this.#stopTimeouts, ...timeouts });
     return this.#stopping;
   }
 
@@ -538,52 +456,6 @@ export class SidecarProcess {
     if (this.#running) this.#child.kill(sig);
   }
 
-  async #climb(first: StopStep, limits: StopTimeouts): Promise<StopReport> {
-    const started = performance.now();
-    let step: StopStep = "already_exited";
-    if (this.#running) {
-      let previous: Rung | null = null;
-      for (const rung of LADDER.slice(LADDER.findIndex((r) => r.step === first))) {
-        step = rung.step;
-        this.log.host(this.pid, previous === null ? `stop: ${rung.action}` : `stop: no exit after ${previous.action}; ${rung.action}`);
-        const limit = await this.#takeStep(rung.step, limits);
-        if (await this.waitExit(limit)) break;
-        previous = rung;
-      }
-    }
-    this.closeStdin();
-    if (this.#tree.alive() === true) {
-      this.log.host(this.pid, "stop: the leader is gone but its process group is not; SIGKILL of the group");
-      await this.#tree.kill();
-    }
-    return {
-      step,
-      status: this.exitStatus,
-      shutdownReason: this.shutdownReason,
-      elapsedMs: Math.round(performance.now() - started),
-    };
-  }
-
-  async #takeStep(step: StopStep, limits: StopTimeouts): Promise<number> {
-    switch (step) {
-      case "already_exited":
-        return 0;
-      case "shutdown_request":
-        // Its answer bounds the wait as much as the exit after it does.
-        await this.callRaw("system.shutdown", undefined, { timeoutMs: limits.shutdownRequestMs }).catch(() => {});
-        return limits.shutdownRequestMs;
-      case "stdin_close":
-        this.closeStdin();
-        return limits.stdinCloseMs;
-      case "sigterm":
-        this.#tree.terminate(); // Unix: SIGTERM to the leader; Windows: nothing to send, the step only waits
-        return limits.sigtermMs;
-      case "sigkill":
-        await this.#tree.kill();
-        return limits.sigkillMs;
-    }
-  }
-
   /** The host process is exiting: ask the sidecar to stop by itself (synchronous, graceful). */
   #onHostExit(): void {
     if (!this.#running) return;
@@ -601,34 +473,24 @@ export class SidecarProcess {
 
   // ------------------------------------------------------------------ readers
 
-  #readStdout(): Promise<void> {
-    const splitter = new LineSplitter(this.#options.maxLineBytes ?? MAX_STDOUT_LINE_BYTES);
-    const stdout = this.#child.stdout;
-    stdout.on("data", (chunk: Buffer) => {
-      for (const line of splitter.feed(chunk)) this.#onLine(isOversize(line) ? line : this.#scrub(line));
-    });
-    return new Promise((resolve) => {
-      stdout.once("close", () => {
-        const last = splitter.finish();
-        if (last !== null) {
-          const shown = isOversize(last) ? `${last.size} bytes` : showLine(last);
-          this.#violation("non_protocol_line", `(unterminated last line) ${shown}`);
-        }
-        resolve();
-      });
-    });
+  async #readStdout(): Promise<void> {
+    const key = this.#hostKeyBytes;
+    const last = await readLines(this.#child.stdout, this.#options.maxLineBytes ?? MAX_STDOUT_LINE_BYTES, (line) =>
+      this.#onLine(isOversize(line) ? line : scrubHostKey(line, key)),
+    );
+    if (last !== null) {
+      const shown = isOversize(last) ? `${last.size} bytes` : showLine(scrubHostKey(last, key));
+      this.#violation("non_protocol_line", `(unterminated last line) ${shown}`);
+    }
   }
 
   #readStderr(): void {
-    const splitter = new LineSplitter(MAX_STDERR_LINE_BYTES);
     const keep = (line: SplitLine): void => {
-      const text = isOversize(line) ? `(a stderr line of ${line.size} bytes, not kept)` : this.#scrub(line).toString("utf8");
+      const text = isOversize(line) ? `(a stderr line of ${line.size} bytes, not kept)` : scrubHostKey(line, this.#hostKeyBytes).toString("utf8");
       this.#stderr.push(text);
       this.log.write("stderr", this.pid, text);
     };
-    this.#child.stderr.on("data", (chunk: Buffer) => splitter.feed(chunk).forEach(keep));
-    this.#child.stderr.once("close", () => {
-      const last = splitter.finish();
+    void readLines(this.#child.stderr, MAX_STDERR_LINE_BYTES, keep).then((last) => {
       if (last !== null) keep(last);
     });
   }
@@ -644,27 +506,9 @@ export class SidecarProcess {
     // Read every line it printed first, bounded: a grandchild may keep the pipe open.
     await Promise.race([this.#stdoutClosed, delay(PIPE_DRAIN_TIMEOUT_MS)]);
     this.log.host(this.pid, `exited (${describeStatus(status)}), SHUTDOWN reason ${this.shutdownReason ?? "(none)"}`);
-    this.#failPending();
+    this.#calls.failAll((method) => this.#exitedError(method));
     this.events.emit("exit", status);
     return status;
-  }
-
-  /**
-   * `line` with the host key replaced by `***`, should the sidecar ever print it: whatever
-   * this class passes on (results, errors, notifications, logs, violations) comes from
-   * scrubbed lines, so a sidecar bug cannot hand the key to a page (the Rust host does the same).
-   */
-  #scrub(line: Buffer): Buffer {
-    const key = this.#hostKeyBytes;
-    if (key === null || line.indexOf(key) < 0) return line;
-    const parts: Buffer[] = [];
-    let from = 0;
-    for (let at = line.indexOf(key); at >= 0; at = line.indexOf(key, from)) {
-      parts.push(line.subarray(from, at), HOST_KEY_MASK);
-      from = at + key.length;
-    }
-    parts.push(line.subarray(from));
-    return Buffer.concat(parts);
   }
 
   #onLine(line: SplitLine): void {
@@ -709,17 +553,9 @@ export class SidecarProcess {
   }
 
   #onAnswer(message: Response | ErrorReply): void {
-    const id = this.#calls.match(message);
-    const pending = id === null ? undefined : this.#finish(id);
-    if (pending === undefined) {
-      const value = JSON.parse(
-        message.type === "response" ? `{"id":${message.id},"result":${message.result}}` : JSON.stringify({ id: JSON.parse(message.id) as unknown, error: message.error }),
-      ) as unknown;
-      this.events.emit("unmatched", { message, value });
-      return;
-    }
-    if (message.type === "response") pending.resolve(message.result);
-    else pending.reject(new RpcCallError(pending.method, message.error));
+    if (this.#calls.answer(message)) return;
+    const text = message.type === "response" ? `{"id":${message.id},"result":${message.result}}` : JSON.stringify({ id: JSON.parse(message.id) as unknown, error: message.error });
+    this.events.emit("unmatched", { message, value: JSON.parse(text) as unknown });
   }
 
   #violation(kind: ViolationKind, line: string): void {
