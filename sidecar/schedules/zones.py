@@ -59,6 +59,9 @@ def system_zone_name() -> str:
             # tzlocal warns (and guesses) when TZ and the system files disagree: the guess is
             # checked below, and the warning would only reach stderr unstructured.
             warnings.simplefilter("ignore")
+            # tzlocal caches the zone for the life of the process; a desktop's zone changes
+            # when its user travels, and a new schedule should get the zone of the day.
+            tzlocal.reload_localzone()
             name = tzlocal.get_localzone_name()
     except (OSError, LookupError, ValueError) as exc:
         log.warning("system time zone unknown; using UTC", extra={"ctx": {"error": str(exc)}})
