@@ -84,7 +84,12 @@ def test_overlap_queue_waits_once_then_skips() -> None:
 def test_a_waiting_firing_goes_once_the_previous_job_ended() -> None:
     held = Waiting(10 * S, 10 * S, 1, "submitted", None)
     alone = plan(slot(cursor=20 * S, overlap="queue", waiting=held), 15 * S, None)
-    assert alone is not None and (alone.action, alone.due_ms, alone.count, alone.cursor_ms) == ("fire", 10 * S, 1, 20 * S)
+    assert alone is not None and (alone.action, alone.due_ms, alone.count, alone.cursor_ms) == (
+        "fire",
+        10 * S,
+        1,
+        20 * S,
+    )
     assert alone.waiting is None
     merged = plan(slot(cursor=20 * S, overlap="queue", waiting=held), 25 * S, None)
     assert merged is not None and (merged.action, merged.first_ms, merged.due_ms, merged.count) == (

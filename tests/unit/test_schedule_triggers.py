@@ -8,6 +8,7 @@ the tzdata package where there is none).
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -235,7 +236,7 @@ def test_dst_overlap_wildcard_hour_times_are_due_in_both_passes(zone: str, first
     """``*/30 * * * *`` across the repeated hour: every real half hour, the wall times twice."""
     trigger = cron("*/30 * * * *", zone)
     times = upcoming(trigger, iso(ms(first_pass_utc) - 60_000), 5)
-    gaps = {ms(b) - ms(a) for a, b in zip(times, times[1:], strict=False)}
+    gaps = {ms(b) - ms(a) for a, b in itertools.pairwise(times)}
     assert gaps == {30 * 60_000}
     walls = [datetime.fromtimestamp(ms(t) / 1000, trigger.zone).strftime("%H:%M") for t in times]
     assert walls[:4] == walls[:2] * 2  # e.g. 02:00 02:30 02:00 02:30 (then 03:00)
