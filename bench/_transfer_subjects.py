@@ -66,7 +66,6 @@ def start_subjects(
     python: Path,
     rows: int,
     page_size: int,
-    exports: Path,
     variants: list[str],
 ) -> tuple[list[Route], dict[str, Any], dict[str, str]]:
     """Start every subject that can run here (warmed), and the routes through them."""
@@ -78,7 +77,8 @@ def start_subjects(
         if variant not in variants:
             skipped[variant] = "left out (--sidecars)"
             continue
-        command = sidecar_command(variant, sidecar_data_dir(work, variant, database), env, python)
+        data_dir = sidecar_data_dir(work, variant, database)
+        command = sidecar_command(variant, data_dir, env, python)
         if command is None:
             skipped[variant] = f"not built ({binary_path(variant)} is missing)"
             continue
@@ -100,7 +100,8 @@ def start_subjects(
                 f"export/{variant}",
                 f"db.export Parquet by path, sidecar {variant}",
                 peer.pid,
-                lambda r, p=peer, v=variant: export_parquet(p, rows, exports / f"{v}-{r}.parquet"),
+                # Inside the sidecar's own exports/ folder: the only place it writes without a grant.
+                lambda r, p=peer, v=variant, d=data_dir: export_parquet(p, rows, d / "exports" / f"{v}-{r}.parquet"),
             )
         )
     http = stack.enter_context(fastapi_peer(fastapi_database(work, "fastapi", database), env, python))

@@ -101,8 +101,10 @@ def main() -> int:
         ping = ping_under_jobs(ping_command, levels, samples, warmup, pipelined)
         print("generating CSV files", flush=True)
         skipped: dict[str, str] = {}
-        files = generate_csvs(work / "csv", targets, skipped)
-        warmup_file = work / "csv" / "warmup.csv"
+        # In the ingest sidecar's imports/ folder: the files it may read without a grant.
+        imports = work / "data-ingest" / "imports"
+        files = generate_csvs(imports, targets, skipped)
+        warmup_file = imports / "warmup.csv"
         import duckdb
 
         with duckdb.connect() as con:

@@ -93,12 +93,8 @@ def main() -> int:
     try:
         database = work / "bench.duckdb"
         create_database(database, rows)
-        exports = work / "exports"
-        exports.mkdir()
         with ExitStack() as stack:
-            routes, peers, skipped = start_subjects(
-                stack, work, database, args.python, rows, page_size, exports, variants
-            )
+            routes, peers, skipped = start_subjects(stack, work, database, args.python, rows, page_size, variants)
             rss_before = {r.name: tree_rss_bytes(r.pid) for r in routes}
             runs: dict[str, list[Transfer]] = {r.name: [] for r in routes}
             for repeat in range(repeats):

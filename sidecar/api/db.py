@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import anyio.to_thread
 
 from sidecar.api.context import Ctx
 from sidecar.common.errors import ErrorCode, RpcError
@@ -87,13 +88,15 @@ def register_db_methods(registry: Registry) -> None:
     async def db_export(ctx: Ctx, params: ExportParams) -> ExportResult:
         """Write a SELECT's rows to a Parquet, CSV or JSON file and return its path, size and row count."""
         engine = await ctx.app.engine.started()
-        from sidecar.database.export import resolve_target, write_export
+        from sidecar.database.export import default_name, write_export
+        from sidecar.files.staging import export_scratch, export_target
 
-        target = resolve_target(engine.paths.data_dir, params.format, params.path)
+        target = await anyio.to_thread.run_sync(export_target, engine.files, params.path, default_name(params.format))
         started = time.monotonic()
 
         async def work(handle: QueryHandle) -> Any:
-            return await handle.run(write_export, params.sql, params.params, params.format, target)
+            async with export_scratch(engine.files, target) as scratch:
+                return await handle.run(write_export, params.sql, params.params, params.format, target, scratch)
 
         written = await _bounded("db.export", params.timeout_ms, lambda: engine.database.using(work))
         return ExportResult(

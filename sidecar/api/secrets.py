@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from sidecar.api.context import Ctx
+from sidecar.api.host_only import require_host_key
 from sidecar.rpc.registry import Registry
 from sidecar.secrets.store import (
     SecretDeleteResult,
+    SecretGetParams,
     SecretGetResult,
     SecretListResult,
     SecretNameParams,
@@ -24,9 +26,14 @@ def register_secrets_methods(registry: Registry) -> None:
         created = await engine.secrets.set(params.name, params.value)
         return SecretSetResult(name=params.name, created=created)
 
-    @registry.method("secrets.get")
-    async def secrets_get(ctx: Ctx, params: SecretNameParams) -> SecretGetResult:
-        """Read a secret's value from the OS keychain."""
+    @registry.method("secrets.get", host_only=True)
+    async def secrets_get(ctx: Ctx, params: SecretGetParams) -> SecretGetResult:
+        """Read a secret's value from the OS keychain (host-only: a value never goes to a webview).
+
+        The engine itself resolves secrets by name where it needs them (ingest's source_secret,
+        a pipeline's {{secret.NAME}}); this method is for the host's own code.
+        """
+        require_host_key(ctx, "secrets.get", params.host_key)
         engine = await ctx.app.engine.started()
         return SecretGetResult(name=params.name, value=await engine.secrets.get(params.name))
 

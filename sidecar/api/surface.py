@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sidecar.api.db import register_db_methods
+from sidecar.api.files import register_files_methods
 from sidecar.api.jobs import register_jobs_methods
 from sidecar.api.runs import register_runs_methods
 from sidecar.api.schedules import register_schedules_methods
@@ -23,6 +24,7 @@ def build_registry(*, test_methods: bool = False) -> Registry:
     register_rpc_methods(registry)
     register_system_methods(registry)
     register_db_methods(registry)
+    register_files_methods(registry)
     register_jobs_methods(registry)
     register_runs_methods(registry)
     register_schedules_methods(registry)

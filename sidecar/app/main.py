@@ -16,7 +16,7 @@ from sidecar._version import PROTOCOL_VERSION, SIDECAR_NAME, __version__
 from sidecar.daemon import exit_codes
 from sidecar.daemon.args import parse_config
 from sidecar.daemon.config import Config
-from sidecar.daemon.paths import DataDirError, DataPaths, ensure_dir, resolve_paths
+from sidecar.daemon.paths import PRIVATE_UMASK, DataDirError, DataPaths, ensure_dir, resolve_paths, shared_folders
 
 if TYPE_CHECKING:
     from sidecar.transport.stdio import ProtocolFds
@@ -37,6 +37,10 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
     from sidecar.daemon.instance_lock import DataDirLocked, InstanceLock
     from sidecar.daemon.logs import stderr_line
 
+    if os.name == "posix":
+        # Everything the process creates (folders, databases, logs, the lock, temporary and exported
+        # files) is the user's alone. On Windows files inherit the user profile's ACLs instead.
+        os.umask(PRIVATE_UMASK)
     paths = resolve_paths(config.app_name, config.data_dir)
     try:
         ensure_dir(paths.data_dir)
@@ -61,6 +65,9 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
         lock.release()
         stderr_line("error", f"data dir unusable: {exc}", exit_status=exit_codes.DATA_DIR_UNUSABLE)
         return exit_codes.DATA_DIR_UNUSABLE
+    for folder in shared_folders(paths):
+        # A folder the host made before us: left as it is (it may be shared on purpose), but said.
+        stderr_line("warning", "folder is open to other users (mode allows group/other access)", path=str(folder))
 
     from sidecar.protocol.lifecycle import format_lifecycle
     from sidecar.transport.stdio import claim_stdio, restore_blocking

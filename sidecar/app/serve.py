@@ -92,7 +92,7 @@ async def serve(
     async def notify(method: str, params: Any) -> None:
         await dispatcher.notify(method, params)  # bound below, before anything can notify
 
-    engine = Engine(paths, config.app_name, __version__, notify)
+    engine = Engine(paths, config.app_name, __version__, notify, network=config.allow_network)
     life.hooks.append(engine.close)  # closes whatever part of the engine has started, if any
     state = SidecarState(config=config, paths=paths, lifecycle=life, parent_watch=watch, engine=engine)
     dispatcher = Dispatcher(registry, outbox, state, max_inflight=config.max_inflight, translate_error=translate_error)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import MutableMapping, Sequence
 
 from sidecar._version import PROTOCOL_VERSION, SIDECAR_NAME, __version__
 from sidecar.daemon.config import DEFAULT_DRAIN_S, DEFAULT_HEARTBEAT_S, DEFAULT_MAX_INFLIGHT, Config
@@ -83,7 +84,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="requests handled at once before reading pauses (default %(default)s)",
     )
+    parser.add_argument(
+        "--allow-network",
+        action="store_true",
+        default=env.get("SIDECAR_ALLOW_NETWORK") == "1",
+        help="let ingest fetch http(s):// sources (default off; env SIDECAR_ALLOW_NETWORK=1)",
+    )
     return parser
+
+
+#: The environment variable a host puts its per-launch key in (docs/SECURITY.md).
+HOST_KEY_ENV = "SIDECAR_HOST_KEY"
+#: Shorter keys are refused: the key is all that stands between a page and the host-only methods.
+MIN_HOST_KEY_CHARS = 32
+
+
+def take_host_key(env: MutableMapping[str, str]) -> str | None:
+    """The host key, removed from the environment so that no child process or report inherits it.
+    A key shorter than MIN_HOST_KEY_CHARS counts as none (and says so on stderr)."""
+    key = env.pop(HOST_KEY_ENV, None)
+    if key is not None and len(key) < MIN_HOST_KEY_CHARS:
+        print(
+            f"sidecar: {HOST_KEY_ENV} is shorter than {MIN_HOST_KEY_CHARS} characters; host-only methods stay off",
+            file=sys.stderr,
+        )
+        return None
+    return key or None
 
 
 def parse_config(argv: Sequence[str] | None = None) -> Config | int:
@@ -102,4 +128,6 @@ def parse_config(argv: Sequence[str] | None = None) -> Config | int:
         drain_timeout=args.drain_timeout,
         max_inflight=args.max_inflight,
         test_methods=os.environ.get("SIDECAR_TEST_METHODS") == "1",
+        allow_network=args.allow_network,
+        host_key=take_host_key(os.environ),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_HEARTBEAT_S = 5.0
 DEFAULT_DRAIN_S = 1.0
@@ -21,6 +21,9 @@ class Config:
     drain_timeout: seconds in-flight requests get to finish at shutdown.
     max_inflight: requests handled at once before stdin reading pauses.
     test_methods: register the test-only methods (SIDECAR_TEST_METHODS=1).
+    allow_network: URL sources may be fetched (--allow-network; default off).
+    host_key: the secret host-only methods must be called with (from SIDECAR_HOST_KEY; None: those
+    methods are off). Never printed: repr leaves it out.
     """
 
     app_name: str
@@ -31,3 +34,5 @@ class Config:
     drain_timeout: float = DEFAULT_DRAIN_S
     max_inflight: int = DEFAULT_MAX_INFLIGHT
     test_methods: bool = False
+    allow_network: bool = False
+    host_key: str | None = field(default=None, repr=False)

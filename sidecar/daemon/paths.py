@@ -16,6 +16,8 @@ from pathlib import Path
 
 DEFAULT_APP_NAME = "PlutoDuck"
 _PRIVATE = 0o700
+#: The umask the sidecar runs with (POSIX): new folders 0700, new files 0600.
+PRIVATE_UMASK = 0o077
 
 
 class DataDirError(Exception):
@@ -75,3 +77,17 @@ def ensure_dir(path: Path) -> None:
             raise DataDirError(f"folder {path} is not writable")
     except OSError as exc:
         raise DataDirError(f"cannot create folder {path}: {exc.strerror or exc}") from exc
+
+
+def shared_folders(paths: DataPaths) -> list[Path]:
+    """The sidecar's folders whose mode lets the group or others in (POSIX; [] elsewhere)."""
+    if os.name != "posix":
+        return []
+    found = []
+    for folder in (paths.data_dir, paths.logs_dir, paths.cache_dir):
+        try:
+            if folder.stat().st_mode & 0o077:
+                found.append(folder)
+        except OSError:
+            pass
+    return found

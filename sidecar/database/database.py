@@ -6,6 +6,18 @@ worker thread the first time a request or job needs it, never before READY.
 Each request or job gets a cursor of its own (a :class:`QueryHandle`);
 closing the database interrupts whatever still runs, checkpoints (so the
 next start has no WAL to replay) and closes the file.
+
+DuckDB is sandboxed as soon as it is open, before any cursor exists: it may
+open files only in the folders it is given (``allowed_directories``) and
+never installs or loads an extension by itself (docs/SECURITY.md). The order
+matters: the folders can only be set while external access is still on, and
+once it is off DuckDB refuses to turn it on again or to change the folders
+while the database runs. The configuration is not locked
+(``lock_configuration``): a locked one also refuses the per-connection
+``SET enable_progress_bar`` that jobs need for their progress (DuckDB takes it
+neither globally nor at connect time). What a lock would add, refusing SET
+from SQL, is done by the statement check every outside SQL text goes
+through (query.check_statements), which refuses SET, RESET, PRAGMA and the rest.
 """
 
 from __future__ import annotations
@@ -34,6 +46,13 @@ _PROGRESS_SETUP: Final = (
     "SET enable_progress_bar = true",
     "SET enable_progress_bar_print = false",
 )
+#: The sandbox, applied in this order right after the file is open (see the module doc).
+_SANDBOX_AFTER_FOLDERS: Final = (
+    "SET enable_external_access = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+)
 
 
 class Database:
@@ -41,6 +60,7 @@ class Database:
 
     path: the database file.
     options: called at open for DuckDB's config (threads, memory_limit; absent keys: DuckDB's defaults).
+    allowed_directories: the only folders DuckDB may open files in (each ending in a separator).
     """
 
     def __init__(
@@ -48,9 +68,11 @@ class Database:
         path: Path,
         *,
         options: Callable[[], dict[str, Any]] | None = None,
+        allowed_directories: list[str] | None = None,
     ) -> None:
         self.path = path
         self._options = options
+        self._allowed_directories = list(allowed_directories or [])
         self._connection: Any = None
         self._lock: anyio.Lock | None = None
         self._handles: set[QueryHandle] = set()
@@ -97,6 +119,11 @@ class Database:
         before = thread_priority.thread_ids()
         connection = duckdb.connect(str(self.path), config={k: v for k, v in options.items() if v is not None})
         thread_priority.lower_threads_started_since(before)
+        try:
+            _sandbox(connection, self._allowed_directories)
+        except BaseException:
+            connection.close()  # never hand out a connection that is not sandboxed
+            raise
         return connection, duckdb.__version__
 
     async def handle(self, progress: bool = False) -> QueryHandle:
@@ -148,6 +175,12 @@ class Database:
     def file_bytes(self) -> int:
         """Size of the database file plus its WAL."""
         return database_bytes(self.path.parent)
+
+
+def _sandbox(connection: Any, folders: list[str]) -> None:
+    connection.execute("SET allowed_directories = ?", [folders])
+    for statement in _SANDBOX_AFTER_FOLDERS:
+        connection.execute(statement)
 
 
 def _new_progress_cursor(connection: Any) -> Any:

@@ -59,6 +59,9 @@ _CLASS_BY_KIND: Final[dict[str, str]] = {
     "keychain_unavailable": "permission",
     "keychain_locked": "permission",
     "keychain_error": "permission",
+    "forbidden_path": "permission",
+    "forbidden_statement": "permission",
+    "network_disabled": "permission",
     "interrupted": "interrupted",
     "cancelled": "interrupted",
     "timeout": "interrupted",
@@ -79,6 +82,8 @@ _CORRUPT_MARKERS: Final = (
     "does not match stored checksum",
     "could not read enough bytes from file",
 )
+#: DuckDB's words when its sandbox refused a file (docs/SECURITY.md): a path outside the engine's folders.
+_SANDBOX_MARKER: Final = "disabled by configuration"
 #: DuckDB's words for a file another process holds open.
 _LOCK_MARKERS: Final = ("could not set lock on file", "conflicting lock is held")
 
@@ -115,6 +120,8 @@ def duckdb_kind(exc: BaseException) -> str:
                 return "conflict"
             if kind == "io" and _looks_like_permission(str(exc)):
                 return "permission"
+            if kind == "permission" and _SANDBOX_MARKER in str(exc):
+                return "forbidden_path"
             return kind
     return "database"
 

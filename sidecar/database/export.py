@@ -1,9 +1,12 @@
 """``db.export`` and the ``export`` job: a SELECT written to a Parquet, CSV or JSON file.
 
 The query runs in a READ ONLY transaction (an export never changes the
-database) and DuckDB writes a temporary file next to the target, renamed
-into place only when COPY succeeded: a cancelled or failed export never
-leaves a half-written file where the host expects a good one.
+database) and DuckDB writes a temporary file inside its sandbox (next to the
+target when that is in exports/, else in a staging folder), moved into place
+only when COPY succeeded: a cancelled or failed export never leaves a
+half-written file where the host expects a good one, and DuckDB never writes
+outside the engine's folders. Where the target may be is decided before
+(``FileAccess.writable``); this module only writes.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from sidecar.common.errors import ApplicationError
-from sidecar.database.query import check_read_only, rollback_quietly, split_statements, statement_text
+from sidecar.common.moves import move_into_place
+from sidecar.database.query import check_statements, rollback_quietly, split_statements, statement_text
 
-EXPORTS_DIR: Final = "exports"
 _FORMAT_OPTIONS: Final = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true", "json": "FORMAT json"}
 _EXTENSIONS: Final = {"parquet": ".parquet", "csv": ".csv", "json": ".jsonl"}
 
@@ -31,31 +34,25 @@ class Written:
     row_count: int
 
 
-def exports_dir(data_dir: Path) -> Path:
-    """The default folder for exports."""
-    return data_dir / EXPORTS_DIR
-
-
-def resolve_target(data_dir: Path, fmt: str, path: str | None) -> Path:
-    """Where an export goes: an absolute path as given, a relative one under exports/, else a new name."""
-    folder = exports_dir(data_dir)
-    if path is None:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        return folder / f"export-{stamp}-{os.urandom(3).hex()}{_EXTENSIONS[fmt]}"
-    target = Path(path).expanduser()
-    return target if target.is_absolute() else folder / target
+def default_name(fmt: str) -> str:
+    """A new file name for an export given no path."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"export-{stamp}-{os.urandom(3).hex()}{_EXTENSIONS[fmt]}"
 
 
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def write_export(cursor: Any, sql: str, params: Any, fmt: str, target: Path) -> Written:
-    """COPY the single SELECT in ``sql`` to ``target`` (runs in a worker thread)."""
+def write_export(cursor: Any, sql: str, params: Any, fmt: str, target: Path, scratch: Path) -> Written:
+    """COPY the single SELECT in ``sql`` to ``target`` (runs in a worker thread).
+
+    ``scratch``: a folder inside DuckDB's sandbox for the temporary file (``target``'s own
+    folder when that is inside it)."""
     statements = split_statements(cursor, sql)
     if len(statements) != 1:
         raise ApplicationError("invalid_input", f"an export takes exactly one SELECT statement, got {len(statements)}")
-    check_read_only(statements)
+    check_statements(cursor, statements, allow_write=False)
     if target.is_dir():
         raise ApplicationError("io", f"{target} is a folder: give a file path")
     try:
@@ -65,13 +62,14 @@ def write_export(cursor: Any, sql: str, params: Any, fmt: str, target: Path) -> 
             "permission" if isinstance(exc, PermissionError) else "io",
             f"cannot create {target.parent}: {exc.strerror or exc}",
         ) from exc
-    partial = target.with_name(f".{target.name}.partial-{os.urandom(4).hex()}")
+    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = scratch / f".{target.name}.partial-{os.urandom(4).hex()}"
     copy = f"COPY (\n{statement_text(statements[0])}\n) TO {_sql_literal(str(partial))} ({_FORMAT_OPTIONS[fmt]})"
     cursor.execute("BEGIN TRANSACTION READ ONLY")
     try:
         result = cursor.execute(copy, params) if params is not None else cursor.execute(copy)
         row_count = int(result.fetchone()[0])
-        os.replace(partial, target)
+        move_into_place(partial, target)
     finally:
         rollback_quietly(cursor)
         _remove(partial)

@@ -49,8 +49,8 @@ ExportFormat = Literal["parquet", "csv", "json"]
 
 class ExportParams(Struct, forbid_unknown_fields=True):
     """sql: one SELECT-like statement. format: parquet, csv (with a header) or json (one object per line).
-    path: where to write (absolute, or relative to the data dir's ``exports`` folder); default a new
-    file in that folder. An existing file is replaced only when the export succeeded.
+    path: where to write: relative to the data dir's ``exports`` folder, or absolute inside it or inside
+    a path the host granted for writing (files.grant), else forbidden_path; default a new file in exports/. An existing file is replaced only when the export succeeded.
     params: placeholder values, as for db.query. timeout_ms: as for db.query.
     """
 

@@ -1,5 +1,15 @@
 """``db.query`` inside a worker thread: statements, the read-only guard, lossless rows.
 
+Every statement is checked by its parsed type before anything runs (DuckDB's
+parser decides, not a pattern over the text). Some types are refused always
+(``forbidden_statement``): they would change the engine's configuration
+(SET, RESET, USE, PRAGMA), its set of databases (ATTACH, DETACH), its code
+(INSTALL, LOAD), or write files (COPY, EXPORT: exports go through db.export,
+which confines their target). DuckDB's own sandbox refuses file access outside
+the engine's folders whatever the statement (database.py): this check is the
+other of the two layers, the one that also keeps SQL from changing DuckDB's
+settings, and it gives the clearer error.
+
 Read-only (the default) is enforced twice: only SELECT-like and EXPLAIN
 statements are accepted, and they run in a ``READ ONLY`` transaction that is
 always rolled back, so even a side effect DuckDB allows in a SELECT cannot
@@ -12,6 +22,7 @@ INSERT's count) go through Python's conversion plus :func:`values.plain`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -20,6 +31,40 @@ from sidecar.database import values
 from sidecar.database.messages import Column
 
 READ_ONLY_TYPES: Final = frozenset({"SELECT", "EXPLAIN"})
+#: Types that change data or the catalog, accepted with allow_write (MULTI: PIVOT's CREATE TYPE + SELECT).
+WRITE_TYPES: Final = frozenset(
+    {
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "MERGE_INTO",
+        "CREATE",
+        "CREATE_FUNC",
+        "DROP",
+        "ALTER",
+        "TRANSACTION",
+        "VACUUM",
+        "MULTI",
+    }
+)
+#: Why each refused type is refused (every type in neither set above is refused too).
+_FORBIDDEN_WHY: Final = {
+    "SET": "SET, RESET and USE change the engine's configuration",
+    "VARIABLE_SET": "SET VARIABLE changes the session's configuration",
+    "PRAGMA": "PRAGMA statements change or bypass the engine's configuration (use the duckdb_* table functions)",
+    "ATTACH": "ATTACH opens other database files",
+    "DETACH": "DETACH closes the engine's databases",
+    "LOAD": "INSTALL and LOAD add code to the engine",
+    "EXTENSION": "extension statements add code to the engine",
+    "COPY": "COPY reads or writes files directly (use db.export, or an ingest job)",
+    "COPY_DATABASE": "COPY FROM DATABASE writes other databases",
+    "EXPORT": "EXPORT DATABASE writes files directly (use db.export)",
+    "CALL": "CALL runs table functions with side effects (use SELECT * FROM f() for the ones without)",
+    "PREPARE": "PREPARE keeps a statement past this check (use params instead)",
+    "EXECUTE": "EXECUTE runs a statement this check did not see (use params instead)",
+}
+#: EXPLAIN [ANALYZE] [(options)] in front of the statement it explains (ANALYZE runs it).
+_EXPLAIN_PREFIX: Final = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
 _VIEW: Final = "_sidecar_rows"
 
 
@@ -41,20 +86,35 @@ def split_statements(cursor: Any, sql: str) -> list[Any]:
 
 
 def statement_type(statement: Any) -> str:
-    """The statement's type name, e.g. SELECT, INSERT, CREATE."""
-    return str(getattr(statement.type, "name", statement.type))
+    """The statement's type name, e.g. SELECT, INSERT, CREATE (UNKNOWN for one the Python
+    binding has no name for, e.g. UPDATE EXTENSIONS, which it fails to convert)."""
+    try:
+        kind = statement.type
+    except ValueError:
+        return "UNKNOWN"
+    return str(getattr(kind, "name", kind))
 
 
-def check_read_only(statements: list[Any]) -> None:
-    """Refuse statements that need ``allow_write`` (data.kind read_only)."""
+def check_statements(cursor: Any, statements: list[Any], allow_write: bool) -> None:
+    """Refuse what no request may run (forbidden_statement) and, unless ``allow_write``,
+    what would change the database (read_only). Nothing has run when this raises."""
     for statement in statements:
         kind = statement_type(statement)
-        if kind not in READ_ONLY_TYPES:
+        if kind == "EXPLAIN":
+            # EXPLAIN ANALYZE runs the statement it explains: check that one as if it were alone.
+            inner = _EXPLAIN_PREFIX.sub("", statement_text(statement), count=1)
+            check_statements(cursor, split_statements(cursor, inner), allow_write)
+            continue
+        if kind in READ_ONLY_TYPES or (allow_write and kind in WRITE_TYPES):
+            continue
+        if kind in WRITE_TYPES:
             raise ApplicationError(
                 "read_only",
                 f"{kind} statements change the database: pass allow_write: true to run them",
                 statement_type=kind,
             )
+        why = _FORBIDDEN_WHY.get(kind, f"{kind} statements are not accepted")
+        raise ApplicationError("forbidden_statement", f"refused: {why}", statement_type=kind)
 
 
 def run_query(cursor: Any, sql: str, params: Any, limit: int, allow_write: bool) -> Rows:
@@ -66,9 +126,9 @@ def run_query(cursor: Any, sql: str, params: Any, limit: int, allow_write: bool)
             "params can only be used with a single statement",
             data={"path": "$.params", "detail": f"sql holds {len(statements)} statements"},
         )
+    check_statements(cursor, statements, allow_write)
     if allow_write:
         return _run_all(cursor, statements, params, limit)
-    check_read_only(statements)
     cursor.execute("BEGIN TRANSACTION READ ONLY")
     try:
         return _run_all(cursor, statements, params, limit)

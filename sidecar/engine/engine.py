@@ -23,11 +23,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.to_thread
 from anyio.abc import TaskGroup
 from msgspec import Struct
 
 from sidecar.daemon.paths import DataPaths
 from sidecar.engine.status import EngineFigures, WorkerCounts, idle_figures, rss_bytes
+from sidecar.files.access import FileAccess
 
 if TYPE_CHECKING:
     from sidecar.common.errors import ApplicationError
@@ -67,6 +69,8 @@ class Engine:
     """Every engine part of this process. Its parts exist once :meth:`started` returned.
 
     paths: the data folders. app_version: the sidecar's version (for reports).
+    files: what the engine may read and write on disk (its folders and the host's grants; from the start).
+    network: whether the host allowed URL sources (``--allow-network``).
     settings, state, jobs, ledger, database, secrets, pool, scheduler: the parts (after start).
     """
 
@@ -79,8 +83,12 @@ class Engine:
     pool: JobPool
     scheduler: Scheduler
 
-    def __init__(self, paths: DataPaths, app_name: str, app_version: str, notify: Notify) -> None:
+    def __init__(
+        self, paths: DataPaths, app_name: str, app_version: str, notify: Notify, *, network: bool = False
+    ) -> None:
         self._paths = paths
+        self.files = FileAccess(paths.data_dir, (paths.logs_dir, paths.cache_dir))
+        self.network = network
         self._app_name = app_name
         self._app_version = app_version
         self._notify = notify
@@ -170,10 +178,25 @@ class Engine:
                 "threads": settings.current.duckdb_threads,
                 "memory_limit": settings.current.duckdb_memory_limit,
             },
+            allowed_directories=self.files.sandbox_dirs(),
         )
+        await anyio.to_thread.run_sync(self._prepare_folders)
         self.secrets = SecretStore(self._app_name)
         await self.settings.load()
         await self._open_state(background)
+
+    def _prepare_folders(self) -> None:
+        """Create imports/ and exports/ (private), and empty staging/ of what a killed run left."""
+        from sidecar.files.staging import sweep_staging
+
+        for folder in (self.files.imports_dir, self.files.exports_dir):
+            try:
+                folder.mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:  # e.g. a full disk: what needs the folder reports it when it runs
+                log.warning("cannot create folder", extra={"ctx": {"path": str(folder), "error": str(exc)}})
+        removed = sweep_staging(self.files)
+        if removed:
+            log.info("staging leftovers removed", extra={"ctx": {"entries": removed}})
 
     async def _open_state(self, background: TaskGroup) -> None:
         """Open the state store and start the job pool; on a failure that is not a bug, remember

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio.to_thread
 from msgspec import Meta, Struct
 
-from sidecar.database.export import resolve_target, write_export
+from sidecar.database.export import default_name, write_export
 from sidecar.database.handle import QueryHandle
 from sidecar.database.messages import ExportFormat, QueryParamValues
-from sidecar.jobs.types import JobContext, JobType, RetryPolicy
+from sidecar.files.staging import export_scratch, export_target
+from sidecar.jobs.types import JobContext, JobEnvironment, JobType, RetryPolicy
 
 
-class ExportPayload(Struct, forbid_unknown_fields=True):
+class ExportPayload(Struct, forbid_unknown_fields=True, omit_defaults=True):
     """sql: one SELECT-like statement. format: parquet (default), csv or json.
-    path: absolute, or relative to the exports folder (default: a new file there). params: placeholder values.
+    path: relative to the data dir's exports folder, or absolute inside it or inside a path granted for
+    writing (files.grant); default: a new file in exports/. params: placeholder values.
     """
 
     sql: Annotated[str, Meta(min_length=1)]
@@ -33,14 +36,28 @@ class ExportJobResult(Struct):
 
 async def run_export(context: JobContext, payload: ExportPayload) -> ExportJobResult:
     """Write the file; progress is DuckDB's progress through the query."""
-    target = resolve_target(context.services.paths.data_dir, payload.format, payload.path)
+    access = context.services.files
+    target = await anyio.to_thread.run_sync(export_target, access, payload.path, default_name(payload.format))
 
     async def work(handle: QueryHandle) -> Any:
-        with context.progress.source(handle.progress):
-            return await handle.run(write_export, payload.sql, payload.params, payload.format, target)
+        async with export_scratch(access, target) as scratch:
+            with context.progress.source(handle.progress):
+                return await handle.run(write_export, payload.sql, payload.params, payload.format, target, scratch)
 
     written = await context.services.database.using(work, progress=True)
     return ExportJobResult(path=str(written.path), bytes=written.bytes, row_count=written.row_count)
+
+
+async def prepare_export(
+    services: JobEnvironment, payload: ExportPayload, run_id: str | None, job_id: str
+) -> tuple[dict[str, Any], str | None]:
+    """jobs.submit answers forbidden_path itself for a target the engine may never write
+    (the stored payload is the one given: omit_defaults leaves out what the host left out)."""
+    import msgspec
+
+    if payload.path is not None:
+        await anyio.to_thread.run_sync(services.files.writable, payload.path)
+    return msgspec.to_builtins(payload), run_id
 
 
 EXPORT = JobType(
@@ -50,4 +67,5 @@ EXPORT = JobType(
     retry=RetryPolicy(max_attempts=2, retryable=frozenset({"conflict", "network"})),
     idempotent=True,  # it rewrites the same file from the same query
     summary="write a SELECT's rows to a Parquet, CSV or JSON file",
+    prepare=prepare_export,
 )

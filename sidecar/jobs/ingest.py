@@ -2,6 +2,12 @@
 
 The source is a path or a glob (or the name of a secret holding one, for a
 connection string or a signed URL that must not be stored in the payload).
+Every file it names must be inside the data dir's imports/ or exports/ folder
+or a path the host granted (relative paths are under imports/): each matched
+file is resolved, then checked, so neither ``..`` nor a symlink leads out.
+Granted files outside DuckDB's sandbox are staged for it (sidecar.files.staging).
+URL sources are refused unless the host allowed the network; then the file is
+downloaded into the job's staging folder first.
 All files go in one DuckDB transaction: an interrupted or failed ingest
 leaves the table exactly as it was (``replace`` of an existing table
 included). Progress is by bytes: finished files plus DuckDB's own progress
@@ -21,7 +27,10 @@ from msgspec import Meta, Struct
 from sidecar.common.errors import ApplicationError
 from sidecar.database.handle import QueryHandle
 from sidecar.database.query import rollback_quietly
-from sidecar.jobs.types import JobContext, JobType, RetryPolicy
+from sidecar.files.access import FileAccess, forbidden_path
+from sidecar.files.network import download, is_url, network_disabled
+from sidecar.files.staging import stage_for_reading, staging_folder
+from sidecar.jobs.types import JobContext, JobEnvironment, JobType, RetryPolicy
 from sidecar.secrets.store import SecretName
 
 Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
@@ -41,9 +50,10 @@ _BY_SUFFIX: Final = {
 _COMPRESSION: Final = (".gz", ".zst", ".zstd")
 
 
-class IngestPayload(Struct, forbid_unknown_fields=True):
+class IngestPayload(Struct, forbid_unknown_fields=True, omit_defaults=True):
     """table: the target table (letters, digits, underscore).
-    source: a file path or glob (``data/*.csv``), or a URL DuckDB can read.
+    source: a file path or glob (``data/*.csv``; relative: under the data dir's imports/ folder), or an
+    http(s) URL when the host allowed the network.
     source_secret: instead of source, the name of a secret whose value is the source.
     format: csv, parquet or json; inferred from the first file's extension when absent.
     mode: replace (default: the table becomes the files' rows) or append (rows are added, by column name).
@@ -61,7 +71,7 @@ class IngestPayload(Struct, forbid_unknown_fields=True):
 
 
 class IngestResult(Struct):
-    """table: the table loaded. rows: rows added. files: files read. bytes: their total size (0 for URLs).
+    """table: the table loaded. rows: rows added. files: files read. bytes: their total size (a URL: the bytes downloaded).
     format, mode: as used."""
 
     table: str
@@ -78,20 +88,48 @@ class _Position:
     done_bytes: int = 0
 
 
-def _is_url(source: str) -> bool:
-    return "://" in source
-
-
-def expand_source(source: str) -> list[tuple[str, int]]:
-    """The files a source names, sorted, with their sizes (a URL stays as it is, size 0)."""
-    if _is_url(source):
-        return [(source, 0)]
+def expand_source(access: FileAccess, source: str) -> list[tuple[Path, int]]:
+    """The files a path or glob names, resolved, checked against the engine's reach, sorted, with sizes."""
+    if "\x00" in source:
+        raise forbidden_path(source, "holds a NUL character")
     pattern = os.path.expanduser(source)
-    paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-    files = [(path, os.path.getsize(path)) for path in paths if os.path.isfile(path)]
+    if not os.path.isabs(pattern):
+        pattern = os.path.join(access.imports_dir, pattern)
+    if glob.has_magic(pattern):
+        # The folder part is checked too, so a glob over a forbidden folder says so instead of "nothing matched".
+        access.readable(_glob_root(pattern))
+        matched = sorted(glob.glob(pattern))
+    else:
+        matched = [pattern]
+    files = []
+    for path in matched:
+        resolved = access.readable(path)  # every match, after resolution: a symlink in a granted folder may point out
+        if resolved.is_file():
+            files.append((resolved, resolved.stat().st_size))
     if not files:
         raise ApplicationError("source_not_found", "no readable file matches the source")
     return files
+
+
+def _glob_root(pattern: str) -> str:
+    """The longest leading folder of ``pattern`` without wildcards."""
+    parts = Path(pattern).parts
+    for index, part in enumerate(parts):
+        if glob.has_magic(part):
+            return str(Path(*parts[:index]))
+    return str(Path(pattern).parent)
+
+
+def _gather(access: FileAccess, network: bool, source: str, folder: Path) -> list[tuple[str, int, str]]:
+    """(path DuckDB reads, size, original name) for each file of the source (runs in a worker thread)."""
+    if is_url(source):
+        if not network:
+            raise network_disabled(source)
+        downloaded, size = download(source, folder)
+        return [(str(downloaded), size, downloaded.name)]  # the name, not the URL: it may hold a signature
+    files = expand_source(access, source)
+    staged = stage_for_reading(access, [path for path, _ in files], folder)
+    return [(str(path), size, str(original)) for path, (original, size) in zip(staged, files, strict=True)]
 
 
 def infer_format(path: str) -> str:
@@ -110,13 +148,13 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _load(cursor: Any, table: str, mode: str, fmt: str, files: list[tuple[str, int]], position: _Position) -> int:
+def _load(cursor: Any, table: str, mode: str, fmt: str, files: list[tuple[str, int, str]], position: _Position) -> int:
     select = f"SELECT * FROM {_READERS[fmt]}(?)"
     target = _quote(table)
     rows = 0
     cursor.execute("BEGIN TRANSACTION")
     try:
-        for index, (path, size) in enumerate(files):
+        for index, (path, size, _) in enumerate(files):
             position.current = index
             if index == 0 and mode == "replace":
                 sql = f"CREATE OR REPLACE TABLE {target} AS {select}"
@@ -142,9 +180,15 @@ async def run_ingest(context: JobContext, payload: IngestPayload) -> IngestResul
     else:
         assert payload.source is not None
         source = payload.source
-    files = await anyio.to_thread.run_sync(expand_source, source)
-    fmt = payload.format or infer_format(files[0][0])
-    total = sum(size for _, size in files)
+    services = context.services
+    async with staging_folder(services.files) as folder:
+        files = await anyio.to_thread.run_sync(_gather, services.files, services.network, source, folder)
+        return await _ingest(context, payload, files)
+
+
+async def _ingest(context: JobContext, payload: IngestPayload, files: list[tuple[str, int, str]]) -> IngestResult:
+    fmt = payload.format or infer_format(files[0][2])
+    total = sum(size for _, size, _ in files)
     position = _Position()
     context.log(20, "ingest started", table=payload.table, files=len(files), bytes=total, format=fmt, mode=payload.mode)
 
@@ -164,6 +208,32 @@ async def run_ingest(context: JobContext, payload: IngestPayload) -> IngestResul
     return IngestResult(table=payload.table, rows=rows, files=len(files), bytes=total, format=fmt, mode=payload.mode)
 
 
+def _check_reach(access: FileAccess, network: bool, source: str) -> None:
+    """At submit: refuse a source the engine may never read (its files need not exist yet)."""
+    if is_url(source):
+        if not network:
+            raise network_disabled(source)
+        return
+    pattern = os.path.expanduser(source)
+    if not os.path.isabs(pattern):
+        pattern = os.path.join(access.imports_dir, pattern)
+    access.readable(_glob_root(pattern) if glob.has_magic(pattern) else pattern)
+
+
+async def prepare_ingest(
+    services: JobEnvironment, payload: IngestPayload, run_id: str | None, job_id: str
+) -> tuple[dict[str, Any], str | None]:
+    """jobs.submit answers forbidden_path or network_disabled itself, instead of a job that fails later
+    (a source held in a secret is checked when the job runs: its value is read only then). The stored
+    payload is the one given (omit_defaults leaves out what the host left out)."""
+    import anyio.to_thread
+    import msgspec
+
+    if payload.source is not None:
+        await anyio.to_thread.run_sync(_check_reach, services.files, services.network, payload.source)
+    return msgspec.to_builtins(payload), run_id
+
+
 INGEST = JobType(
     name="ingest",
     payload=IngestPayload,
@@ -171,4 +241,5 @@ INGEST = JobType(
     retry=RetryPolicy(max_attempts=3, retryable=frozenset({"io", "source_not_found", "network", "conflict"})),
     idempotent=False,  # append is not, and a crash-causing ingest must not loop
     summary="load CSV, Parquet or JSON files (path or glob) into a table, atomically",
+    prepare=prepare_ingest,
 )

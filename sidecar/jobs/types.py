@@ -14,6 +14,7 @@ from sidecar.jobs.progress import Progress
 if TYPE_CHECKING:
     from sidecar.daemon.paths import DataPaths
     from sidecar.database.database import Database
+    from sidecar.files.access import FileAccess
     from sidecar.jobs.model import JobRecord
     from sidecar.secrets.store import SecretStore
     from sidecar.settings.store import SettingsStore
@@ -48,7 +49,8 @@ class JobEnvironment(Protocol):
     """The parts of the engine a job runner may use (the engine object provides them).
 
     paths: the data folders. settings: the settings store. database: engine.duckdb.
-    secrets: the keychain. app_version: the sidecar's version (for reports).
+    secrets: the keychain. files: what the engine may read and write on disk (its folders, the grants).
+    network: whether the host allowed URL sources. app_version: the sidecar's version (for reports).
     """
 
     @property
@@ -62,6 +64,12 @@ class JobEnvironment(Protocol):
 
     @property
     def secrets(self) -> SecretStore: ...
+
+    @property
+    def files(self) -> FileAccess: ...
+
+    @property
+    def network(self) -> bool: ...
 
     @property
     def app_version(self) -> str: ...

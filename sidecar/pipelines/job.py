@@ -10,6 +10,7 @@ from msgspec import Struct
 
 from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 from sidecar.common.ids import new_uuid7, parse_uuid
+from sidecar.files.access import FileAccess
 from sidecar.jobs.model import JobRecord, job_error
 from sidecar.jobs.types import JobContext, JobEnvironment, JobType, RetryPolicy
 from sidecar.pipelines.definition import Pipeline, fingerprint, load_file
@@ -18,7 +19,8 @@ from sidecar.pipelines.runner import PipelineRunResult, run_pipeline, write_run_
 
 
 class PipelineRunPayload(Struct, forbid_unknown_fields=True):
-    """pipeline: the definition (an object) or the path of a .json/.yaml/.yml file holding it.
+    """pipeline: the definition (an object) or the path of a .json/.yaml/.yml file holding it (in the
+    data dir's imports/ or exports/ folder, or a path the host granted for reading; relative: imports/).
     run_id: the run's UUID (default: jobs.submit's run_id, else a new UUIDv7); a run id is used once.
     source: set by the sidecar: the file the definition came from (the stored payload holds the
     definition itself, so a run can be replayed even if the file changes).
@@ -29,8 +31,13 @@ class PipelineRunPayload(Struct, forbid_unknown_fields=True):
     source: str | None = None
 
 
+def _load_checked(access: FileAccess, path: str) -> Pipeline:
+    """Load a pipeline file the engine may read (imports/, exports/ or a read grant; relative: imports/)."""
+    return load_file(str(access.readable(path)))
+
+
 async def prepare(
-    ledger: RunLedger, payload: PipelineRunPayload, run_id: str | None, job_id: str
+    ledger: RunLedger, access: FileAccess, payload: PipelineRunPayload, run_id: str | None, job_id: str
 ) -> tuple[dict[str, Any], str]:
     """Load the definition, settle the run id, record a pending run in the ledger."""
     chosen = payload.run_id or run_id
@@ -55,7 +62,7 @@ async def prepare(
         raise ApplicationError("run_exists", f"run {chosen} already exists: a run id is used once", run_id=chosen)
     if isinstance(payload.pipeline, str):
         source: str | None = payload.pipeline
-        pipeline = await anyio.to_thread.run_sync(load_file, payload.pipeline)
+        pipeline = await anyio.to_thread.run_sync(_load_checked, access, payload.pipeline)
     else:
         source, pipeline = payload.source, payload.pipeline
     definition = msgspec.to_builtins(pipeline)
@@ -69,7 +76,7 @@ async def run(ledger: RunLedger, context: JobContext, payload: PipelineRunPayloa
     """Run the pipeline the payload holds (prepare made it an inline definition)."""
     pipeline = payload.pipeline
     if isinstance(pipeline, str):
-        pipeline = await anyio.to_thread.run_sync(load_file, pipeline)
+        pipeline = await anyio.to_thread.run_sync(_load_checked, context.services.files, pipeline)
     assert payload.run_id is not None
     return await run_pipeline(context, ledger, pipeline, payload.run_id, payload.source, fingerprint(pipeline))
 
@@ -113,7 +120,7 @@ def pipeline_run_job(ledger: RunLedger) -> JobType:
     async def prepare_run(
         services: JobEnvironment, payload: Any, run_id: str | None, job_id: str
     ) -> tuple[dict[str, Any], str | None]:
-        return await prepare(ledger, payload, run_id, job_id)
+        return await prepare(ledger, services.files, payload, run_id, job_id)
 
     async def run_job(context: JobContext, payload: Any) -> PipelineRunResult:
         return await run(ledger, context, payload)

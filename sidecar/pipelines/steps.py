@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from sidecar.database.query import (
     Rows,
+    check_statements,
     fetch_select,
     rollback_quietly,
     select_relation,
@@ -43,6 +44,7 @@ class StepOutcome:
 def execute_step(cursor: Any, sql: str, preview_rows: int) -> StepOutcome:
     """Run a step's statements; one transaction unless the step manages its own."""
     statements = split_statements(cursor, sql)
+    check_statements(cursor, statements, allow_write=True)  # the same refusals as db.query's, before anything runs
     managed = any(statement_type(statement) == "TRANSACTION" for statement in statements)
     if not managed:
         cursor.execute("BEGIN TRANSACTION")

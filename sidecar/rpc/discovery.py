@@ -14,7 +14,7 @@ _REF = "#/components/schemas/{name}"
 
 
 def openrpc_document(registry: Registry) -> dict[str, Any]:
-    """Describe every method: params (name, required, schema), result, summary."""
+    """Describe every method: params (name, required, schema), result, summary, ``x-host-only``."""
     specs = list(registry)
     types: list[Any] = []
     for spec in specs:
@@ -43,6 +43,8 @@ def openrpc_document(registry: Registry) -> dict[str, Any]:
             method["summary"] = spec.summary
         if spec.description:
             method["description"] = spec.description
+        if spec.host_only:
+            method["x-host-only"] = True
         methods.append(method)
     return {
         "openrpc": OPENRPC_VERSION,

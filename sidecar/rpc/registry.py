@@ -43,6 +43,8 @@ class MethodSpec:
     is_async: False for inline methods (plain ``def``).
     decoder: a msgspec decoder for object params (built once).
     field_names: the params fields in order (for positional params).
+    host_only: only the trusted host may call it (its params carry ``host_key``; discovery
+    marks it ``x-host-only`` so a host never forwards it from a webview).
     """
 
     name: str
@@ -54,6 +56,7 @@ class MethodSpec:
     is_async: bool
     decoder: msgspec.json.Decoder[Any] | None
     field_names: tuple[str, ...]
+    host_only: bool = False
 
     def decode_params(self, raw: Raw | None) -> msgspec.Struct | None:
         """Decode raw params into ``params_type``; errors become -32602 with the JSON path."""
@@ -117,16 +120,16 @@ class Registry:
         """Every registered method name, sorted."""
         return sorted(self._methods)
 
-    def method(self, name: str) -> Callable[[Handler], Handler]:
-        """Decorator: register ``handler`` under ``name``."""
+    def method(self, name: str, *, host_only: bool = False) -> Callable[[Handler], Handler]:
+        """Decorator: register ``handler`` under ``name`` (``host_only``: see MethodSpec)."""
 
         def register(handler: Handler) -> Handler:
-            self.add(name, handler)
+            self.add(name, handler, host_only=host_only)
             return handler
 
         return register
 
-    def add(self, name: str, handler: Handler) -> MethodSpec:
+    def add(self, name: str, handler: Handler, *, host_only: bool = False) -> MethodSpec:
         """Register a handler; its signature is ``(ctx)`` or ``(ctx, params: Struct)``."""
         if name in self._methods:
             raise RegistryError(f"method {name!r} registered twice")
@@ -141,6 +144,8 @@ class Registry:
                 raise RegistryError(f"{name}: params must be annotated with a msgspec Struct")
         if "return" not in hints:
             raise RegistryError(f"{name}: the result type must be annotated")
+        if host_only and (params_type is None or "host_key" not in params_type.__struct_fields__):
+            raise RegistryError(f"{name}: a host-only method's params must have a host_key field")
         doc = inspect.getdoc(handler) or ""
         summary, _, description = doc.partition("\n")
         spec = MethodSpec(
@@ -153,6 +158,7 @@ class Registry:
             is_async=inspect.iscoroutinefunction(handler),
             decoder=msgspec.json.Decoder(params_type) if params_type else None,
             field_names=tuple(f.name for f in msgspec.structs.fields(params_type)) if params_type else (),
+            host_only=host_only,
         )
         self._methods[name] = spec
         return spec

@@ -58,6 +58,13 @@ class SecretNameParams(Struct, forbid_unknown_fields=True):
     name: SecretName
 
 
+class SecretGetParams(Struct, forbid_unknown_fields=True):
+    """name: the secret's name. host_key: the key the host started the sidecar with (secrets.get is host-only)."""
+
+    name: SecretName
+    host_key: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
 class SecretSetResult(Struct):
     """name: the secret stored. created: false when it replaced an existing value."""
 

@@ -76,21 +76,34 @@ def write_csv(path: Path, rows: int) -> Path:
 async def test_writes_on_a_full_disk_answer_disk_full_and_work_again_once_there_is_room(
     small_disk: Path, tmp_path: Path
 ) -> None:
+    """Both ways an ingest fills the disk: DuckDB writing the table (the source is on the small disk
+    itself, staged by a hard link) and the engine copying a granted file from another filesystem."""
     data = small_disk / "data"
-    source = write_csv(tmp_path / "rows.csv", 400_000)  # ~15 MB: more than the disk has left
+    (small_disk / "src").mkdir()
+    (tmp_path / "src").mkdir()
+    local = write_csv(small_disk / "src" / "rows.csv", 300_000)  # ~11 MB of the 20
+    remote = write_csv(tmp_path / "src" / "rows.csv", 300_000)
+    small = write_csv(tmp_path / "src" / "small.csv", 20_000)
     async with running_sidecar(data) as sidecar:
+        await sidecar.grant(small_disk / "src")
+        await sidecar.grant(tmp_path / "src")
         await sidecar.call("db.query", {"sql": "CREATE TABLE kept AS SELECT 1 AS one", "allow_write": True})
         await sidecar.call("jobs.list", {})  # the state store exists before the disk fills
         ballast = fill(small_disk, leave_bytes=2 << 20)
 
-        job = await sidecar.call("jobs.submit", {"type": "ingest", "payload": {"source": str(source), "table": "big"}})
-        with anyio.fail_after(60):
-            while (record := await sidecar.call("jobs.get", {"job_id": job["job_id"]}))["status"] in (
-                "queued",
-                "running",
-            ):
-                await anyio.sleep(0.2)
-        assert record["status"] == "failed" and record["error"]["kind"] == "disk_full", record["error"]
+        # The copy first: its partial file is removed, giving the room back for the DuckDB case.
+        for source, table in ((remote, "copied"), (local, "big")):
+            job = await sidecar.call(
+                "jobs.submit", {"type": "ingest", "payload": {"source": str(source), "table": table}}
+            )
+            with anyio.fail_after(60):
+                while (record := await sidecar.call("jobs.get", {"job_id": job["job_id"]}))["status"] in (
+                    "queued",
+                    "running",
+                ):
+                    await anyio.sleep(0.2)
+            assert record["status"] == "failed" and record["error"]["kind"] == "disk_full", (source, record["error"])
+        assert list((data / "staging").iterdir()) == []  # the partial copy went with its job
 
         fill(small_disk)  # now nothing at all is left
         settings_error = await error_of(sidecar, "settings.set", {"values": {"query_default_limit": 5}})
@@ -103,7 +116,7 @@ async def test_writes_on_a_full_disk_answer_disk_full_and_work_again_once_there_
         )
         assert insert.kind == "disk_full", insert
         submit = await error_of(
-            sidecar, "jobs.submit", {"type": "ingest", "payload": {"source": str(source), "table": "b2"}}
+            sidecar, "jobs.submit", {"type": "ingest", "payload": {"source": str(local), "table": "b2"}}
         )
         assert submit.kind == "disk_full", submit
         # What needs no room keeps working.
@@ -117,7 +130,7 @@ async def test_writes_on_a_full_disk_answer_disk_full_and_work_again_once_there_
         changed = await sidecar.call("settings.set", {"values": {"query_default_limit": 5}})
         assert changed["settings"]["query_default_limit"] == 5
         again = await sidecar.call(
-            "jobs.submit", {"type": "ingest", "payload": {"source": str(source), "table": "big"}}
+            "jobs.submit", {"type": "ingest", "payload": {"source": str(small), "table": "copied"}}
         )
         with anyio.fail_after(60):
             while (done := await sidecar.call("jobs.get", {"job_id": again["job_id"]}))["status"] in (

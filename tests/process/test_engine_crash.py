@@ -29,6 +29,7 @@ async def test_sigkill_mid_ingest_then_restart(data_dir: Path, tmp_path: Path) -
         write_csv(big / f"chunk-{index}.csv", 250_000, offset=index * 250_000)
 
     async with running_sidecar(data_dir) as sidecar, collecting(sidecar) as notes:
+        await sidecar.grant(tmp_path, "write")  # the test's files live outside the data dir
         for table in ("keep", "sales"):
             job = await sidecar.call(
                 "jobs.submit", {"type": "ingest", "payload": {"source": str(small), "table": table}}

@@ -78,6 +78,7 @@ async def test_ingest_progress_is_monotonic_and_rate_limited(data_dir: Path, tmp
     for index in range(6):
         write_csv(sources / f"part-{index}.csv", 150_000, offset=index * 150_000)
     async with running_sidecar(data_dir) as sidecar, collecting(sidecar) as notes:
+        await sidecar.grant(tmp_path, "write")  # the test's files live outside the data dir
         job = await sidecar.call(
             "jobs.submit", {"type": "ingest", "payload": {"source": str(sources / "part-*.csv"), "table": "sales"}}
         )
@@ -135,6 +136,7 @@ async def test_bounded_queue_and_canceling_queued_jobs(data_dir: Path) -> None:
 
 async def test_retryable_failures_are_retried_with_backoff(data_dir: Path, tmp_path: Path) -> None:
     async with running_sidecar(data_dir) as sidecar, collecting(sidecar) as notes:
+        await sidecar.grant(tmp_path, "write")  # the test's files live outside the data dir
         await sidecar.call("settings.set", {"values": {"jobs_retry_backoff_ms": 50}})
         missing = await sidecar.call(
             "jobs.submit", {"type": "ingest", "payload": {"source": str(tmp_path / "none-*.csv"), "table": "t"}}
@@ -162,6 +164,7 @@ async def test_append_mode_and_parquet_format(data_dir: Path, tmp_path: Path) ->
     first = write_csv(tmp_path / "a.csv", 100)
     second = write_csv(tmp_path / "b.data", 50, offset=100)
     async with running_sidecar(data_dir) as sidecar, collecting(sidecar) as notes:
+        await sidecar.grant(tmp_path, "write")  # the test's files live outside the data dir
         job = await sidecar.call("jobs.submit", {"type": "ingest", "payload": {"source": str(first), "table": "t"}})
         assert (await notes.finished(job["job_id"])).params["status"] == "succeeded"
         unknown = await sidecar.call(

@@ -33,8 +33,10 @@ async def _ingest(sidecar: Any, notes: Any, source: Path, table: str) -> dict[st
 async def test_ingest_pipeline_query_export_report(data_dir: Path, tmp_path: Path) -> None:
     sales_csv = write_csv(tmp_path / "sales.csv", 20_000)
     targets = write_parquet(tmp_path / "targets.parquet", 4)
-    exported = tmp_path / "ranking.parquet"
+    exported = data_dir / "exports" / "ranking.parquet"  # where db.query's SQL may read it back
     async with running_sidecar(data_dir) as sidecar, collecting(sidecar) as notes:
+        await sidecar.grant(tmp_path)  # the test's files live outside the data dir
+        await sidecar.grant(PIPELINE)
         assert (await _ingest(sidecar, notes, sales_csv, "sales"))["rows"] == 20_000
         assert (await _ingest(sidecar, notes, targets, "targets"))["format"] == "parquet"
 
@@ -137,9 +139,12 @@ async def test_failed_and_retried_runs_still_write_reports(data_dir: Path, tmp_p
     }
     missing_source = {
         "name": "flaky source",
-        "steps": [{"name": "load", "retries": 2, "sql": f"SELECT * FROM read_csv('{tmp_path / 'absent.csv'}')"}],
+        "steps": [
+            {"name": "load", "retries": 2, "sql": f"SELECT * FROM read_csv('{data_dir / 'imports' / 'absent.csv'}')"}
+        ],
     }
     async with running_sidecar(data_dir) as sidecar, collecting(sidecar) as notes:
+        await sidecar.grant(tmp_path, "write")  # the test's files live outside the data dir
         await sidecar.call("settings.set", {"values": {"jobs_retry_backoff_ms": 20}})
         job = await sidecar.call("jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": failing}})
         done = await notes.finished(job["job_id"])

@@ -120,7 +120,8 @@ async def test_read_only_unless_allowed_and_stable_error_kinds(data_dir: Path) -
             "SELECT * FROM no_such_table": "catalog",
             "SELECT no_such_column FROM t": "binder",
             "SELECT 'abc'::INTEGER": "conversion",
-            "SELECT * FROM read_csv('/nonexistent/file.csv')": "io",
+            f"SELECT * FROM read_csv('{data_dir / 'imports' / 'absent.csv'}')": "io",
+            "SELECT * FROM read_csv('/nonexistent/file.csv')": "forbidden_path",  # outside DuckDB's sandbox
         }
         for sql, kind in cases.items():
             with pytest.raises(RpcCallError) as failed:
@@ -192,7 +193,9 @@ async def test_rpc_cancel_interrupts_a_running_query(data_dir: Path) -> None:
 
 async def test_export_writes_parquet_csv_and_json(data_dir: Path, tmp_path: Path) -> None:
     chosen = tmp_path / "out" / "chosen.csv"
+    chosen.parent.mkdir()
     async with running_sidecar(data_dir) as sidecar:
+        await sidecar.grant(chosen.parent, "write")  # as a host does after a "save to folder" dialog
         await sidecar.call(
             "db.query",
             {"sql": "CREATE TABLE s AS SELECT i AS id, i * 1.5 AS v FROM range(1000) r(i)", "allow_write": True},

@@ -80,10 +80,11 @@ async def test_secrets_round_trip_and_never_reach_the_disk(
         running_sidecar(data_dir, "--app-name", app, "--log-level", "debug") as sidecar,
         collecting(sidecar) as notes,
     ):
+        await sidecar.grant(tmp_path)  # csv_source names a file there
         for name, value in values.items():
             assert await sidecar.call("secrets.set", {"name": name, "value": value}) == {"name": name, "created": True}
         assert (await sidecar.call("secrets.set", {"name": "api_token", "value": token}))["created"] is False
-        assert await sidecar.call("secrets.get", {"name": "api_token"}) == {"name": "api_token", "value": token}
+        assert await sidecar.call_host("secrets.get", {"name": "api_token"}) == {"name": "api_token", "value": token}
         assert (await sidecar.call("secrets.list"))["names"] == ["api_token", "csv_source"]
 
         # An ingest whose source comes from the keychain.
@@ -121,7 +122,7 @@ async def test_secrets_round_trip_and_never_reach_the_disk(
         assert await sidecar.call("secrets.delete", {"name": "csv_source"}) == {"name": "csv_source", "deleted": True}
         assert await sidecar.call("secrets.delete", {"name": "csv_source"}) == {"name": "csv_source", "deleted": False}
         with pytest.raises(RpcCallError) as gone:
-            await sidecar.call("secrets.get", {"name": "csv_source"})
+            await sidecar.call_host("secrets.get", {"name": "csv_source"})
         assert gone.value.kind == "secret_not_found"
         assert (await sidecar.call("secrets.list"))["names"] == ["api_token"]
         with pytest.raises(RpcCallError) as bad_name:
@@ -145,7 +146,7 @@ async def test_no_keychain_is_an_error_never_a_plaintext_fallback(data_dir: Path
     async with running_sidecar(data_dir, "--app-name", _app_name(), env=env) as sidecar, collecting(sidecar) as notes:
         for method, params in (
             ("secrets.set", {"name": "db_url", "value": value}),
-            ("secrets.get", {"name": "db_url"}),
+            ("secrets.get", {"name": "db_url", "host_key": sidecar.host_key}),
             ("secrets.list", None),
             ("secrets.delete", {"name": "db_url"}),
         ):

@@ -58,6 +58,7 @@ from sidecar_host.errors import (
     SidecarExited,
 )
 from sidecar_host.executable import check_executable
+from sidecar_host.host_key import env_with_host_key, new_host_key, params_with_host_key
 from sidecar_host.launch_lock import LAUNCH_LOCK_WAIT_S, LaunchLock, default_lock_path
 from sidecar_host.records import (
     CALL_TIMEOUT_S,
@@ -105,6 +106,8 @@ class SidecarClient:
         self.stop_result: StopResult | None = None
         #: This launch's hold on the launch lock (None when ``launch_lock=False``).
         self.launch_lock: LaunchLock | None = None
+        #: The key host-only calls carry (None when spawned with ``host_key=False``).
+        self.host_key: str | None = None
         self._ready = anyio.Event()
         self._stdout_closed = anyio.Event()
         self._exited = anyio.Event()
@@ -138,6 +141,7 @@ class SidecarClient:
         on_spawn: Callable[[SidecarClient], None] | None = None,
         launch_lock: bool | str | os.PathLike[str] = True,
         launch_lock_wait: float = LAUNCH_LOCK_WAIT_S,
+        host_key: bool | str = True,
     ) -> AsyncIterator[SidecarClient]:
         """Start ``command``, wait for READY, yield the client, stop it on exit.
 
@@ -149,8 +153,13 @@ class SidecarClient:
         (:func:`~sidecar_host.launch_lock.default_lock_path`) from before the spawn
         until BOOT, waiting up to ``launch_lock_wait`` seconds for it; a path uses
         that lock file instead; False spawns without it.
+        ``host_key``: True makes a fresh key for this launch (sidecar_host.host_key), a string
+        uses that one, False starts the sidecar without one (its host-only methods are off).
         """
         check_executable(command[0])
+        key = new_host_key() if host_key is True else (host_key or None)
+        if key is not None:
+            env = env_with_host_key(env, key)
         lock: LaunchLock | None = None
         if launch_lock is not False:
             path = default_lock_path() if launch_lock is True else Path(launch_lock)
@@ -172,6 +181,7 @@ class SidecarClient:
             client = cls(process, command, notification_buffer)
             client.spawned_at = launched
             client.launch_lock = lock
+            client.host_key = key
             if on_spawn is not None:
                 on_spawn(client)
             async with anyio.create_task_group() as tg:
@@ -251,6 +261,17 @@ class SidecarClient:
         if pending.error is not None:
             raise pending.error
         return pending.result
+
+    async def call_host(self, method: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        """Call a host-only method (files.grant, files.revoke, secrets.get): ``call`` with the host key added."""
+        if self.host_key is None:
+            raise ValueError("this sidecar was spawned with host_key=False: it has no host-only methods")
+        return await self.call(method, params_with_host_key(params, self.host_key), **kw)
+
+    async def grant(self, path: str | os.PathLike[str], mode: str = "read") -> dict[str, Any]:
+        """Grant the engine a path the user chose (``files.grant``); returns the grant record."""
+        result: dict[str, Any] = await self.call_host("files.grant", {"path": os.fspath(path), "mode": mode})
+        return result
 
     @property
     def next_request_id(self) -> int:
