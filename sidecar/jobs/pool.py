@@ -119,9 +119,12 @@ class JobPool:
         """Recover jobs a previous process left running, queue the queued ones, start the dispatcher."""
         self._tg = tg
         self.counts = await self.store.counts()
+        # The queued jobs first: recovery queues the re-runs it creates itself, and reading the
+        # queued ones after it would queue those twice (run twice: the second run would find
+        # its job already running).
+        self._queue.extend(await self.store.ids_with_status(QUEUED))
         for job_id in await self.store.ids_with_status(RUNNING):
             await self._recover(job_id)
-        self._queue.extend(await self.store.ids_with_status(QUEUED))
         self._dispatcher = anyio.CancelScope()
         tg.start_soon(self._dispatch)
         log.info("job pool started", extra={"ctx": {"workers": self.concurrency, "queued": len(self._queue)}})
