@@ -36,7 +36,8 @@ from sidecar.schedules.zones import load_zone, system_zone_name
 #: Missed cron due times are counted up to this many (about half a second of cronsim steps);
 #: a longer absence is reported with this count. Interval triggers are always counted exactly.
 COUNT_CAP: Final = 100_000
-#: Answers before the start that cronsim may give from inside a repeated hour, at most.
+#: Answers not later than the previous one that cronsim may give in a row (from inside a
+#: repeated hour), at most; past that the trigger is taken to have no further time.
 _STALE_ANSWERS: Final = 16
 
 
@@ -126,7 +127,7 @@ class CompiledTrigger:
                 if stale > _STALE_ANSWERS:
                     return
                 continue
-            previous = due
+            previous, stale = due, 0
             yield due
 
 
