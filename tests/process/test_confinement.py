@@ -310,9 +310,18 @@ async def test_url_sources_only_with_allow_network(data_dir: Path, tmp_path: Pat
     assert not list((data_dir / "staging").iterdir())
 
 
-async def test_files_are_private_to_the_user(data_dir: Path) -> None:
+async def test_files_are_private_to_the_user(data_dir: Path, tmp_path: Path) -> None:
     """Folders 0700, files 0600 (the sidecar's umask), the lock and temporary files included."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write_csv(outside / "x.csv", 10)
     async with running_sidecar(data_dir) as sidecar:
+        await sidecar.grant(outside)
+        async with collecting(sidecar) as notes:  # a staging folder is made (and emptied) for it
+            job = await sidecar.call(
+                "jobs.submit", {"type": "ingest", "payload": {"source": str(outside / "x.csv"), "table": "x"}}
+            )
+            await notes.finished(job["job_id"])
         await sidecar.call("db.query", {"sql": "CREATE TABLE t AS SELECT 1 AS a", "allow_write": True})
         await sidecar.call("settings.set", {"values": {"query_default_limit": 50}})
         await sidecar.call("jobs.list", {})
@@ -327,6 +336,7 @@ async def test_files_are_private_to_the_user(data_dir: Path) -> None:
                 modes[str(path.relative_to(data_dir))] = stat.S_IMODE(path.lstat().st_mode)
     modes["."] = stat.S_IMODE(data_dir.stat().st_mode)
     for required in (
+        "staging",
         "logs",
         "cache",
         "exports",
