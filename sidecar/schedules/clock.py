@@ -55,7 +55,7 @@ class SystemClock:
         return time.time()
 
     def monotonic(self) -> float:
-        """anyio's clock (the event loop's monotonic time)."""
+        """``time.monotonic``: the clock asyncio's timers, and so the sleep below, run on."""
         return time.monotonic()
 
     async def sleep(self, seconds: float, wake: anyio.Event) -> None:
