@@ -114,11 +114,11 @@ async function refresh(scheduleId: string): Promise<void> {
 async function create(): Promise<void> {
   const name = ($("schedule-name") as HTMLInputElement).value.trim() || "compact";
   const every = Number(($("schedule-every") as HTMLInputElement).value);
-  const type = ($("schedule-job") as HTMLSelectElement).value;
   try {
-    remember(
-      await sidecar.call<Schedule>("schedules.create", { name, trigger: { every_s: every }, job: { type, payload: {} } }),
-    );
+    // The app's capability pins the job to maintenance.compact: a page cannot schedule a
+    // pipeline, whose SQL would write the database past the console's read-only pin.
+    const job = { type: "maintenance.compact", payload: {} };
+    remember(await sidecar.call<Schedule>("schedules.create", { name, trigger: { every_s: every }, job }));
     showError(null);
   } catch (err) {
     showError(failed(err));
@@ -129,7 +129,13 @@ async function setEnabled(scheduleId: string): Promise<void> {
   const s = schedules.get(scheduleId);
   if (!s) return;
   try {
-    remember(await sidecar.call<Schedule>(s.enabled ? "schedules.pause" : "schedules.resume", { schedule_id: scheduleId }));
+    // Two literal calls, not a computed name: tests/tauri/test_tauri_capability.py reads them.
+    const params = { schedule_id: scheduleId };
+    remember(
+      s.enabled
+        ? await sidecar.call<Schedule>("schedules.pause", params)
+        : await sidecar.call<Schedule>("schedules.resume", params),
+    );
     showError(null);
   } catch (err) {
     showError(failed(err));
