@@ -7,7 +7,7 @@ only): ``FAKETIME_TIMESTAMP_FILE`` holds the offset and is re-read every second,
 into the file is exactly a wall clock set forward an hour (and what a Linux suspend looks
 like: the monotonic clock stops while the wall clock runs on). An ``@<date>`` start puts the
 sidecar just before a DST change. libfaketime 0.9.10 breaks ``time.sleep`` in that mode
-(issue-log 0028); the sidecar's serving path never calls it.
+(issue-log 0032); the sidecar's serving path never calls it.
 
 Every test checks that stdout held only protocol lines (``running_sidecar`` does).
 """
