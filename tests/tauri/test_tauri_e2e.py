@@ -539,6 +539,7 @@ def test_ingest_job_shows_progress_and_can_be_cancelled(app: App) -> None:
 
 
 def test_schedules_panel_creates_pauses_runs_now_and_shows_skips(app: App) -> None:
+    app.session.wait_state("ready")  # also when run on its own (-k schedules)
     if "schedules.create" not in engine_methods(app):
         pytest.skip("schedules.* are not in this sidecar's rpc.discover")
     session = app.session
