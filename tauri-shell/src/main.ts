@@ -1,6 +1,7 @@
-// The shell's UI: sidecar state, live logs, a query console, the job list.
+// The shell's UI: sidecar state, live logs, a query console, the job list, schedules.
 // It reaches Rust only through ./sidecar-client.js.
 
+import { initSchedules, loadSchedules, onScheduleNotification, setReady } from "./schedules-panel.js";
 import * as sidecar from "./sidecar-client.js";
 import type { CommandError, Grant, LogLine, Notification, SidecarState } from "./sidecar-client.js";
 
@@ -52,6 +53,7 @@ function showState(state: SidecarState): void {
   }
   const ready = state.state === "ready";
   for (const id of ["run-query", "export-query", "pick-ingest", "submit-ingest"]) ($(id) as HTMLButtonElement).disabled = !ready;
+  setReady(ready);
   if (ready) void refreshAfterReady();
 }
 
@@ -75,6 +77,8 @@ async function refreshAfterReady(): Promise<void> {
   $("query-unavailable").hidden = engine;
   $("jobs-unavailable").hidden = available.has("jobs.submit");
   if (available.has("jobs.list")) void loadJobs();
+  $("schedules-unavailable").hidden = available.has("schedules.list");
+  if (available.has("schedules.list")) void loadSchedules();
 }
 
 // ------------------------------------------------------------------ logs
@@ -293,6 +297,7 @@ async function cancelJob(jobId: string): Promise<void> {
 }
 
 function onNotification(n: Notification): void {
+  if (onScheduleNotification(n)) return;
   if ((n.method === "job.status" || n.method === "job.progress") && n.params?.job_id) {
     mergeJob(n.params as Job);
   }
@@ -327,6 +332,7 @@ async function main(): Promise<void> {
   $("export-query").onclick = () => void exportQuery();
   $("pick-ingest").onclick = () => void pickIngestFile();
   $("submit-ingest").onclick = () => void submitIngest();
+  initSchedules();
   ($("sql") as HTMLTextAreaElement).addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) void runQuery();
   });

@@ -30,6 +30,15 @@ ENGINE_METHODS = {
     "runs.get",
     "runs.list",
     "reports.get",
+    "schedules.create",
+    "schedules.get",
+    "schedules.list",
+    "schedules.update",
+    "schedules.delete",
+    "schedules.pause",
+    "schedules.resume",
+    "schedules.run_now",
+    "schedules.history",
     "files.grant",
     "files.revoke",
     "files.grants",
@@ -85,6 +94,8 @@ async def test_discovery_lists_every_engine_method_with_its_params(data_dir: Pat
         "engine.state_reset": "#/components/schemas/StateReset",
         "job.progress": "#/components/schemas/JobProgressNote",
         "job.status": "#/components/schemas/JobStatusNote",
+        "schedule.fired": "#/components/schemas/ScheduleFiredNote",
+        "schedule.skipped": "#/components/schemas/ScheduleSkippedNote",
     }
 
 

@@ -46,7 +46,8 @@ def ready_made() -> dict[str, dict[str, Any]]:
 
 
 def frontend() -> str:
-    return (SHELL / "src" / "main.ts").read_text() + (SHELL / "src" / "sidecar-client.ts").read_text()
+    """Every module of the page (main.ts and the panels it imports, sidecar-client.ts)."""
+    return "".join(path.read_text() for path in sorted((SHELL / "src").glob("*.ts")))
 
 
 def privileged_fixed() -> tuple[set[str], set[str]]:
@@ -105,6 +106,9 @@ def test_the_capability_grants_exactly_the_methods_the_ui_calls() -> None:
     # The UI submits ingests only (a pipeline's SQL would write past the read-only pin).
     assert pinned["jobs.submit"] == {"type": "ingest"}
     assert re.findall(r'call<[^(]*?>\("jobs\.submit", \{ type: "([a-z._]+)"', frontend()) == ["ingest"]
+    # Schedules the UI creates compact the database, nothing else (the same reason).
+    assert pinned["schedules.create"] == {"job": {"type": "maintenance.compact", "payload": {}}}
+    assert "schedules.update" not in pinned and "schedules.delete" not in pinned
 
 
 def test_the_capability_grants_exactly_the_commands_and_core_permissions_the_ui_uses() -> None:

@@ -538,6 +538,51 @@ def test_ingest_job_shows_progress_and_can_be_cancelled(app: App) -> None:
     assert final == "canceled", f"the job ended {final!r} instead of canceled (the ingest may have finished first)"
 
 
+def test_schedules_panel_creates_pauses_runs_now_and_shows_skips(app: App) -> None:
+    app.session.wait_state("ready")  # also when run on its own (-k schedules)
+    if "schedules.create" not in engine_methods(app):
+        pytest.skip("schedules.* are not in this sidecar's rpc.discover")
+    session = app.session
+    row = "#schedules .schedule[data-schedule-id='{}']"
+
+    def data(sid: str, key: str) -> Any:
+        return session.js(
+            "const r = document.querySelector(arguments[0]); return r && r.dataset[arguments[1]]", row.format(sid), key
+        )
+
+    session.type("#schedule-name", "compact every second")
+    session.type("#schedule-every", "1")
+    session.click("#create-schedule")
+    sid = wait_until(
+        lambda: session.js(
+            "const r = document.querySelector('#schedules .schedule'); return r && r.dataset.scheduleId"
+        ),
+        20,
+        f"the schedule row (error: {session.text('#schedules-error')!r})",
+    )
+    assert session.text(row.format(sid) + " .schedule-trigger") == "every 1 s"
+    wait_until(lambda: data(sid, "lastOutcome") == "submitted", 20, "a firing shown as the last outcome")
+    assert session.text(row.format(sid) + " .schedule-next") not in ("", "-", "paused")
+    session.screenshot("05a-schedules")
+    session.click(row.format(sid) + " .toggle")  # pause
+    wait_until(lambda: data(sid, "enabled") == "false", 10, "paused")
+    assert session.text(row.format(sid) + " .schedule-next") == "paused"
+    assert session.text(row.format(sid) + " .toggle") == "Resume"
+    time.sleep(2.5)  # due times pass while paused: they come back as one skipped notice
+    session.click(row.format(sid) + " .toggle")  # resume
+    notice = wait_until(
+        lambda: session.text("#schedule-notices .schedule-notice[data-reason='paused']"), 10, "the skipped notice"
+    )
+    assert notice.startswith("compact every second: ") and "skipped (paused)" in notice
+    session.click(row.format(sid) + " .toggle")  # paused again: only run_now adds a job now
+    wait_until(lambda: data(sid, "enabled") == "false", 10, "paused again")
+    time.sleep(1.5)  # a job of the last firing may still be announced
+    jobs_before = session.js("return document.querySelectorAll('#jobs .job').length")
+    session.click(row.format(sid) + " .run-now")
+    wait_until(lambda: session.js("return document.querySelectorAll('#jobs .job').length") > jobs_before, 10, "the job")
+    session.screenshot("05b-schedule-notices")  # left paused: it fires no more for the later tests
+
+
 # ---------------------------------------------------------------- the page is untrusted
 
 

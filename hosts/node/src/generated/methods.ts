@@ -218,7 +218,7 @@ export interface ListParams {
 }
 
 /** jobs: matching records, newest first. */
-export interface ListResult {
+export interface JobsMessagesListResult {
   jobs: JobRecord[];
 }
 
@@ -379,6 +379,134 @@ export interface RunsListResult {
   runs: RunRecord[];
 }
 
+/**
+ * name: a label for people. trigger: when it is due. job: what each firing submits.
+ * missed: due times that passed while the sidecar was not running, or the machine slept:
+ * skip (default: one skipped firing records them) or catch_up (the job runs once).
+ * overlap: a firing while the previous firing's job is still queued or running: skip (default)
+ * or queue (it waits for that job to end; at most one waits). enabled: false creates it paused.
+ */
+export interface CreateParams {
+  name: string;
+  trigger: Trigger;
+  job: JobSpec;
+  missed?: "catch_up" | "skip";
+  overlap?: "queue" | "skip";
+  enabled?: boolean;
+}
+
+/**
+ * When a schedule is due: exactly one of every_s and cron.
+ *
+ * every_s: every N seconds (1 .. ten years), counted from the time the trigger was set.
+ * cron: a five-field cron expression (minute hour day-of-month month day-of-week: lists,
+ * ranges, steps, month and day names, ``L`` for the last day of the month, ``MON#2``).
+ * timezone: with cron only: the IANA zone its times are read in (default: the system's zone
+ * when the schedule is created; the record shows the zone chosen).
+ */
+export interface Trigger {
+  every_s?: number | null;
+  cron?: string | null;
+  timezone?: string | null;
+}
+
+/** The job each firing submits, exactly as jobs.submit takes it: type and payload. */
+export interface JobSpec {
+  type: string;
+  payload?: Record<string, unknown>;
+}
+
+/**
+ * A schedule as schedules.get and schedules.list return it.
+ *
+ * schedule_id: a UUIDv7. name, trigger, job, missed, overlap: as created or updated (trigger
+ * with the zone chosen for a cron). enabled: false while paused. next_due_at: the next due time
+ * (ISO 8601 UTC; null while paused or when the cron has no further time). last_due_at: the due
+ * time of the latest firing. last_outcome: submitted, skipped or caught_up. last_job_id: the job
+ * of the latest firing that submitted one. created_at, updated_at: ISO 8601 UTC. origin: where
+ * the schedule was defined (``local``: by this app through schedules.create).
+ */
+export interface ScheduleRecord {
+  schedule_id: string;
+  name: string;
+  trigger: Trigger;
+  job: JobSpec;
+  missed: "catch_up" | "skip";
+  overlap: "queue" | "skip";
+  enabled: boolean;
+  next_due_at: string | null;
+  last_due_at: string | null;
+  last_outcome: "caught_up" | "skipped" | "submitted" | null;
+  last_job_id: string | null;
+  created_at: string;
+  updated_at: string;
+  origin?: "local";
+}
+
+/** schedule_id: the schedule. */
+export interface ScheduleIdParams {
+  schedule_id: string;
+}
+
+/** schedule_id: the schedule deleted (with its firing history; its jobs are left alone). deleted: true. */
+export interface DeleteResult {
+  schedule_id: string;
+  deleted: boolean;
+}
+
+/** schedule_id: the schedule. limit: most firings returned, newest first (default 100, at most 1000). */
+export interface HistoryParams {
+  schedule_id: string;
+  limit?: number;
+}
+
+/** firings: the schedule's latest firings, newest first (the last 1000 are kept). */
+export interface HistoryResult {
+  firings: Firing[];
+}
+
+/**
+ * One entry of a schedule's history: what happened at a due time (or at schedules.run_now).
+ *
+ * firing_id: increasing. due_at: the (latest) due time it stands for, ISO 8601 UTC (null for
+ * run_now). first_due_at: the earliest one (equal to due_at for a single due time). fired_at:
+ * when it was recorded. outcome: submitted (a job was queued), skipped (none was), caught_up
+ * (one job for due times that were missed). reason: null for an on-time firing; offline, asleep
+ * (missed), overlap, paused, error (skipped), run_now. count: due times it stands for (0 for
+ * run_now). job_id: the job it queued. error: {kind, message} when the job could not be queued.
+ */
+export interface Firing {
+  firing_id: number;
+  schedule_id: string;
+  due_at: string | null;
+  first_due_at: string | null;
+  fired_at: string;
+  outcome: "caught_up" | "skipped" | "submitted";
+  reason: "asleep" | "error" | "offline" | "overlap" | "paused" | "run_now" | null;
+  count: number;
+  job_id: string | null;
+  error?: Record<string, unknown> | null;
+}
+
+/** schedules: every schedule, oldest first. */
+export interface SchedulesMessagesListResult {
+  schedules: ScheduleRecord[];
+}
+
+/**
+ * schedule_id: the schedule. Every other member is optional and replaces the current value;
+ * a new trigger starts counting from the time of the update.
+ */
+export interface UpdateParams {
+  schedule_id: string;
+  name?: string | null;
+  trigger?: Trigger | null;
+  job?: JobSpec | null;
+  missed?: "catch_up" | "skip" | null;
+  overlap?: "queue" | "skip" | null;
+  enabled?: boolean | null;
+}
+
 /** name: the secret's name. */
 export interface SecretNameParams {
   name: string;
@@ -476,6 +604,7 @@ export interface ShutdownResult {
  * before the engine started). duckdb_bytes: engine.duckdb plus its WAL on disk.
  * rss_bytes: resident memory of the process. state_reset: set when a damaged state store was moved
  * aside and replaced by a fresh one in this run (where it went, why, what was lost).
+ * scheduler: running, schedules, enabled, next_due_at (the earliest next due time).
  */
 export interface StatusResult {
   name: string;
@@ -494,6 +623,7 @@ export interface StatusResult {
   duckdb_bytes?: number;
   rss_bytes?: number | null;
   state_reset?: StateReset | null;
+  scheduler?: SchedulerFigures;
 }
 
 /** id: the request id. method: its method. elapsed_ms: time since it started. */
@@ -520,6 +650,18 @@ export interface StateReset {
   moved_to: string;
   reason: string;
   lost: string[];
+}
+
+/**
+ * ``system.status.scheduler``. running: the scheduler loop runs (false before the engine
+ * started). schedules: how many exist. enabled: how many are not paused. next_due_at: the
+ * earliest next due time of an enabled schedule (ISO 8601 UTC), or null.
+ */
+export interface SchedulerFigures {
+  running?: boolean;
+  schedules?: number;
+  enabled?: number;
+  next_due_at?: string | null;
 }
 
 /** ``job.progress`` notification: progress 0..1 (never decreasing), message, at most 10 a second per job. */
@@ -552,6 +694,39 @@ export interface JobStatusNote {
   attempts?: number;
   recovered?: boolean;
   requeued_as?: string | null;
+}
+
+/**
+ * ``schedule.fired``: a firing queued a job.
+ *
+ * schedule_id, job_id: the schedule and the job. due_at: the (latest) due time it stands for
+ * (null for run_now). outcome: submitted or caught_up. count: due times it stands for.
+ * first_due_at: the earliest of them. reason: absent for an on-time firing; offline or asleep
+ * for a catch-up; run_now.
+ */
+export interface ScheduleFiredNote {
+  schedule_id: string;
+  due_at: string | null;
+  job_id: string;
+  outcome: "caught_up" | "skipped" | "submitted";
+  count: number;
+  first_due_at?: string | null;
+  reason?: "asleep" | "error" | "offline" | "overlap" | "paused" | "run_now" | null;
+}
+
+/**
+ * ``schedule.skipped``: due times passed without a job.
+ *
+ * schedule_id: the schedule. due_at: the latest of them. count: how many. first_due_at: the
+ * earliest. reason: offline, asleep, overlap, paused or error. error: {kind, message} for error.
+ */
+export interface ScheduleSkippedNote {
+  schedule_id: string;
+  due_at: string;
+  count: number;
+  reason: "asleep" | "error" | "offline" | "overlap" | "paused" | "run_now";
+  first_due_at?: string | null;
+  error?: Record<string, unknown> | null;
 }
 
 // ---- params of each method (the component they were made from, where one matches)
@@ -604,6 +779,33 @@ export type RpcDiscoverParams = Record<string, never>;
 /** Params of `runs.get`. */
 export type RunsGetParams = RunIdParams;
 
+/** Params of `schedules.create`. */
+export type SchedulesCreateParams = CreateParams;
+
+/** Params of `schedules.delete`. */
+export type SchedulesDeleteParams = ScheduleIdParams;
+
+/** Params of `schedules.get`. */
+export type SchedulesGetParams = ScheduleIdParams;
+
+/** Params of `schedules.history`. */
+export type SchedulesHistoryParams = HistoryParams;
+
+/** Params of `schedules.list`. */
+export type SchedulesListParams = Record<string, never>;
+
+/** Params of `schedules.pause`. */
+export type SchedulesPauseParams = ScheduleIdParams;
+
+/** Params of `schedules.resume`. */
+export type SchedulesResumeParams = ScheduleIdParams;
+
+/** Params of `schedules.run_now`. */
+export type SchedulesRunNowParams = ScheduleIdParams;
+
+/** Params of `schedules.update`. */
+export type SchedulesUpdateParams = UpdateParams;
+
 /** Params of `secrets.delete`. */
 export type SecretsDeleteParams = SecretNameParams;
 
@@ -651,7 +853,7 @@ export interface SidecarMethods {
   /** One job's record. */
   "jobs.get": { params: JobsGetParams; result: JobRecord };
   /** Jobs, newest first, optionally filtered by status and type. */
-  "jobs.list": { params: JobsListParams; result: ListResult };
+  "jobs.list": { params: JobsListParams; result: JobsMessagesListResult };
   /** Queue a job (ingest, export, pipeline.run, maintenance.compact); progress arrives as notifications. */
   "jobs.submit": { params: JobsSubmitParams; result: SubmitResult };
   /** Paths of a run's report.html and metadata.json, and the metadata itself. */
@@ -664,6 +866,24 @@ export interface SidecarMethods {
   "runs.get": { params: RunsGetParams; result: RunRecord };
   /** Pipeline runs from the ledger, newest first. */
   "runs.list": { params: RunsListParams; result: RunsListResult };
+  /** Create a schedule: a job (as jobs.submit takes it) submitted every N seconds or on a cron, in a time zone. */
+  "schedules.create": { params: SchedulesCreateParams; result: ScheduleRecord };
+  /** Delete a schedule and its history; jobs it queued are left alone (a running one runs on). */
+  "schedules.delete": { params: SchedulesDeleteParams; result: DeleteResult };
+  /** One schedule's record. */
+  "schedules.get": { params: SchedulesGetParams; result: ScheduleRecord };
+  /** A schedule's firings, newest first: due time, outcome, reason, job. */
+  "schedules.history": { params: SchedulesHistoryParams; result: HistoryResult };
+  /** Every schedule, oldest first. */
+  "schedules.list": { params: SchedulesListParams; result: SchedulesMessagesListResult };
+  /** Pause a schedule: it does not fire until resumed. */
+  "schedules.pause": { params: SchedulesPauseParams; result: ScheduleRecord };
+  /** Resume a paused schedule; the due times it had while paused become one skipped firing. */
+  "schedules.resume": { params: SchedulesResumeParams; result: ScheduleRecord };
+  /** Submit the schedule's job now (paused or not, whatever its overlap policy); returns the job. */
+  "schedules.run_now": { params: SchedulesRunNowParams; result: JobRecord };
+  /** Change a schedule's name, trigger, job, policies or enabled flag. */
+  "schedules.update": { params: SchedulesUpdateParams; result: ScheduleRecord };
   /** Remove a secret from the OS keychain. */
   "secrets.delete": { params: SecretsDeleteParams; result: SecretDeleteResult };
   /** Read a secret's value from the OS keychain (host-only: a value never goes to a webview). */
@@ -695,4 +915,8 @@ export interface SidecarNotifications {
   "job.progress": JobProgressNote;
   /** ``job.status`` notification, sent on every transition. */
   "job.status": JobStatusNote;
+  /** ``schedule.fired``: a firing queued a job. */
+  "schedule.fired": ScheduleFiredNote;
+  /** ``schedule.skipped``: due times passed without a job. */
+  "schedule.skipped": ScheduleSkippedNote;
 }
