@@ -9,13 +9,13 @@
 
 import assert from "node:assert/strict";
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
 import { afterEach, describe, test } from "node:test";
 
 import { ExitedBeforeReady, LaunchLock, ReadyTimeout, SidecarProcess, SpawnFailed, BinaryNotFound, defaultLockPath, isLocked, type LockHelper } from "../src/index.js";
-import { PYTHON, QUICK_STOPS, cleanUp, fixture, shellSidecar, spawnSidecar, start, tempDir } from "./support.js";
+import { PYTHON, QUICK_STOPS, cleanUp, eventually, fixture, shellSidecar, spawnSidecar, start, tempDir, trackPids } from "./support.js";
 import { REPO } from "./paths.js";
 
 afterEach(cleanUp); // a failed assertion must not leave processes (or keep this file from ending)
@@ -198,11 +198,16 @@ describe("the launch lock", { skip: process.platform === "win32" ? "the Unix hel
         "anyio.run(main)",
       ].join("\n");
       const python = spawn(PYTHON, ["-c", code], {
-        env: { ...process.env, PYTHONPATH: REPO, SLOW_BOOT_S: "1.0", SLOW_BOOT_TRACE: trace },
+        env: { ...process.env, PYTHONPATH: REPO, SLOW_BOOT_S: "1.5", SLOW_BOOT_TRACE: trace },
         stdio: "inherit",
       });
-      const node = start({ ...slowBoot(trace), launchLock: locked ? file : false }).then((s) => s.stop());
-      const [[code_]] = (await Promise.all([once(python, "exit"), node])) as [[number | null], unknown];
+      const pythonExited = once(python, "exit");
+      trackPids([python.pid ?? 0]);
+      // The Node launch starts once the Python one is under way (its stand-in has started,
+      // so with the lock the Python host holds it): then only the lock can keep them apart.
+      assert.ok(await eventually(() => existsSync(trace) && readFileSync(trace, "utf8").includes("start "), 20_000));
+      const node = start({ ...slowBoot(trace, 1.5), launchLock: locked ? file : false }).then((s) => s.stop());
+      const [[code_]] = (await Promise.all([pythonExited, node])) as [[number | null], unknown];
       assert.equal(code_, 0);
       const launches = readTrace(trace);
       assert.equal(launches.length, 2);
