@@ -122,6 +122,8 @@ export class SidecarProcess {
   #markReady: () => void = () => {};
   #readyWaited: Promise<void> | null = null;
   readonly #exitHook: () => void;
+  /** Whether the log was made for this process alone (then it is closed once the process is done). */
+  readonly #ownsLog: boolean;
 
   private constructor(
     child: ChildProcessWithoutNullStreams,
@@ -130,9 +132,11 @@ export class SidecarProcess {
     lock: LaunchLock | null,
     hostKey: string | null,
     log: HostLog,
+    ownsLog: boolean,
     spawnedAt: number,
   ) {
     this.#child = child;
+    this.#ownsLog = ownsLog;
     this.pid = child.pid ?? 0;
     this.program = program;
     this.#options = options;
@@ -217,7 +221,7 @@ export class SidecarProcess {
       if (code === "ENOENT" || code === "EACCES") throw new BinaryNotFound(program, reason);
       throw new SpawnFailed(program, reason);
     }
-    return new SidecarProcess(child, program, options, lock, hostKey, hostLog, spawnedAt);
+    return new SidecarProcess(child, program, options, lock, hostKey, hostLog, log === undefined, spawnedAt);
   }
 
   /**
@@ -425,6 +429,7 @@ export class SidecarProcess {
         this.pid,
         `stopped by step ${report.step} in ${report.elapsedMs} ms: ${describeStatus(report.status)}, SHUTDOWN reason ${report.shutdownReason ?? "(none)"}`,
       );
+      if (this.#ownsLog) this.log.close();
       return report;
     });
     return this.#stopping;
@@ -432,7 +437,10 @@ export class SidecarProcess {
 
   /** Stop a process that cannot answer (hung, or never ready): SIGTERM, then SIGKILL of the group. */
   terminate(timeouts: Partial<StopTimeouts> = {}): Promise<StopReport> {
-    this.#stopping ??= climbLadder(this, this.#tree, "sigterm", { ...this.#stopTimeouts, ...timeouts });
+    this.#stopping ??= climbLadder(this, this.#tree, "sigterm", { ...this.#stopTimeouts, ...timeouts }).then((report) => {
+      if (this.#ownsLog) this.log.close();
+      return report;
+    });
     return this.#stopping;
   }
 
@@ -508,6 +516,7 @@ export class SidecarProcess {
     this.log.host(this.pid, `exited (${describeStatus(status)}), SHUTDOWN reason ${this.shutdownReason ?? "(none)"}`);
     this.#calls.failAll((method) => this.#exitedError(method));
     this.events.emit("exit", status);
+    if (this.#ownsLog && this.#stopping === null) this.log.close(); // a stop closes it after its last line
     return status;
   }
 
