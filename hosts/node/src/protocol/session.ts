@@ -49,11 +49,11 @@ export interface ShutdownEvent {
   readonly reason: string;
 }
 
-/** A response or error reply. message: the decoded answer. line: the line it came in (a batch carries several). */
+/** A response or error reply. message: the decoded answer. line: the raw line it came in (a batch carries several). */
 export interface AnswerEvent {
   readonly type: "answer";
   readonly message: Response | ErrorReply;
-  readonly line: string;
+  readonly line: Uint8Array;
 }
 
 /** A server-to-host notification. method: its name. params: raw JSON text, or null when absent. */
@@ -151,13 +151,12 @@ export class StdoutSession {
 
   private onFrame(line: Buffer, out: StdoutEvent[]): void {
     const decoded = decodeLine(line);
-    const text = decoded.type === "ignored" ? "" : line.toString("utf8");
     if (decoded.type === "batch") {
       for (const item of decoded.items) {
-        onMessage(item, text, out);
+        onMessage(item, line, out);
       }
     } else if (decoded.type !== "ignored") {
-      onMessage(decoded, text, out);
+      onMessage(decoded, line, out);
     }
   }
 }
@@ -166,7 +165,7 @@ function violation(kind: ViolationKind, line: string): ViolationEvent {
   return { type: "violation", kind, line };
 }
 
-function onMessage(message: Message, line: string, out: StdoutEvent[]): void {
+function onMessage(message: Message, line: Buffer, out: StdoutEvent[]): void {
   switch (message.type) {
     case "response":
     case "error_reply":
