@@ -315,6 +315,14 @@ class JobPool:
             await self._execute(record, running)
         except BOOKKEEPING_ERRORS as exc:  # the store could not be written: the job fails, never the process
             await self._bookkeeping_failed(running.job_id, exc)
+        except Exception as exc:  # a bug in the pool's own bookkeeping: that job fails, the pool and the process go on
+            log.critical("job worker failed", exc_info=exc, extra={"ctx": {"job_id": running.job_id}})
+            error = job_error("internal", f"the job's worker failed: {type(exc).__name__}: {exc}", None)
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._record_failure(running.job_id, error)
+                except Exception:  # nothing more can be done for this record; it is logged above
+                    log.exception("recording the worker failure failed", extra={"ctx": {"job_id": running.job_id}})
         finally:
             self._running.pop(running.job_id, None)
             running.done.set()
@@ -399,6 +407,10 @@ class JobPool:
         announced = self._unrecorded.get(job_id)
         finished_at = announced.finished_at if announced is not None else utc_now()  # the time the host was told
         try:
+            if record.status == QUEUED:
+                # It failed on its way to running (that move was not written): queued -> failed is
+                # not a move the table allows, so record the start it had, then the failure.
+                await self.store.transition(job_id, RUNNING, started_at=finished_at)
             updated = await self.store.transition(job_id, FAILED, error=error, finished_at=finished_at)
         except BOOKKEEPING_ERRORS:
             if announced is None:
