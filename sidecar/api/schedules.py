@@ -13,8 +13,10 @@ from sidecar.schedules.messages import (
     HistoryParams,
     HistoryResult,
     ListResult,
+    ScheduleFiredNote,
     ScheduleIdParams,
     ScheduleRecord,
+    ScheduleSkippedNote,
     UpdateParams,
 )
 
@@ -28,7 +30,10 @@ async def _scheduler(ctx: Ctx) -> Scheduler:
 
 
 def register_schedules_methods(registry: Registry) -> None:
-    """Add schedules.create, get, list, update, delete, pause, resume, run_now and history."""
+    """Add schedules.create, get, list, update, delete, pause, resume, run_now and history;
+    declare schedule.fired and schedule.skipped."""
+    registry.notification("schedule.fired", ScheduleFiredNote)
+    registry.notification("schedule.skipped", ScheduleSkippedNote)
 
     @registry.method("schedules.create")
     async def schedules_create(ctx: Ctx, params: CreateParams) -> ScheduleRecord:

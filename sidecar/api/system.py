@@ -72,7 +72,8 @@ class ShutdownResult(Struct):
 
 
 def register_system_methods(registry: Registry) -> None:
-    """Add system.ping, system.status and system.shutdown to ``registry``."""
+    """Add system.ping, system.status and system.shutdown to ``registry``; declare engine.state_reset."""
+    registry.notification("engine.state_reset", StateReset)
 
     @registry.method("system.ping")
     def ping(ctx: Ctx) -> PingResult:
