@@ -4,6 +4,7 @@
 #   mypy        strict type check of the shipped package (sidecar/)
 #   imports     the layer contracts of docs/ARCHITECTURE.md (import-linter, [tool.importlinter])
 #   tauri       cargo clippy -D warnings, cargo fmt --check, tsc --noEmit (tauri-shell/scripts/check.sh)
+#   node        tsc of the Node host, its tests and its Electron example (hosts/node/scripts/check.sh)
 #
 #   ./scripts/check.sh                   all of them
 #   ./scripts/check.sh ruff mypy         some of them
@@ -19,11 +20,11 @@ checks=()
 for arg in "$@"; do
     case "$arg" in
         --fix) fix=1 ;;
-        ruff | mypy | imports | tauri) checks+=("$arg") ;;
-        *) echo "check: unknown check '$arg' (ruff, mypy, imports, tauri, --fix)" >&2; exit 2 ;;
+        ruff | mypy | imports | tauri | node) checks+=("$arg") ;;
+        *) echo "check: unknown check '$arg' (ruff, mypy, imports, tauri, node, --fix)" >&2; exit 2 ;;
     esac
 done
-[ "${#checks[@]}" -gt 0 ] || checks=(ruff mypy imports tauri)
+[ "${#checks[@]}" -gt 0 ] || checks=(ruff mypy imports tauri node)
 
 failed=()
 run() {
@@ -44,6 +45,7 @@ for check in "${checks[@]}"; do
         mypy) run "mypy --strict" "$bin/mypy" ;;
         imports) run "import contracts" "$bin/lint-imports" --no-cache ;;
         tauri) run "tauri-shell checks" bash tauri-shell/scripts/check.sh ;;
+        node) run "node host checks" bash hosts/node/scripts/check.sh ;;
     esac
 done
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -4,6 +4,8 @@
 #   python    pytest from source: tests/unit, then tests/process (inside a private Secret Service when gnome-keyring is installed)
 #   binaries  build the Nuitka and PyInstaller sidecars (ccache), then run the core integration
 #             suite against each, the engine suite against Nuitka, and the process-model tests
+#   node      the Node host (hosts/node/scripts/test.sh): every node --test suite against the sidecar
+#             from source, then the ones that run the sidecar against the Nuitka build if there is one
 #   harness   the launch-reliability harness over both binaries (20 launches + SIGKILL + SIGTERM
 #             cycles each) and the Milestone 0 checklist
 #   tauri     the Rust host crate's tests, the Tauri app build, the .deb and the UI suite
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 py=.venv/bin/python
-stages=${SIDECAR_TEST_STAGES:-checks python binaries harness tauri}
+stages=${SIDECAR_TEST_STAGES:-checks python binaries node harness tauri}
 if [ "$#" -gt 0 ]; then
     stages=python
 fi
@@ -62,6 +64,16 @@ if want binaries; then
         tests/process/test_server_*.py tests/process/test_logging.py
     stage "process model of both binaries, concurrent first launches of Nuitka"
     "$py" -m pytest -q tests/packaging/test_packaging_process_model.py tests/packaging/test_concurrent_first_launches.py
+fi
+
+if want node; then
+    stage "Node host: node --test from source"
+    bash hosts/node/scripts/test.sh
+    # Against the binary only when this run built it (an older dist/ may predate the sources).
+    if want binaries && [ -x "dist/nuitka/sidecar-$triple" ]; then
+        stage "Node host: the process tests against dist/nuitka/sidecar-$triple"
+        SIDECAR_BINARY="$PWD/dist/nuitka/sidecar-$triple" bash hosts/node/scripts/test.sh process
+    fi
 fi
 
 if want harness; then

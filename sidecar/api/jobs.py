@@ -9,6 +9,8 @@ from sidecar.jobs.messages import (
     EventsParams,
     EventsResult,
     JobIdParams,
+    JobProgressNote,
+    JobStatusNote,
     ListParams,
     ListResult,
     SubmitParams,
@@ -19,7 +21,9 @@ from sidecar.rpc.registry import Registry
 
 
 def register_jobs_methods(registry: Registry) -> None:
-    """Add jobs.submit, jobs.get, jobs.list, jobs.cancel and jobs.events."""
+    """Add jobs.submit, jobs.get, jobs.list, jobs.cancel and jobs.events, and declare job.status and job.progress."""
+    registry.notification("job.status", JobStatusNote)
+    registry.notification("job.progress", JobProgressNote)
 
     @registry.method("jobs.submit")
     async def jobs_submit(ctx: Ctx, params: SubmitParams) -> SubmitResult:

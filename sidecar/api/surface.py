@@ -6,6 +6,7 @@ from sidecar.api.db import register_db_methods
 from sidecar.api.files import register_files_methods
 from sidecar.api.jobs import register_jobs_methods
 from sidecar.api.runs import register_runs_methods
+from sidecar.api.schedules import register_schedules_methods
 from sidecar.api.secrets import register_secrets_methods
 from sidecar.api.settings import register_settings_methods
 from sidecar.api.system import register_system_methods
@@ -26,6 +27,7 @@ def build_registry(*, test_methods: bool = False) -> Registry:
     register_files_methods(registry)
     register_jobs_methods(registry)
     register_runs_methods(registry)
+    register_schedules_methods(registry)
     register_secrets_methods(registry)
     register_settings_methods(registry)
     if test_methods:

@@ -13,6 +13,7 @@ from sidecar.api.context import Ctx
 from sidecar.engine.engine import StateReset
 from sidecar.engine.status import WorkerCounts
 from sidecar.rpc.registry import Registry
+from sidecar.schedules.messages import SchedulerFigures
 
 
 class PingResult(Struct):
@@ -42,6 +43,7 @@ class StatusResult(Struct):
     before the engine started). duckdb_bytes: engine.duckdb plus its WAL on disk.
     rss_bytes: resident memory of the process. state_reset: set when a damaged state store was moved
     aside and replaced by a fresh one in this run (where it went, why, what was lost).
+    scheduler: running, schedules, enabled, next_due_at (the earliest next due time).
     """
 
     name: str
@@ -60,6 +62,7 @@ class StatusResult(Struct):
     duckdb_bytes: int = 0
     rss_bytes: int | None = None
     state_reset: StateReset | None = None
+    scheduler: SchedulerFigures = msgspec.field(default_factory=SchedulerFigures)
 
 
 class ShutdownResult(Struct):
@@ -69,7 +72,8 @@ class ShutdownResult(Struct):
 
 
 def register_system_methods(registry: Registry) -> None:
-    """Add system.ping, system.status and system.shutdown to ``registry``."""
+    """Add system.ping, system.status and system.shutdown to ``registry``; declare engine.state_reset."""
+    registry.notification("engine.state_reset", StateReset)
 
     @registry.method("system.ping")
     def ping(ctx: Ctx) -> PingResult:
@@ -102,6 +106,7 @@ def register_system_methods(registry: Registry) -> None:
             duckdb_bytes=figures.duckdb_bytes,
             rss_bytes=figures.rss_bytes,
             state_reset=app.engine.state_reset,
+            scheduler=figures.scheduler,
         )
 
     @registry.method("system.shutdown")

@@ -17,7 +17,9 @@ from typing import Any, Final
 
 REDACTED: Final = "***"
 
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|authorization|credential|connection_string)", re.I)
+_SECRET_KEY = re.compile(
+    r"(password|passwd|secret|token|api_?key|host_?key|authorization|credential|connection_string)", re.I
+)
 _secret_values: set[str] = set()
 _secret_values_lock = threading.Lock()
 _redactors: list[Callable[[dict[str, Any]], dict[str, Any]]] = []

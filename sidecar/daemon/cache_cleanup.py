@@ -5,7 +5,7 @@ once and reuses it; an upgraded app unpacks into a new folder and nothing ever
 deletes the old one (~125 MB each). PyInstaller: the bootstrap unpacks into a
 fresh ``$TMPDIR/_MEIxxxxxx`` per launch and deletes it after its child; when the
 bootstrap was SIGKILLed the child deletes it itself, and on a busy disk the
-watchdog may cut that short (issue-log 0032). The sidecar cleans up itself, carefully:
+watchdog may cut that short (issue-log 0040). The sidecar cleans up itself, carefully:
 
 * every running sidecar holds a *shared* lock on ``<its folder>/.in-use`` for
   its whole life, taken before BOOT;

@@ -8,7 +8,7 @@ shutdown reason is ``parent_exit``) and removes the folder itself as its very
 last step; Linux and macOS let a process delete files it has mapped.
 
 On a busy disk that removal can take longer than the 0.9 s the watchdog gives
-a ``parent_exit`` (issue-log 0032), so it may be cut short. Each sidecar marks
+a ``parent_exit`` (issue-log 0040), so it may be cut short. Each sidecar marks
 its folder (``.in-use``, held with a shared lock for its whole life, see
 :mod:`sidecar.daemon.cache_cleanup`) and every removal deletes the marker
 last: whatever a cut-short removal leaves is still recognisably a dead

@@ -6,7 +6,7 @@ and the worker threads of ``anyio.to_thread.run_sync`` are non-daemon threads.
 blocked it (a flush on a saturated disk, a DuckDB statement that ignored
 ``interrupt()``, a stdin read where the reader is a thread, as on Windows). So a call
 the shutdown sequence gave up on used to keep the finished process alive until the
-watchdog ended it with status 5, seconds after SHUTDOWN (issue-log 0032).
+watchdog ended it with status 5, seconds after SHUTDOWN (issue-log 0040).
 
 :func:`finish` runs once the sequence is over (SHUTDOWN written, logs closed, the
 data-dir lock released). It gives the remaining threads a short moment (idle anyio

@@ -5,14 +5,15 @@ files go. The first engine method (or, when a previous run left a job store,
 the startup hook right after READY) calls :meth:`Engine.started`, which
 builds and opens the parts: settings, the sqlite state store with the job
 store and run ledger, the worker pool with its start-up recovery, the
+scheduler (which handles what came due while no sidecar ran), the
 keychain store, and the DuckDB database (opened on its first use). Their
 modules load only then, so DuckDB, keyring and PyYAML never delay READY.
 
 Background work (the job dispatcher and the jobs themselves) runs in the
 task group handed to :meth:`Engine.attach`, which outlives any one request.
-:meth:`Engine.close`, the one shutdown hook, stops the pool (running jobs
-are interrupted and recorded), then checkpoints and closes DuckDB and the
-state store side by side, waiting at most ``CLOSE_FLUSH_S`` for the disk.
+:meth:`Engine.close`, the one shutdown hook, stops the scheduler, then the pool (running
+jobs are interrupted and recorded), then checkpoints and closes DuckDB and the state
+store side by side, waiting at most ``CLOSE_FLUSH_S`` for the disk.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from sidecar.jobs.pool import JobPool
     from sidecar.jobs.store import JobStore
     from sidecar.pipelines.ledger import RunLedger
+    from sidecar.schedules.scheduler import Scheduler
     from sidecar.secrets.store import SecretStore
     from sidecar.settings.store import SettingsStore
     from sidecar.state.store import StateDB
@@ -72,7 +74,7 @@ class Engine:
     paths: the data folders. app_version: the sidecar's version (for reports).
     files: what the engine may read and write on disk (its folders and the host's grants; from the start).
     network: whether the host allowed URL sources (``--allow-network``).
-    settings, state, jobs, ledger, database, secrets, pool: the parts (after start).
+    settings, state, jobs, ledger, database, secrets, pool, scheduler: the parts (after start).
     """
 
     settings: SettingsStore
@@ -82,6 +84,7 @@ class Engine:
     database: Database
     secrets: SecretStore
     pool: JobPool
+    scheduler: Scheduler
 
     def __init__(
         self, paths: DataPaths, app_name: str, app_version: str, notify: Notify, *, network: bool = False
@@ -209,19 +212,25 @@ class Engine:
         from sidecar.jobs.pool import JobPool
         from sidecar.jobs.store import JOBS_SCHEMA, JobStore
         from sidecar.pipelines.ledger import LEDGER_SCHEMA, RunLedger
+        from sidecar.schedules.scheduler import Scheduler
+        from sidecar.schedules.store import SCHEDULES_SCHEMA, ScheduleStore
         from sidecar.state.store import STATE_FILE, StateDamaged, StateDB
+
+        schemas = [JOBS_SCHEMA, LEDGER_SCHEMA, SCHEDULES_SCHEMA]
 
         self.state = StateDB(self._paths.data_dir / STATE_FILE)
         self.jobs = JobStore(self.state)
         self.ledger = RunLedger(self.state)
         try:
             try:
-                await self.state.open([JOBS_SCHEMA, LEDGER_SCHEMA])
+                await self.state.open(schemas)
             except StateDamaged as damaged:
                 await self._reset_damaged_state(damaged)
-                await self.state.open([JOBS_SCHEMA, LEDGER_SCHEMA])
+                await self.state.open(schemas)
             pool = JobPool(self.jobs, job_types(self.ledger), self)
             await pool.start(background)
+            scheduler = Scheduler(ScheduleStore(self.state), pool, self.notify)
+            await scheduler.start(background)
         except (sqlite3.Error, OSError) as exc:
             await self.state.close()
             if is_disk_full(exc):
@@ -233,6 +242,7 @@ class Engine:
             log.error("state store unavailable", extra={"ctx": {"error": str(exc), "kind": self._state_error.kind}})
             return
         self.pool = pool
+        self.scheduler = scheduler
         self._state_error = None
 
     async def _reset_damaged_state(self, damaged: BaseException) -> None:
@@ -245,7 +255,10 @@ class Engine:
         stamp = utc_now().replace(":", "").replace(".", "")
         moved = await anyio.to_thread.run_sync(set_aside, self.state.path, stamp)
         self.state_reset = StateReset(
-            at=utc_now(), moved_to=str(moved), reason=str(damaged), lost=["job history", "pipeline run ledger"]
+            at=utc_now(),
+            moved_to=str(moved),
+            reason=str(damaged),
+            lost=["job history", "pipeline run ledger", "schedules and their firing history"],
         )
         log.error(
             "state store damaged: moved aside, starting a fresh one",
@@ -254,15 +267,17 @@ class Engine:
         await self.notify("engine.state_reset", self.state_reset)
 
     async def close(self) -> None:
-        """The shutdown hook: stop jobs, then checkpoint and close DuckDB and the state store.
+        """The shutdown hook: stop the scheduler and jobs, then close DuckDB and the state store.
 
         Both closes flush to disk, so they run side by side and together wait at most
-        CLOSE_FLUSH_S: on a saturated disk one flush took seconds (issue-log 0032). What
+        CLOSE_FLUSH_S: on a saturated disk one flush took seconds (issue-log 0040). What
         is not flushed by then is already in the write-ahead logs, which replay at the
         next start; the process does not wait for the threads still flushing.
         """
         if not hasattr(self, "settings"):
             return  # never started
+        if hasattr(self, "scheduler"):
+            await self.scheduler.stop()  # first: no firing may queue a job into a stopping pool
         if hasattr(self, "pool"):
             await self.pool.stop()
         closes: dict[str, Callable[[], Awaitable[None]]] = {"engine.duckdb": self.database.close}
@@ -299,4 +314,5 @@ class Engine:
             jobs_by_status=dict(pool.counts),
             duckdb_bytes=self.database.file_bytes(),
             rss_bytes=rss_bytes(),
+            scheduler=self.scheduler.figures(),
         )

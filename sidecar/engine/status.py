@@ -9,9 +9,11 @@ import os
 import sys
 from pathlib import Path
 
+import msgspec
 from msgspec import Struct
 
 from sidecar.database.files import database_bytes
+from sidecar.schedules.messages import SchedulerFigures
 
 
 class WorkerCounts(Struct):
@@ -26,6 +28,7 @@ class EngineFigures(Struct):
     queue_depth: jobs waiting. workers: active and idle. jobs_by_status: job counts per status
     (empty before the engine started). duckdb_bytes: engine.duckdb plus its WAL on disk.
     rss_bytes: resident memory of the process (peak RSS where the current one is not available).
+    scheduler: the schedules (not running, none counted, before the engine started).
     """
 
     engine_started: bool
@@ -34,6 +37,7 @@ class EngineFigures(Struct):
     jobs_by_status: dict[str, int]
     duckdb_bytes: int
     rss_bytes: int | None
+    scheduler: SchedulerFigures = msgspec.field(default_factory=SchedulerFigures)
 
 
 def idle_figures(data_dir: Path) -> EngineFigures:

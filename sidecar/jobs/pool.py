@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Final
 
 import anyio
@@ -32,10 +33,21 @@ from sidecar.common.ids import new_uuid7
 from sidecar.common.redaction import mask_secrets
 from sidecar.jobs.attempts import BOOKKEEPING_ERRORS, payload_error, run_attempts
 from sidecar.jobs.messages import JobProgressNote, status_note
-from sidecar.jobs.model import CANCELED, FAILED, QUEUED, RUNNING, STATUSES, SUCCEEDED, JobRecord, JobStatus, job_error
+from sidecar.jobs.model import (
+    CANCELED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STATUSES,
+    SUCCEEDED,
+    TERMINAL,
+    JobRecord,
+    JobStatus,
+    job_error,
+)
 from sidecar.jobs.progress import Progress
 from sidecar.jobs.running import RunningJob
-from sidecar.jobs.store import JobStore
+from sidecar.jobs.store import InsertHook, JobStore
 from sidecar.jobs.types import JobContext, JobEnvironment, JobFailed, JobType
 
 log = logging.getLogger("sidecar.jobs")
@@ -71,6 +83,9 @@ class JobPool:
         self._tg: TaskGroup | None = None
         self._dispatcher: anyio.CancelScope | None = None
         self.stopping = False
+        #: Called with the record of every job that reaches a terminal status (e.g. the scheduler,
+        #: whose queued firing waits for its previous job). Plain functions: they must not wait.
+        self.finished_observers: list[Callable[[JobRecord], None]] = []
 
     # ------------------------------------------------------------ numbers for system.status
 
@@ -89,6 +104,10 @@ class JobPool:
         """Workers in the pool."""
         return int(self._limiter.total_tokens)
 
+    def unfinished(self, job_id: str) -> bool:
+        """True while the job waits in the queue or runs."""
+        return job_id in self._running or job_id in self._queue
+
     def _apply_settings(self, settings: Any) -> None:
         self._limiter.total_tokens = settings.jobs_concurrency
         self._queue_limit = settings.jobs_queue_limit
@@ -100,9 +119,12 @@ class JobPool:
         """Recover jobs a previous process left running, queue the queued ones, start the dispatcher."""
         self._tg = tg
         self.counts = await self.store.counts()
+        # The queued jobs first: recovery queues the re-runs it creates itself, and reading the
+        # queued ones after it would queue those twice (run twice: the second run would find
+        # its job already running).
+        self._queue.extend(await self.store.ids_with_status(QUEUED))
         for job_id in await self.store.ids_with_status(RUNNING):
             await self._recover(job_id)
-        self._queue.extend(await self.store.ids_with_status(QUEUED))
         self._dispatcher = anyio.CancelScope()
         tg.start_soon(self._dispatch)
         log.info("job pool started", extra={"ctx": {"workers": self.concurrency, "queued": len(self._queue)}})
@@ -161,8 +183,9 @@ class JobPool:
 
     # ------------------------------------------------------------ submit, cancel
 
-    async def submit(self, type_name: str, payload: dict[str, Any], run_id: str | None) -> JobRecord:
-        """Validate and queue a job (-32602 for an unknown type or a bad payload, queue_full when full)."""
+    def validate(self, type_name: str, payload: dict[str, Any]) -> Any:
+        """The payload as its type's Struct: -32602 at ``$.type`` (with ``known``) for an unknown
+        type, at ``$.payload...`` for a payload that does not match it."""
         job_type = self.types.get(type_name)
         if job_type is None:
             known = sorted(self.types)
@@ -172,9 +195,17 @@ class JobPool:
                 data={"path": "$.type", "detail": "unknown job type", "known": known},
             )
         try:
-            validated = msgspec.convert(payload, job_type.payload)
+            return msgspec.convert(payload, job_type.payload)
         except msgspec.ValidationError as exc:
             raise payload_error(exc) from None
+
+    async def submit(
+        self, type_name: str, payload: dict[str, Any], run_id: str | None, *, also: InsertHook | None = None
+    ) -> JobRecord:
+        """Validate and queue a job (-32602 for an unknown type or a bad payload, queue_full when full).
+        ``also`` writes in the transaction that stores the job (see :data:`InsertHook`)."""
+        validated = self.validate(type_name, payload)
+        job_type = self.types[type_name]
         if self.stopping:
             raise RpcError(
                 ErrorCode.SHUTTING_DOWN, "the sidecar is stopping: no new jobs", data={"method": "jobs.submit"}
@@ -189,7 +220,7 @@ class JobPool:
         job_id = new_uuid7()
         if job_type.prepare is not None:
             payload, run_id = await job_type.prepare(self.services, validated, run_id, job_id)
-        return await self._create(type_name, payload, run_id, job_id=job_id)
+        return await self._create(type_name, payload, run_id, job_id=job_id, also=also)
 
     async def _create(
         self,
@@ -198,6 +229,7 @@ class JobPool:
         run_id: str | None,
         retry_of: str | None = None,
         job_id: str | None = None,
+        also: InsertHook | None = None,
     ) -> JobRecord:
         now = utc_now()
         record = JobRecord(
@@ -214,7 +246,7 @@ class JobPool:
             run_id=run_id,
             retry_of=retry_of,
         )
-        await self.store.insert(record)
+        await self.store.insert(record, also)
         self.counts[QUEUED] += 1
         self._queue.append(record.job_id)
         self._wakeup.set()
@@ -283,6 +315,14 @@ class JobPool:
             await self._execute(record, running)
         except BOOKKEEPING_ERRORS as exc:  # the store could not be written: the job fails, never the process
             await self._bookkeeping_failed(running.job_id, exc)
+        except Exception as exc:  # a bug in the pool's own bookkeeping: that job fails, the pool and the process go on
+            log.critical("job worker failed", exc_info=exc, extra={"ctx": {"job_id": running.job_id}})
+            error = job_error("internal", f"the job's worker failed: {type(exc).__name__}: {exc}", None)
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._record_failure(running.job_id, error)
+                except Exception:  # nothing more can be done for this record; it is logged above
+                    log.exception("recording the worker failure failed", extra={"ctx": {"job_id": running.job_id}})
         finally:
             self._running.pop(running.job_id, None)
             running.done.set()
@@ -367,6 +407,10 @@ class JobPool:
         announced = self._unrecorded.get(job_id)
         finished_at = announced.finished_at if announced is not None else utc_now()  # the time the host was told
         try:
+            if record.status == QUEUED:
+                # It failed on its way to running (that move was not written): queued -> failed is
+                # not a move the table allows, so record the start it had, then the failure.
+                await self.store.transition(job_id, RUNNING, started_at=finished_at)
             updated = await self.store.transition(job_id, FAILED, error=error, finished_at=finished_at)
         except BOOKKEEPING_ERRORS:
             if announced is None:
@@ -406,6 +450,9 @@ class JobPool:
         self.counts[before.status] -= 1
         self.counts[after.status] += 1
         await self._send_status(after, before.status, recovered=recovered, requeued_as=requeued_as)
+        if after.status in TERMINAL:
+            for observer in self.finished_observers:
+                observer(after)
 
     async def _send_status(
         self, record: JobRecord, previous: JobStatus | None, *, recovered: bool = False, requeued_as: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -55,6 +55,10 @@ _COLUMNS: Final = (
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 
+#: Extra writes that belong to a job's insertion: ``hook(connection, record)`` runs inside the
+#: same sqlite transaction (a schedule records its firing with the job it queued: both or neither).
+InsertHook = Callable[[sqlite3.Connection, JobRecord], None]
+
 
 class JobStore:
     """Jobs and job events on a :class:`StateDB`."""
@@ -62,9 +66,9 @@ class JobStore:
     def __init__(self, db: StateDB) -> None:
         self.db = db
 
-    async def insert(self, record: JobRecord) -> None:
-        """Store a new job (status queued)."""
-        await self.db.run(_insert, record)
+    async def insert(self, record: JobRecord, also: InsertHook | None = None) -> None:
+        """Store a new job (status queued); ``also`` writes in the same transaction."""
+        await self.db.run(_insert, record, also)
 
     async def transition(self, job_id: str, status: str, **fields: Any) -> JobRecord:
         """Move a job to ``status`` (checked against the transition table), setting ``fields``."""
@@ -136,7 +140,7 @@ def _row_to_record(row: Sequence[Any]) -> JobRecord:
     )
 
 
-def _insert(connection: sqlite3.Connection, record: JobRecord) -> None:
+def _insert(connection: sqlite3.Connection, record: JobRecord, also: InsertHook | None) -> None:
     with transaction(connection):
         seq = connection.execute("SELECT coalesce(max(seq), 0) + 1 FROM jobs").fetchone()[0]
         connection.execute(
@@ -161,6 +165,8 @@ def _insert(connection: sqlite3.Connection, record: JobRecord) -> None:
             ),
         )
         _event(connection, record.job_id, "info", f"status {record.status}", {"status": record.status})
+        if also is not None:
+            also(connection, record)
 
 
 _FIELD_COLUMNS: Final = {

@@ -14,13 +14,16 @@ _REF = "#/components/schemas/{name}"
 
 
 def openrpc_document(registry: Registry) -> dict[str, Any]:
-    """Describe every method: params (name, required, schema), result, summary, ``x-host-only``."""
+    """Describe every method: params (name, required, schema), result, summary, ``x-host-only``;
+    and under ``x-notifications`` every declared notification with its params' schema."""
     specs = list(registry)
+    notes = registry.notifications()
     types: list[Any] = []
     for spec in specs:
         if spec.params_type is not None:
             types.append(spec.params_type)
         types.append(spec.result_type)
+    types.extend(note.params_type for note in notes)
     schemas, components = msgspec.json.schema_components(types, ref_template=_REF)
     it = iter(schemas)
     methods = []
@@ -46,6 +49,9 @@ def openrpc_document(registry: Registry) -> dict[str, Any]:
         if spec.host_only:
             method["x-host-only"] = True
         methods.append(method)
+    notifications = [
+        {"name": note.name, "summary": note.summary, "params": {"name": "params", "schema": next(it)}} for note in notes
+    ]
     return {
         "openrpc": OPENRPC_VERSION,
         "info": {
@@ -55,4 +61,5 @@ def openrpc_document(registry: Registry) -> dict[str, Any]:
         },
         "methods": methods,
         "components": {"schemas": components},
+        "x-notifications": notifications,
     }

@@ -91,6 +91,19 @@ class MethodSpec:
         return msgspec.convert(dict(zip(self.field_names, values, strict=False)), self.params_type)
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationSpec:
+    """A notification the sidecar sends to the host, declared so discovery can describe it.
+
+    name: the method, e.g. ``job.status``. params_type: the Struct its params are made from.
+    summary: the first line of that Struct's docstring.
+    """
+
+    name: str
+    params_type: type[msgspec.Struct]
+    summary: str
+
+
 def invalid_params(exc: msgspec.ValidationError) -> RpcError:
     """Turn msgspec's validation error into -32602 carrying the JSON path in ``data.path``."""
     text = str(exc)
@@ -105,6 +118,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._methods: dict[str, MethodSpec] = {}
+        self._notifications: dict[str, NotificationSpec] = {}
 
     def get(self, name: str) -> MethodSpec | None:
         """The method called ``name``, if registered."""
@@ -119,6 +133,20 @@ class Registry:
     def names(self) -> list[str]:
         """Every registered method name, sorted."""
         return sorted(self._methods)
+
+    def notification(self, name: str, params_type: type[msgspec.Struct]) -> NotificationSpec:
+        """Declare a notification the sidecar sends (``rpc.discover`` lists it under ``x-notifications``,
+        so hosts can generate its type); declaring one name twice is refused."""
+        if name in self._notifications:
+            raise RegistryError(f"notification {name!r} declared twice")
+        summary = (inspect.getdoc(params_type) or "").partition("\n")[0].strip()
+        spec = NotificationSpec(name, params_type, summary)
+        self._notifications[name] = spec
+        return spec
+
+    def notifications(self) -> list[NotificationSpec]:
+        """Every declared notification, sorted by name."""
+        return [self._notifications[name] for name in sorted(self._notifications)]
 
     def method(self, name: str, *, host_only: bool = False) -> Callable[[Handler], Handler]:
         """Decorator: register ``handler`` under ``name`` (``host_only``: see MethodSpec)."""

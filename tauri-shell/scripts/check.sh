@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Tauri shell's static checks, nothing else:
-#   cargo clippy --workspace --all-targets -- -D warnings   (the host crate and the app)
+#   cargo clippy --workspace --all-targets --all-features -- -D warnings
+#                                  (the host crate and the app, its test-hooks feature included)
 #   cargo clippy -p sidecar-host --all-targets --target x86_64-pc-windows-gnu -- -D warnings
 #   cargo clippy -p sidecar-host --all-targets --target aarch64-apple-darwin -- -D warnings
 #                                  (the host crate's Windows and macOS code paths, type-checked
@@ -12,7 +13,7 @@
 #
 # Installs only what those checks need, and only when it is missing:
 #   - the Debian packages the app's build links against (as root, with apt-get);
-#   - node_modules (npm ci), for tsc;
+#   - node_modules (npm ci, also when package-lock.json is newer), for tsc and the frontend build;
 #   - src-tauri/binaries/sidecar-<triple> (scripts/prepare-sidecar.sh) and dist-web/
 #     (npm run build): tauri-build and generate_context! refuse to compile the app,
 #     even for clippy, while the externalBin file or frontendDist is missing.
@@ -40,7 +41,8 @@ for tool in clippy fmt; do
     fi
 done
 
-[ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund --silent
+# npm ci when node_modules is missing or older than the lock (a pull that added a package)
+[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --silent
 triple=$(rustc -vV | sed -n 's/^host: //p')
 [ -e "src-tauri/binaries/sidecar-$triple" ] || ./scripts/prepare-sidecar.sh
 if [ ! -d dist-web ]; then
@@ -54,7 +56,7 @@ run() {
     "$@" || failed="$failed
   $*"
 }
-run cargo clippy --workspace --all-targets -- -D warnings
+run cargo clippy --workspace --all-targets --all-features -- -D warnings
 for target in x86_64-pc-windows-gnu aarch64-apple-darwin; do
     if ! rustup target list --installed 2>/dev/null | grep -qx "$target" \
         && ! rustup target add "$target" >/dev/null 2>&1; then

@@ -14,7 +14,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 packages="build-essential pkg-config file libssl-dev"
 if [ "$mode" != crate ]; then
-    packages="$packages libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev xvfb xauth webkit2gtk-driver"
+    packages="$packages libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev xvfb xauth x11-utils webkit2gtk-driver"
 fi
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $packages 2>/dev/null | awk '$NF != "installed" {print $1}' || true)
 missing="$missing $(for p in $packages; do dpkg-query -W "$p" >/dev/null 2>&1 || echo "$p"; done)"

@@ -14,11 +14,14 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sidecar-cargo-target}
 export PATH="$HOME/.cargo/bin:$PATH"
 
 cd "$here"
-[ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund  # the lock, exactly (issue-log 0011)
+# The lock, exactly (issue-log 0011), when node_modules is missing or older than the lock.
+[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 "$here/scripts/prepare-sidecar.sh"
 # One debug build serves both suites: the real bundler (externalBin copied next to the
 # executable as `sidecar`) writes the .deb, and the e2e tests drive the same executable.
-npx tauri build --debug --bundles deb
+# `test-hooks`: the grant flow's file picks answer SIDECAR_SHELL_TEST_PICK_FILE/_FOLDER
+# instead of a native dialog, which cannot be driven under Xvfb (src-tauri/src/picker.rs).
+npx tauri build --debug --bundles deb --features test-hooks
 if ! command -v tauri-driver >/dev/null; then
     cargo install tauri-driver --locked
 fi
@@ -33,7 +36,7 @@ cp "$CARGO_TARGET_DIR"/debug/bundle/deb/*.deb "$artifacts/"
 basetemp=$(mktemp -d /tmp/sidecar-shell-e2e.XXXXXX)
 status=0
 SIDECAR_SHELL_E2E=1 SIDECAR_SHELL_APP="$CARGO_TARGET_DIR/debug/sidecar-shell" \
-    .venv/bin/python -m pytest tests/tauri/test_tauri_deb.py tests/tauri/test_tauri_e2e.py -v \
+    .venv/bin/python -m pytest tests/tauri/test_tauri_capability.py tests/tauri/test_tauri_deb.py tests/tauri/test_tauri_e2e.py -v \
     --basetemp "$basetemp" --junitxml "$artifacts/junit.xml" "$@" || status=$?
 .venv/bin/python - "$artifacts" <<'PY'
 import json, sys, xml.etree.ElementTree as ET

@@ -1,8 +1,9 @@
-// The shell's UI: sidecar state, live logs, a query console, the job list.
+// The shell's UI: sidecar state, live logs, a query console, the job list, schedules.
 // It reaches Rust only through ./sidecar-client.js.
 
+import { initSchedules, loadSchedules, onScheduleNotification, setReady } from "./schedules-panel.js";
 import * as sidecar from "./sidecar-client.js";
-import type { CommandError, LogLine, Notification, SidecarState } from "./sidecar-client.js";
+import type { CommandError, Grant, LogLine, Notification, SidecarState } from "./sidecar-client.js";
 
 const MAX_LOG_LINES = 500;
 const QUERY_ROW_LIMIT = 1000;
@@ -51,7 +52,8 @@ function showState(state: SidecarState): void {
     problem.hidden = true;
   }
   const ready = state.state === "ready";
-  for (const id of ["run-query", "submit-ingest"]) ($(id) as HTMLButtonElement).disabled = !ready;
+  for (const id of ["run-query", "export-query", "pick-ingest", "submit-ingest"]) ($(id) as HTMLButtonElement).disabled = !ready;
+  setReady(ready);
   if (ready) void refreshAfterReady();
 }
 
@@ -75,6 +77,8 @@ async function refreshAfterReady(): Promise<void> {
   $("query-unavailable").hidden = engine;
   $("jobs-unavailable").hidden = available.has("jobs.submit");
   if (available.has("jobs.list")) void loadJobs();
+  $("schedules-unavailable").hidden = available.has("schedules.list");
+  if (available.has("schedules.list")) void loadSchedules();
 }
 
 // ------------------------------------------------------------------ logs
@@ -139,6 +143,41 @@ async function runQuery(): Promise<void> {
     error.hidden = false;
     text(error, e.kind === "rpc_error" && e.code === -32601 ? "db.query is not available in this sidecar build." : `${e.data?.kind ?? e.kind}: ${e.message}`);
     text($("query-meta"), "");
+  }
+}
+
+/** A file name for an export made now: query-20261201-224457.csv. */
+function exportName(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `query-${stamp}.csv`;
+}
+
+/** `folder` joined with `name` with the separator the folder path uses. */
+function inFolder(folder: string, name: string): string {
+  const sep = folder.includes("\\") && !folder.includes("/") ? "\\" : "/";
+  return folder.endsWith(sep) ? folder + name : folder + sep + name;
+}
+
+/** Pick a folder (the host grants the engine write access to it), then export the query there as CSV. */
+async function exportQuery(): Promise<void> {
+  const sql = ($("sql") as HTMLTextAreaElement).value.trim();
+  const error = $("query-error");
+  const done = $("export-result");
+  error.hidden = true;
+  done.hidden = true;
+  if (!sql) return;
+  try {
+    const folder = await sidecar.pickExportFolder();
+    if (!folder) return; // cancelled
+    const path = inFolder(folder.path, exportName());
+    const result = await sidecar.call<{ path: string; row_count: number; bytes: number }>("db.export", { sql, format: "csv", path });
+    done.hidden = false;
+    done.dataset.path = result.path;
+    text(done, `${result.row_count} row${result.row_count === 1 ? "" : "s"} exported to ${result.path} (${result.bytes} bytes)`);
+  } catch (err) {
+    const e = err as CommandError;
+    error.hidden = false;
+    text(error, `${e.data?.kind ?? e.kind}: ${e.message}`);
   }
 }
 
@@ -220,6 +259,33 @@ async function submitIngest(): Promise<void> {
   }
 }
 
+/** Pick a file (the host grants the engine read access to it) and put its path in the ingest form. */
+async function pickIngestFile(): Promise<void> {
+  const error = $("jobs-error");
+  error.hidden = true;
+  try {
+    const grant: Grant | null = await sidecar.pickFileForIngest();
+    if (!grant) return; // cancelled
+    const source = $("ingest-source") as HTMLInputElement;
+    source.value = grant.path;
+    source.dataset.grantId = grant.grant_id;
+    const table = $("ingest-table") as HTMLInputElement;
+    if (!table.value.trim()) table.value = tableNameFor(grant.path);
+  } catch (err) {
+    const e = err as CommandError;
+    error.hidden = false;
+    text(error, `${e.data?.kind ?? e.kind}: ${e.message}`);
+  }
+}
+
+/** A table name from a file name: "Sales 2024.csv" -> "sales_2024". */
+function tableNameFor(path: string): string {
+  const base = path.split(/[\\/]/).pop() ?? "data";
+  const stem = base.replace(/\.(gz|zst)$/i, "").replace(/\.[^.]*$/, "");
+  const name = stem.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "");
+  return /^[a-z_]/.test(name) ? name : `t_${name || "data"}`;
+}
+
 async function cancelJob(jobId: string): Promise<void> {
   try {
     await sidecar.call("jobs.cancel", { job_id: jobId });
@@ -231,6 +297,7 @@ async function cancelJob(jobId: string): Promise<void> {
 }
 
 function onNotification(n: Notification): void {
+  if (onScheduleNotification(n)) return;
   if ((n.method === "job.status" || n.method === "job.progress") && n.params?.job_id) {
     mergeJob(n.params as Job);
   }
@@ -260,8 +327,12 @@ async function main(): Promise<void> {
       ($("restart") as HTMLButtonElement).disabled = false;
     }
   };
+  $("quit").onclick = () => void sidecar.closeWindow();
   $("run-query").onclick = () => void runQuery();
+  $("export-query").onclick = () => void exportQuery();
+  $("pick-ingest").onclick = () => void pickIngestFile();
   $("submit-ingest").onclick = () => void submitIngest();
+  initSchedules();
   ($("sql") as HTMLTextAreaElement).addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) void runQuery();
   });

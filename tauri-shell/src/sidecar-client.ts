@@ -1,6 +1,14 @@
-// The one module that talks to Rust: the four commands and the three events
-// of the Tauri shell (src-tauri/src/lib.rs), typed. Nothing else in the
-// frontend touches window.__TAURI__.
+// The one module that talks to Rust: the six commands and the three events
+// of the Tauri shell (src-tauri/src/lib.rs), typed, plus closing the window.
+// It imports invoke/listen from the npm package @tauri-apps/api (bundled into
+// dist-web/main.js by scripts/build-frontend.mjs): the app runs with
+// withGlobalTauri: false, so no script in the page finds an API on window.__TAURI__.
+// What a window may actually call is decided in Rust by its capability
+// (capabilities/default.json), not here.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { getCurrentWindow } from "@tauri-apps/api/window";
 
 /** The supervisor's state, as the `sidecar:state` event and `sidecar_status` carry it. */
 export type SidecarState =
@@ -51,22 +59,24 @@ export interface CommandError {
   message: string;
   /** JSON-RPC error code when kind is "rpc_error". */
   code?: number;
-  /** JSON-RPC error data (with `kind`, e.g. "sql_syntax") when kind is "rpc_error". */
+  /** JSON-RPC error data (with `kind`, e.g. "sql_syntax", "forbidden_path") when kind is "rpc_error". */
   data?: { kind?: string; [key: string]: unknown };
+  /** The method the shell refused, when kind is "forbidden_method" (it never reached the sidecar). */
+  method?: string;
+  /** Why: "not_granted", "denied", "privileged" or "malformed", when kind is "forbidden_method". */
+  reason?: string;
 }
 
-type Unlisten = () => void;
-
-interface TauriGlobal {
-  core: { invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T> };
-  event: { listen<T>(event: string, handler: (event: { payload: T }) => void): Promise<Unlisten> };
+/** A path the user picked and the engine may now read ("read") or write into ("write"). */
+export interface Grant {
+  grant_id: string;
+  path: string;
+  mode: "read" | "write";
+  kind: "file" | "folder";
+  granted_at?: string;
 }
 
-function tauri(): TauriGlobal {
-  const t = (window as unknown as { __TAURI__?: TauriGlobal }).__TAURI__;
-  if (!t) throw new Error("window.__TAURI__ is missing: run inside the Tauri app (app.withGlobalTauri = true)");
-  return t;
-}
+type Unlisten = UnlistenFn;
 
 /** Turn anything a command rejected with into a CommandError. */
 export function asCommandError(err: unknown): CommandError {
@@ -77,7 +87,7 @@ export function asCommandError(err: unknown): CommandError {
 /** Call a sidecar JSON-RPC method; rejects with a CommandError. */
 export async function call<T = unknown>(method: string, params?: unknown, timeoutMs?: number): Promise<T> {
   try {
-    return await tauri().core.invoke<T>("sidecar_call", { method, params: params ?? null, timeoutMs: timeoutMs ?? null });
+    return await invoke<T>("sidecar_call", { method, params: params ?? null, timeoutMs: timeoutMs ?? null });
   } catch (err) {
     throw asCommandError(err);
   }
@@ -85,13 +95,13 @@ export async function call<T = unknown>(method: string, params?: unknown, timeou
 
 /** The supervisor's status plus the recent log lines. */
 export function status(): Promise<SidecarStatus> {
-  return tauri().core.invoke<SidecarStatus>("sidecar_status");
+  return invoke<SidecarStatus>("sidecar_status");
 }
 
 /** Stop the sidecar gracefully and start a new one (follow onState for the result). */
 export async function restart(): Promise<void> {
   try {
-    await tauri().core.invoke<void>("sidecar_restart");
+    await invoke<void>("sidecar_restart");
   } catch (err) {
     throw asCommandError(err);
   }
@@ -99,22 +109,51 @@ export async function restart(): Promise<void> {
 
 /** Where the logs are. */
 export function logsPath(): Promise<LogsPath> {
-  return tauri().core.invoke<LogsPath>("sidecar_logs_path");
+  return invoke<LogsPath>("sidecar_logs_path");
+}
+
+/**
+ * Let the user pick a data file in a native dialog; the host grants the engine read
+ * access to it. Resolves with the grant (ingest `grant.path`), or null if cancelled.
+ */
+export async function pickFileForIngest(): Promise<Grant | null> {
+  try {
+    return await invoke<Grant | null>("pick_file_for_ingest");
+  } catch (err) {
+    throw asCommandError(err);
+  }
+}
+
+/**
+ * Let the user pick a folder in a native dialog; the host grants the engine write
+ * access to it. Resolves with the grant (export into `grant.path`), or null if cancelled.
+ */
+export async function pickExportFolder(): Promise<Grant | null> {
+  try {
+    return await invoke<Grant | null>("pick_export_folder");
+  } catch (err) {
+    throw asCommandError(err);
+  }
+}
+
+/** Close the main window: the app stops the sidecar gracefully, then exits. */
+export function closeWindow(): Promise<void> {
+  return getCurrentWindow().close();
 }
 
 /** Follow state changes. */
 export function onState(handler: (state: SidecarState) => void): Promise<Unlisten> {
-  return tauri().event.listen<SidecarState>("sidecar:state", (e) => handler(e.payload));
+  return listen<SidecarState>("sidecar:state", (e) => handler(e.payload));
 }
 
 /** Follow notifications from the sidecar. */
 export function onNotification(handler: (n: Notification) => void): Promise<Unlisten> {
-  return tauri().event.listen<Notification>("sidecar:notification", (e) => handler(e.payload));
+  return listen<Notification>("sidecar:notification", (e) => handler(e.payload));
 }
 
 /** Follow the live log. */
 export function onLog(handler: (line: LogLine) => void): Promise<Unlisten> {
-  return tauri().event.listen<LogLine>("sidecar:log", (e) => handler(e.payload));
+  return listen<LogLine>("sidecar:log", (e) => handler(e.payload));
 }
 
 /** The names of the methods the running sidecar serves (from rpc.discover). */

@@ -220,7 +220,7 @@ def test_launch_and_sigkill_cycles_leave_no_stale_extraction(
     """50 x (launch, READY, SIGKILL the bootstrap): Nuitka reuses its one cached folder;
     PyInstaller must not leave a _MEIxxxxxx folder per killed launch. The child removes its
     own; on a busy disk the 0.9 s parent-exit watchdog can cut that short, and then the
-    next start must remove what is left (issue-log 0032)."""
+    next start must remove what is left (issue-log 0040)."""
     # Other tests' teardown SIGKILLs the child itself, which can leave a folder: not ours to count.
     earlier = {p.name for p in Path(env["TMPDIR"]).glob("_MEI*")}
     try:
@@ -280,6 +280,31 @@ def test_nothing_host_side_or_build_time_went_in(packager: str) -> None:
         assert entry_points, "keyring's entry points (its backend list) are not in the binary"
     leaked = sorted(m for m in modules if any(m == b or m.startswith(b + ".") for b in banned))
     assert leaked == []
+
+
+def test_the_scheduler_and_the_zone_database_went_in(
+    launch: Callable[..., Launched], packager: str, env: dict[str, str]
+) -> None:
+    """Schedules need cronsim, tzlocal and tzdata's zone files (zoneinfo imports tzdata by name
+    at run time, so only build/include-packages.txt brings it in)."""
+    wanted = {"sidecar.schedules.scheduler", "cronsim", "tzlocal", "tzdata.zoneinfo.Europe"}
+    if packager == "nuitka":
+        report = REPO / "dist" / "nuitka" / "compilation-report.xml"
+        if not report.is_file():
+            pytest.skip("no compilation report")
+        modules = {m.get("name", "") for m in ET.parse(report).getroot().iter("module")}
+        assert wanted <= modules, wanted - modules
+        run = launch()
+        run.proc.stdin.close()  # type: ignore[union-attr]
+        run.proc.wait(5)
+        unpacked = Path(env["XDG_CACHE_HOME"]) / "PlutoDuck" / "sidecar" / extraction_folder_name()
+        assert (unpacked / "tzdata" / "zoneinfo" / "Europe" / "Berlin").is_file()
+    else:
+        readers = pytest.importorskip("PyInstaller.archive.readers")
+        archive = readers.CArchiveReader(str(binary_path(packager)))
+        modules = set(archive.open_embedded_archive("PYZ.pyz").toc)
+        assert wanted <= modules, wanted - modules
+        assert "tzdata/zoneinfo/Europe/Berlin" in archive.toc
 
 
 def test_the_nuitka_cache_holds_no_python_source(

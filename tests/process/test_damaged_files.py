@@ -66,7 +66,10 @@ async def test_a_damaged_state_store_is_moved_aside_and_replaced(
         assert jobs["jobs"] == []  # a fresh store: the history is what was lost
         status = await sidecar.call("system.status")
         reset = status["state_reset"]
-        assert reset["lost"] == ["job history", "pipeline run ledger"] and reset["reason"]
+        assert (
+            reset["lost"] == ["job history", "pipeline run ledger", "schedules and their firing history"]
+            and reset["reason"]
+        )
         moved = Path(reset["moved_to"])
         assert moved.parent == data_dir and moved.name.startswith("state.sqlite3.damaged-") and moved.is_file()
         # Everything else never noticed.

@@ -30,6 +30,15 @@ ENGINE_METHODS = {
     "runs.get",
     "runs.list",
     "reports.get",
+    "schedules.create",
+    "schedules.get",
+    "schedules.list",
+    "schedules.update",
+    "schedules.delete",
+    "schedules.pause",
+    "schedules.resume",
+    "schedules.run_now",
+    "schedules.history",
     "files.grant",
     "files.revoke",
     "files.grants",
@@ -80,6 +89,14 @@ async def test_discovery_lists_every_engine_method_with_its_params(data_dir: Pat
         assert methods[name].get("summary"), f"{name} has no summary"
     schemas = document["components"]["schemas"]
     assert "JobRecord" in schemas and "RunReport" in schemas and "Settings" in schemas
+    notes = {note["name"]: note["params"]["schema"]["$ref"] for note in document["x-notifications"]}
+    assert notes == {
+        "engine.state_reset": "#/components/schemas/StateReset",
+        "job.progress": "#/components/schemas/JobProgressNote",
+        "job.status": "#/components/schemas/JobStatusNote",
+        "schedule.fired": "#/components/schemas/ScheduleFiredNote",
+        "schedule.skipped": "#/components/schemas/ScheduleSkippedNote",
+    }
 
 
 async def test_settings_are_typed_validated_and_persisted(data_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""A stop while the disk does not answer flushes, or while a worker thread is stuck (issue-log 0032).
+"""A stop while the disk does not answer flushes, or while a worker thread is stuck (issue-log 0040).
 
 The shutdown hooks close DuckDB and the state store, and both closes flush to
 disk (DuckDB's CHECKPOINT, sqlite's checkpoint of its WAL). On a saturated disk

@@ -20,6 +20,7 @@ Without them the tests are skipped with the reason, unless SIDECAR_SHELL_E2E=1
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -218,17 +219,48 @@ class Session:
         wait_until(lambda: self.state() == want, timeout, f"state {want!r} (detail: {self.text('#state-detail')!r})")
         return self.text("#state-detail")
 
-    def invoke(self, command: str, args: dict[str, Any] | None = None) -> Any:
-        """Call a Tauri command from the page (for facts the UI does not print)."""
+    def invoke_raw(self, command: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Call a Tauri command from a script in the page: ``{"ok": value}`` or ``{"err": error}``.
+
+        The app runs with withGlobalTauri: false, so there is no ``window.__TAURI__``; any
+        script in the page still reaches the IPC through ``window.__TAURI_INTERNALS__``
+        (what @tauri-apps/api uses). That is what a hostile script would do, so it is what
+        the tests do: the capability, not the missing global, is the boundary.
+        """
         script = (
             "const done = arguments[arguments.length - 1];"
-            "window.__TAURI__.core.invoke(arguments[0], arguments[1])"
-            ".then(v => done({ok: v}), e => done({err: e}));"
+            "window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1])"
+            ".then(v => done({ok: v === undefined ? null : v}), e => done({err: e}));"
         )
-        out = self.cmd("POST", "/execute/async", {"script": script, "args": [command, args or {}]})
+        out: dict[str, Any] = self.cmd("POST", "/execute/async", {"script": script, "args": [command, args or {}]})
+        return out
+
+    def invoke(self, command: str, args: dict[str, Any] | None = None) -> Any:
+        """Call a Tauri command from the page (for facts the UI does not print)."""
+        out = self.invoke_raw(command, args)
         if "err" in out:
             raise WebDriverError(f"{command}: {out['err']}")
         return out["ok"]
+
+    def call_error(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Call a sidecar method from the page through sidecar_call; it must fail: its error object."""
+        out = self.invoke_raw("sidecar_call", {"method": method, "params": params})
+        assert "err" in out, f"{method} {params} was answered: {out.get('ok')!r}"
+        err = out["err"]
+        assert isinstance(err, dict), f"{method}: not a command error: {err!r}"
+        return err
+
+    def listen(self, event: str, into: str) -> None:
+        """Collect the payloads of ``event`` into ``window[into]`` (as @tauri-apps/api's listen
+        does); returns once the listener is registered."""
+        script = (
+            "const [event, into, done] = arguments; window[into] = [];"
+            "const cb = window.__TAURI_INTERNALS__.transformCallback(e => window[into].push(e.payload));"
+            "window.__TAURI_INTERNALS__.invoke('plugin:event|listen', {event, target: {kind: 'Any'}, handler: cb})"
+            ".then(() => done(true), e => done({err: e}));"
+        )
+        out = self.cmd("POST", "/execute/async", {"script": script, "args": [event, into]})
+        assert out is True, f"listen {event}: {out!r}"
 
 
 class App:
@@ -316,13 +348,29 @@ def all_gone(pids: set[int]) -> bool:
 
 
 def base_env(tmp: Path) -> dict[str, str]:
+    """The app's environment: its data dir, and a private HOME (the XDG folders, where
+    WebKit keeps its caches, outside it) so a test can tell whether anything wrote there.
+    SIDECAR_TEST_METHODS=1: the sidecar serves test.* (the page must still reach none)."""
+    home, xdg = tmp / "home", tmp / "xdg"
+    home.mkdir(exist_ok=True)
     return {
         "SIDECAR_SHELL_DATA_DIR": str(tmp / "data"),
         "SIDECAR_TEST_METHODS": "1",
         "SIDECAR_SHELL_HEARTBEAT_S": "1",
         "NO_AT_BRIDGE": "1",
         "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(xdg / "cache"),
+        "XDG_CONFIG_HOME": str(xdg / "config"),
+        "XDG_DATA_HOME": str(xdg / "data"),
+        "XDG_STATE_HOME": str(xdg / "state"),
     }
+
+
+# The files of the grant flow (picked through the test hook, outside the data dir) and the
+# small CSV in the data dir's imports/ folder, which needs no grant.
+SALES_CSV = "region,amount\nnorth,120\nsouth,80\neast,200\n"
+NOTES_CSV = "id,note\n1,first\n2,second\n"
 
 
 # ---------------------------------------------------------------- the happy path, one app
@@ -330,8 +378,27 @@ def base_env(tmp: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def app(display: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """One app for the whole happy path (one launch: CI time). Its file picks answer the
+    test hook (SIDECAR_SHELL_TEST_PICK_FILE/_FOLDER, a test-hooks build), since a native
+    dialog cannot be driven under Xvfb: the file is picked/sales.csv, the folder export-here/."""
     tmp = tmp_path_factory.mktemp("tauri-app")
-    running = App(base_env(tmp), display, tmp)
+    picked = tmp / "picked"
+    picked.mkdir()
+    (picked / "sales.csv").write_text(SALES_CSV)
+    (picked / "neighbour.csv").write_text(SALES_CSV)  # beside the picked file, never granted
+    (tmp / "export-here").mkdir()
+    imports = tmp / "data" / "imports"
+    imports.mkdir(parents=True)
+    (imports / "notes.csv").write_text(NOTES_CSV)
+    home = tmp / "home"
+    (home / "Documents").mkdir(parents=True)
+    (home / "Documents" / "letter.txt").write_text("dear engine, keep out\n")
+    (home / ".profile").write_text("# a file the page must not touch\n")
+    env = base_env(tmp) | {
+        "SIDECAR_SHELL_TEST_PICK_FILE": str(picked / "sales.csv"),
+        "SIDECAR_SHELL_TEST_PICK_FOLDER": str(tmp / "export-here"),
+    }
+    running = App(env, display, tmp)
     running.tmp = tmp  # type: ignore[attr-defined]
     try:
         yield running
@@ -360,23 +427,36 @@ def test_app_starts_the_sidecar_through_externalbin(app: App) -> None:
 
 
 def test_notifications_reach_the_page(app: App) -> None:
-    app.session.js(
-        "window.__notes = [];"
-        "window.__TAURI__.event.listen('sidecar:notification', e => window.__notes.push(e.payload));"
+    """job.status / job.progress notifications of an ingest (from the data dir's imports/,
+    which needs no grant) reach the page as `sidecar:notification` events, in order."""
+    app.session.wait_state("ready")
+    app.session.listen("sidecar:notification", "__notes")
+    source = app.tmp / "data" / "imports" / "notes.csv"  # type: ignore[attr-defined]
+    job = app.session.invoke(
+        "sidecar_call",
+        {"method": "jobs.submit", "params": {"type": "ingest", "payload": {"table": "notes", "source": str(source)}}},
     )
-    answer = app.session.invoke("sidecar_call", {"method": "test.notify", "params": {"count": 5}})
-    assert answer == 5
-    notes = wait_until(
-        lambda: (n := app.session.js("return window.__notes")) and len(n) >= 5 and n, 10, "5 notifications"
+
+    def mine() -> list[dict[str, Any]]:
+        notes = app.session.js("return window.__notes") or []
+        return [n for n in notes if (n.get("params") or {}).get("job_id") == job["job_id"]]
+
+    wait_until(
+        lambda: any(n["params"].get("status") == "succeeded" for n in mine()), 30, "the ingest's job.status notes"
     )
-    assert [n["params"]["seq"] for n in notes] == [0, 1, 2, 3, 4]
-    assert {n["method"] for n in notes} == {"test.note"}
+    statuses = [n["params"]["status"] for n in mine() if n["method"] == "job.status"]
+    assert statuses == ["queued", "running", "succeeded"], statuses
+    progress = [n["params"]["progress"] for n in mine() if n["method"] == "job.progress"]
+    assert progress and progress[-1] == 1.0 and progress == sorted(progress), progress
 
 
 def test_command_errors_are_typed(app: App) -> None:
-    with pytest.raises(WebDriverError) as info:
-        app.session.invoke("sidecar_call", {"method": "no.such.method"})
-    assert "rpc_error" in str(info.value) and "method_not_found" in str(info.value)
+    # A method the capability does not grant: refused by the shell, never sent to the sidecar.
+    err = app.session.call_error("no.such.method")
+    assert (err["kind"], err["method"], err["reason"]) == ("forbidden_method", "no.such.method", "not_granted"), err
+    # A granted method the sidecar answers with an error: its code and data.kind.
+    err = app.session.call_error("db.query", {"sql": "SELEC 1"})
+    assert (err["kind"], err["code"], err["data"]["kind"]) == ("rpc_error", -32000, "sql_syntax"), err
 
 
 def engine_methods(app: App) -> set[str]:
@@ -411,15 +491,16 @@ def test_ingest_job_shows_progress_and_can_be_cancelled(app: App) -> None:
     missing = {"jobs.submit", "jobs.cancel"} - methods
     if missing:
         pytest.skip(f"{sorted(missing)} not in this sidecar's rpc.discover yet (the engine, issue 5)")
-    # Many files (one real CSV and links to it) so the ingest runs for several seconds.
-    parts = app.tmp / "parts"  # type: ignore[attr-defined]
+    # Many files (one real CSV and hard links to it) so the ingest runs for several seconds;
+    # in the data dir's imports/ folder, which the engine reads without a grant.
+    parts = app.tmp / "data" / "imports" / "parts"  # type: ignore[attr-defined]
     parts.mkdir()
     first = parts / "part-000.csv"
     with first.open("w") as f:
         f.write("id,name,value,note\n")
         f.writelines(f"{i},name-{i % 977},{i * 0.5},note {i % 13}\n" for i in range(1_000_000))
     for n in range(1, 60):
-        (parts / f"part-{n:03}.csv").symlink_to(first)
+        os.link(first, parts / f"part-{n:03}.csv")
     source = parts / "part-*.csv"
     app.session.type("#ingest-source", str(source))
     app.session.type("#ingest-table", "big")
@@ -457,6 +538,295 @@ def test_ingest_job_shows_progress_and_can_be_cancelled(app: App) -> None:
     assert final == "canceled", f"the job ended {final!r} instead of canceled (the ingest may have finished first)"
 
 
+def test_schedules_panel_creates_pauses_runs_now_and_shows_skips(app: App) -> None:
+    app.session.wait_state("ready")  # also when run on its own (-k schedules)
+    if "schedules.create" not in engine_methods(app):
+        pytest.skip("schedules.* are not in this sidecar's rpc.discover")
+    session = app.session
+    row = "#schedules .schedule[data-schedule-id='{}']"
+
+    def data(sid: str, key: str) -> Any:
+        return session.js(
+            "const r = document.querySelector(arguments[0]); return r && r.dataset[arguments[1]]", row.format(sid), key
+        )
+
+    session.type("#schedule-name", "compact every second")
+    session.type("#schedule-every", "1")
+    session.click("#create-schedule")
+    sid = wait_until(
+        lambda: session.js(
+            "const r = document.querySelector('#schedules .schedule'); return r && r.dataset.scheduleId"
+        ),
+        20,
+        f"the schedule row (error: {session.text('#schedules-error')!r})",
+    )
+    assert session.text(row.format(sid) + " .schedule-trigger") == "every 1 s"
+    wait_until(lambda: data(sid, "lastOutcome") == "submitted", 20, "a firing shown as the last outcome")
+    assert session.text(row.format(sid) + " .schedule-next") not in ("", "-", "paused")
+    session.screenshot("05a-schedules")
+    session.click(row.format(sid) + " .toggle")  # pause
+    wait_until(lambda: data(sid, "enabled") == "false", 10, "paused")
+    assert session.text(row.format(sid) + " .schedule-next") == "paused"
+    assert session.text(row.format(sid) + " .toggle") == "Resume"
+    time.sleep(2.5)  # due times pass while paused: they come back as one skipped notice
+    session.click(row.format(sid) + " .toggle")  # resume
+    notice = wait_until(
+        lambda: session.text("#schedule-notices .schedule-notice[data-reason='paused']"), 10, "the skipped notice"
+    )
+    assert notice.startswith("compact every second: ") and "skipped (paused)" in notice
+    session.click(row.format(sid) + " .toggle")  # paused again: only run_now adds a job now
+    wait_until(lambda: data(sid, "enabled") == "false", 10, "paused again")
+    time.sleep(1.5)  # a job of the last firing may still be announced
+    jobs_before = session.js("return document.querySelectorAll('#jobs .job').length")
+    session.click(row.format(sid) + " .run-now")
+    wait_until(lambda: session.js("return document.querySelectorAll('#jobs .job').length") > jobs_before, 10, "the job")
+    session.screenshot("05b-schedule-notices")  # left paused: it fires no more for the later tests
+
+
+# ---------------------------------------------------------------- the page is untrusted
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file and folder under ``root``: (mode, size, sha256 of the content)."""
+    out: dict[str, tuple[int, int, str]] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else ""
+        out[str(path.relative_to(root))] = (st.st_mode, st.st_size, digest)
+    return out
+
+
+class ConnectionCounter:
+    """A TCP listener on localhost that counts connections (what a page might exfiltrate to)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+
+    def count(self) -> int:
+        n = 0
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return n
+            conn.close()
+            n += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+FINAL_JOB_STATES = ("succeeded", "failed", "canceled")
+
+
+def ingest_refusal(app: App, source: str) -> dict[str, Any]:
+    """Submit an ingest of ``source`` from the page: it must be refused at submit (no job is
+    made, nothing is read); the error's ``data``."""
+    err = app.session.call_error("jobs.submit", {"type": "ingest", "payload": {"table": "stolen", "source": source}})
+    assert err["kind"] == "rpc_error" and err["code"] == -32000, err
+    data: dict[str, Any] = err["data"]
+    return data
+
+
+def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
+    """Script run in the page (as an injected script or a compromised dependency would run)
+    tries every escape through the IPC. Each is refused with its kind: `forbidden_method`
+    from the shell (in Rust, before the sidecar sees it) for what the capability does not
+    grant and for privileged methods, `forbidden_path` / `forbidden_statement` /
+    `network_disabled` from the sidecar for granted methods used to reach outside the data
+    dir. Afterwards the sidecar is the same READY process and no file outside the data dir
+    changed (the app's HOME is a private folder, snapshotted)."""
+    tmp: Path = app.tmp  # type: ignore[attr-defined]
+    home = tmp / "home"
+    session = app.session
+    session.wait_state("ready")
+    before_pids = app.sidecar_pids()
+    watched = {root: snapshot(root) for root in (home, tmp / "picked", tmp / "export-here")}
+
+    # No API on window for any script; the IPC itself is what the capability guards.
+    assert session.js("return typeof window.__TAURI__") == "undefined"
+
+    # 1. Methods the capability does not grant, and privileged ones (never grantable).
+    not_granted: dict[str, dict[str, Any]] = {
+        "settings.set": {"values": {"jobs_concurrency": 64}},
+        "secrets.set": {"name": "planted", "value": "x"},
+        "secrets.delete": {"name": "planted"},
+        "secrets.list": {},
+        "system.status": {},
+        "db.tables": {},
+        "runs.list": {},
+        "files.grants": {},
+        "pipelines.whatever": {},
+        "DB.QUERY": {"sql": "SELECT 1"},  # names are matched exactly
+    }
+    privileged: dict[str, dict[str, Any]] = {
+        "secrets.get": {"name": "anything", "host_key": "0" * 64},
+        "system.shutdown": {},
+        "files.grant": {"path": str(home), "mode": "write", "host_key": "guess"},
+        "files.revoke": {"grant_id": "x", "host_key": "guess"},
+        "rpc.cancel": {"id": 1},
+        "test.crash": {},
+        "test.echo": {"value": 1},
+        "test.write_fd1": {"text": "garbage on the protocol stdout"},
+    }
+    for expected, calls in (("not_granted", not_granted), ("privileged", privileged)):
+        for method, params in calls.items():
+            err = session.call_error(method, params)
+            assert (err["kind"], err.get("method"), err.get("reason")) == ("forbidden_method", method, expected), err
+    for malformed in ("db.query ", "db..query", "db/query", "db.qu\u0000ery", ""):
+        err = session.call_error(malformed, {"sql": "SELECT 1"})
+        assert (err["kind"], err.get("reason")) == ("forbidden_method", "malformed"), err
+
+    # 2. Granted methods aimed outside the data dir: the sidecar refuses them.
+    def sidecar_refusal(method: str, params: dict[str, Any]) -> str:
+        err = session.call_error(method, params)
+        assert err["kind"] == "rpc_error" and err["code"] == -32000, err
+        return str(err["data"]["kind"])
+
+    target = home / "x.csv"
+    letter = home / "Documents" / "letter.txt"
+    assert sidecar_refusal("db.query", {"sql": "SELECT content FROM read_text('/etc/passwd')"}) == "forbidden_path"
+    assert sidecar_refusal("db.query", {"sql": f"SELECT * FROM read_csv('{letter}')"}) == "forbidden_path"
+    # allow_write is pinned off by the capability; these statements are refused by the sidecar either way.
+    statements = [
+        f"COPY (SELECT 1) TO '{target}'",
+        f"ATTACH '{home / 'stolen.duckdb'}' AS stolen",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "RESET enable_external_access",
+        "PRAGMA enable_checkpoint_on_shutdown",
+        f"EXPORT DATABASE '{home / 'dump'}'",
+    ]
+    for sql in statements:
+        assert sidecar_refusal("db.query", {"sql": sql, "allow_write": True}) == "forbidden_statement", sql
+    # The capability pins allow_write off for this window: a write the page asks for runs read-only.
+    pinned = {"sql": "CREATE TABLE planted AS SELECT 1 AS x", "allow_write": True}
+    assert sidecar_refusal("db.query", pinned) == "read_only"
+    # jobs.submit is pinned to ingests: a pipeline (whose SQL steps may write) cannot be smuggled in.
+    drop = {"name": "evil", "steps": [{"name": "drop", "sql": "DROP TABLE notes"}]}
+    err = session.call_error("jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": drop}})
+    assert (err["kind"], err["code"]) == ("rpc_error", -32602), err
+    rows = session.invoke("sidecar_call", {"method": "db.query", "params": {"sql": "SELECT count(*) FROM notes"}})
+    assert rows["rows"] == [[2]]
+    for path in (str(target), str(home / "Documents" / "y.csv"), "../../escape.csv", str(tmp / "picked" / "z.csv")):
+        kind = sidecar_refusal("db.export", {"sql": "SELECT 42 AS answer", "format": "csv", "path": path})
+        assert kind == "forbidden_path", path
+    assert ingest_refusal(app, "/etc/passwd")["kind"] == "forbidden_path"
+    assert ingest_refusal(app, str(tmp / "picked" / "neighbour.csv"))["kind"] == "forbidden_path"
+    assert ingest_refusal(app, "https://example.com/data.csv")["kind"] == "network_disabled"
+
+    # 3. Tauri's own plugins: none is granted to the page (the dialog plugin is there, for Rust).
+    for command, args in (
+        ("plugin:dialog|open", {"options": {"directory": True}}),
+        ("plugin:dialog|save", {"options": {}}),
+        ("plugin:fs|read_text_file", {"path": "/etc/passwd"}),
+        ("plugin:shell|execute", {"program": "sh", "args": ["-c", "id"]}),
+        ("plugin:event|emit", {"event": "sidecar:state", "payload": {"state": "failed"}}),
+    ):
+        out = session.invoke_raw(command, args)
+        assert "err" in out and "not allowed" in str(out["err"]), (command, out)
+
+    # 4. The pickers take no path from the page: whatever it passes, the user's pick (here the
+    # test hook's) is what gets granted.
+    grant = session.invoke("pick_file_for_ingest", {"path": "/etc/passwd", "options": {"defaultPath": str(home)}})
+    assert grant["path"] == str((tmp / "picked" / "sales.csv").resolve()) and grant["mode"] == "read", grant
+
+    # 5. The CSP: no inline script or style, no eval, no request to any origin but the app's and the IPC.
+    listener = ConnectionCounter()
+    try:
+        script = (
+            "const [port, done] = arguments; const out = {};"
+            "try { eval('1'); out.eval = 'ran'; } catch (e) { out.eval = e.name; }"
+            "const s = document.createElement('script'); s.textContent = 'window.__inline = 1';"
+            "document.head.appendChild(s); out.inline = window.__inline === 1 ? 'ran' : 'blocked';"
+            "const st = document.createElement('style'); st.textContent = '#quit { color: rgb(1, 2, 3) }';"
+            "document.head.appendChild(st); const p = document.createElement('p');"
+            "p.setAttribute('style', 'color: rgb(4, 5, 6)'); document.body.appendChild(p);"
+            "out.style = [getComputedStyle(document.querySelector('#quit')).color, getComputedStyle(p).color]"
+            ".some(c => c === 'rgb(1, 2, 3)' || c === 'rgb(4, 5, 6)') ? 'applied' : 'blocked'; p.remove();"
+            "const img = new Image(); img.src = `http://127.0.0.1:${port}/pixel.png`;"
+            "fetch(`http://127.0.0.1:${port}/exfiltrate`).then(() => 'sent', e => 'blocked')"
+            ".then(f => { out.fetch = f; setTimeout(() => done(out), 300); });"
+        )
+        blocked = session.cmd("POST", "/execute/async", {"script": script, "args": [listener.port]})
+        assert blocked == {"eval": "EvalError", "inline": "blocked", "style": "blocked", "fetch": "blocked"}, blocked
+        assert listener.count() == 0, "the page reached a local server despite connect-src/img-src"
+    finally:
+        listener.close()
+
+    # The sidecar never saw the privileged calls: the same process, still READY.
+    session.screenshot("07-hostile-page-refused")
+    status = session.invoke("sidecar_status")
+    assert status["state"]["state"] == "ready" and app.sidecar_pids() == before_pids, status
+    # Nothing outside the data dir changed.
+    for root, files in watched.items():
+        assert snapshot(root) == files, f"{root} changed"
+    assert not target.exists()
+    # The refusals are in the host log, by method and reason.
+    host_log = (tmp / "data" / "logs" / "sidecar-host.log").read_text()
+    for method, reason in (
+        ("secrets.get", "privileged"),
+        ("system.shutdown", "privileged"),
+        ("settings.set", "not_granted"),
+    ):
+        assert f'refused sidecar_call "{method}" from webview "main": {reason} (forbidden_method)' in host_log, method
+
+
+def test_a_picked_file_is_ingested_and_an_export_goes_to_a_picked_folder(app: App) -> None:
+    """The grant flow from the UI: "Choose file..." (the host grants the file the user picked:
+    here the test hook's, as no native dialog can be driven under Xvfb), ingest, query; then
+    "Export CSV to folder..." writes into the picked folder. The grants are exact: the page
+    still cannot read the picked file's neighbour or write beside the picked file."""
+    tmp: Path = app.tmp  # type: ignore[attr-defined]
+    session = app.session
+    session.wait_state("ready")
+    session.js("document.querySelector('#ingest-table').value = ''; return true;")
+    session.click("#pick-ingest")
+    picked = str((tmp / "picked" / "sales.csv").resolve())
+    wait_until(lambda: session.js("return document.querySelector('#ingest-source').value") == picked, 10, "the pick")
+    assert session.js("return document.querySelector('#ingest-table').value") == "sales"
+    rows = "return [...document.querySelectorAll('#jobs .job')].map(j => j.dataset.jobId)"
+    known = set(session.js(rows))
+    session.click("#submit-ingest")
+    job = wait_until(
+        lambda: next((j for j in session.js(rows) if j not in known), None),
+        20,
+        f"the ingest's row (error: {session.text('#jobs-error')!r})",
+    )
+    status = "return document.querySelector(`#jobs .job[data-job-id='${arguments[0]}']`).dataset.status"
+    final = wait_until(lambda: (s := session.js(status, job)) in FINAL_JOB_STATES and s, 30, "the ingest to end")
+    assert final == "succeeded", session.text(f"#jobs .job[data-job-id='{job}']")
+    session.type("#sql", "SELECT region, amount FROM sales ORDER BY amount DESC")
+    session.click("#run-query")
+    wait_until(lambda: "3 rows" in session.text("#query-meta"), 30, f"rows (error: {session.text('#query-error')!r})")
+    cells = session.js("return [...document.querySelectorAll('#results td')].map(td => td.textContent)")
+    assert cells == ["east", "200", "north", "120", "south", "80"]
+    session.screenshot("08-picked-file-ingested")
+
+    session.click("#export-query")
+    done = wait_until(
+        lambda: session.js("const e = document.querySelector('#export-result'); return !e.hidden && e.dataset.path"),
+        30,
+        f"the export (error: {session.text('#query-error')!r})",
+    )
+    written = Path(done)
+    assert written.parent == (tmp / "export-here").resolve() and written.suffix == ".csv", done
+    assert written.read_text().splitlines() == ["region,amount", "east,200", "north,120", "south,80"]
+    assert "3 rows exported" in session.text("#export-result")
+    session.screenshot("09-exported-to-picked-folder")
+    # Exact grants: the neighbour of the picked file, and writing next to it, stay refused.
+    assert ingest_refusal(app, str(tmp / "picked" / "neighbour.csv"))["kind"] == "forbidden_path"
+    err = session.call_error("db.export", {"sql": "SELECT 1", "format": "csv", "path": str(tmp / "picked" / "w.csv")})
+    assert err["data"]["kind"] == "forbidden_path", err
+    host_log = (tmp / "data" / "logs" / "sidecar-host.log").read_text()
+    assert f"granted read {picked}" in host_log and f"granted write {(tmp / 'export-here').resolve()}" in host_log
+
+
 def test_restart_relaunches_the_sidecar(app: App) -> None:
     old = app.sidecar_pid()
     old_pids = app.sidecar_pids()
@@ -467,15 +837,22 @@ def test_restart_relaunches_the_sidecar(app: App) -> None:
     assert new != old and f"pid {new}" in detail
     assert parent_of(new) == app.pid
     app.session.screenshot("05-restarted")
+    # The grants the user gave this app session were made again in the new process.
+    folder = (app.tmp / "export-here").resolve()  # type: ignore[attr-defined]
+    params = {"sql": "SELECT 7 AS n", "format": "csv", "path": str(folder / "after-restart.csv")}
+    out = app.session.invoke("sidecar_call", {"method": "db.export", "params": params})
+    assert Path(out["path"]) == folder / "after-restart.csv"
+    assert (folder / "after-restart.csv").read_text().split() == ["n", "7"]
 
 
 def test_closing_the_window_stops_the_sidecar_gracefully(app: App) -> None:
-    """What the window manager's close button does: CloseRequested -> stop sequence -> exit."""
+    """What the window manager's close button does (here the UI's Quit button, which closes the
+    window through core:window:allow-close): CloseRequested -> stop sequence -> exit."""
     sidecars = app.sidecar_pids()
     app_pid = app.pid
     app.session.screenshot("06-before-close")
     try:
-        app.session.js("window.__TAURI__.window.getCurrentWindow().close(); return true;")
+        app.session.click("#quit")  # the UI's Quit button: getCurrentWindow().close()
     except WebDriverError:
         pass  # the session may die with the window
     wait_until(lambda: not pid_alive(app_pid), 20, f"the app {app_pid} to exit after its window closed")
@@ -485,13 +862,40 @@ def test_closing_the_window_stops_the_sidecar_gracefully(app: App) -> None:
     assert "stop: system.shutdown" in tail and "stopped by step ShutdownRequest" in tail, tail[-2000:]
 
 
+def x_window_titles(display: str) -> list[str]:
+    """The titles of the X windows on ``display`` (xwininfo, Debian's x11-utils)."""
+    if not shutil.which("xwininfo"):
+        _missing("xwininfo is not installed (apt-get install x11-utils)")
+    tree = subprocess.run(
+        ["xwininfo", "-root", "-tree"],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.split('"')[1] for line in tree.splitlines() if line.count('"') >= 2]
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_killing_the_app_leaves_no_sidecar(how: str, display: str, tmp_path: Path) -> None:
-    """SIGTERM: the app's signal handler runs the stop sequence. SIGKILL: the sidecar notices on its own."""
+    """SIGTERM: the app's signal handler runs the stop sequence. SIGKILL: the sidecar notices on its own.
+
+    This app runs without the pick test hook: under SIGTERM it is killed while the grant
+    flow's native dialog is open (a GTK window of its own, beside the webview, that
+    WebDriver cannot see or drive: the pick stays pending, a second one is refused)."""
     app = App(base_env(tmp_path), display, tmp_path)
     try:
         app.session.wait_state("ready")
         sidecars = app.sidecar_pids()
+        if how == "sigterm":
+            app.session.js(
+                "window.__pick = 'pending'; window.__TAURI_INTERNALS__.invoke('pick_file_for_ingest')"
+                ".then(v => { window.__pick = v; }, e => { window.__pick = e; }); return true;"
+            )
+            wait_until(lambda: "Choose a file to ingest" in x_window_titles(display), 10, "the native file dialog")
+            assert app.session.js("return window.__pick") == "pending"
+            second = app.session.invoke_raw("pick_export_folder")
+            assert second.get("err", {}).get("kind") == "dialog_open", second
         os.kill(app.pid, signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
         wait_until(lambda: not pid_alive(app.pid), 20, f"the app to exit after {how}")
         wait_until(lambda: all_gone(sidecars), 5, f"sidecar {sidecars} to exit after the app's {how}")
@@ -552,9 +956,12 @@ def test_failure_paths_show_an_actionable_error(case: str, expect: list[str], di
         for needle in expect:
             assert needle in log, f"{needle!r} not in the host log"
         # The app itself stays up and usable: calls fail with a clear state.
-        with pytest.raises(WebDriverError) as info:
-            app.session.invoke("sidecar_call", {"method": "system.ping"})
-        assert "not_running" in str(info.value)
+        err = app.session.call_error("rpc.discover")
+        assert err["kind"] == "not_running", err
+        # No dialog for a grant that cannot be made: refused at once, no window opened.
+        pick = app.session.invoke_raw("pick_file_for_ingest")
+        assert pick.get("err", {}).get("kind") == "not_running", pick
+        assert "Choose a file to ingest" not in x_window_titles(display)
     finally:
         app.close()
     assert wait_until(lambda: not pid_alive(app.pid), 15, "the app to exit")

@@ -72,6 +72,33 @@ def test_bad_registrations_fail_at_import() -> None:
         registry.add("b", ok)
 
 
+class Moved(msgspec.Struct):
+    """``geo.moved`` notification: where the point went.
+
+    x, y: the new place."""
+
+    x: int
+    y: int
+
+
+def test_notifications_are_declared_once_and_discovered_with_their_schema() -> None:
+    from sidecar.rpc.discovery import openrpc_document
+
+    registry = Registry()
+    registry.notification("geo.moved", Moved)
+    with pytest.raises(RegistryError):
+        registry.notification("geo.moved", Moved)
+    document = openrpc_document(registry)
+    assert document["x-notifications"] == [
+        {
+            "name": "geo.moved",
+            "summary": "``geo.moved`` notification: where the point went.",
+            "params": {"name": "params", "schema": {"$ref": "#/components/schemas/Moved"}},
+        }
+    ]
+    assert document["components"]["schemas"]["Moved"]["required"] == ["x", "y"]
+
+
 def test_error_table_matches_the_protocol_doc() -> None:
     """Every code and kind in the table appears in docs/PROTOCOL.md's error table, and vice versa."""
     text = DOCS.read_text()

@@ -187,6 +187,14 @@ pub enum Error {
         /// The error that caused the last restart.
         last_error: String,
     },
+    /// A host-only call could not be made as asked (nothing was sent).
+    #[error("{method}: {reason}")]
+    InvalidHostCall {
+        /// The method.
+        method: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// The supervisor has been stopped and takes no more commands.
     #[error("the sidecar supervisor has been shut down")]
     SupervisorGone,
@@ -219,6 +227,7 @@ impl Error {
             Error::BadResult { .. } => "bad_result",
             Error::Hung { .. } => "hung",
             Error::RestartLimit { .. } => "restart_limit",
+            Error::InvalidHostCall { .. } => "invalid_host_call",
             Error::SupervisorGone => "supervisor_gone",
             Error::Io(_) => "io",
         }

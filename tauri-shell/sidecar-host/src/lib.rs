@@ -10,6 +10,12 @@
 //!   from spawn to BOOT.
 //! * [`Supervisor`]: keeps one alive: heartbeat watch, restarts with
 //!   exponential backoff within a budget, state changes as events.
+//! * Host-only calls: each process gets a fresh random host key in its
+//!   environment ([`HOST_KEY_ENV`]); [`Supervisor::call_host`],
+//!   [`Supervisor::grant_path`] and [`Supervisor::revoke_grant`] add it. The key is
+//!   never logged and is masked in whatever the host passes on.
+//! * [`policy`]: which methods an untrusted caller (a webview) may call: allow and
+//!   deny rules, deny by default, privileged methods never.
 //!
 //! Every failure is one [`Error`] with an actionable message.
 
@@ -17,6 +23,7 @@
 
 mod error;
 mod platform;
+pub mod policy;
 mod process;
 pub mod protocol;
 
@@ -27,6 +34,12 @@ pub use error::{Error, ExitStatus, Result};
 
 // One running sidecar: config, handle, events, stopping.
 pub use process::{ProcessEvent, SidecarConfig, SidecarProcess, StopReport, StopStep, StopTimeouts};
+
+// Host-only calls: the per-process host key and the grants made with it.
+pub use process::{
+    Grant, GrantKind, GrantMode, GRANT_METHOD, HOST_KEY_BYTES, HOST_KEY_ENV, HOST_KEY_MASK, HOST_KEY_PARAM,
+    MAX_REMEMBERED_GRANTS, REVOKE_METHOD,
+};
 
 // First launches one at a time (the launch lock, issue-log 0012).
 pub use process::{default_launch_lock_path, LaunchLock, LAUNCH_LOCK_WAIT};

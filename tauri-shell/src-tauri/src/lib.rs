@@ -1,10 +1,16 @@
 //! The Tauri shell: starts the sidecar supervisor in `setup` (without
-//! blocking the window), exposes four commands, forwards notifications,
+//! blocking the window), exposes six commands, forwards notifications,
 //! state changes and log lines as events, and stops the sidecar when the app
 //! exits (window closed or `ExitRequested`).
+//!
+//! The webview is untrusted: `sidecar_call` forwards only the methods the window's
+//! capability grants (`access.rs`), and paths outside the engine's data dir reach
+//! it only through the user's pick in a native dialog (`picker.rs`).
 
+mod access;
 mod commands;
 mod error;
+mod picker;
 mod settings;
 
 use std::collections::VecDeque;
@@ -36,6 +42,10 @@ pub struct ShellState {
     pub logs_dir: PathBuf,
     /// The last log lines, for a window that subscribes late.
     pub recent_logs: Arc<Mutex<VecDeque<LogLine>>>,
+    /// Which sidecar methods a webview may call.
+    pub gate: access::Gate,
+    /// The native file dialogs of the grant flow.
+    pub picker: picker::Picker,
     stopping: AtomicBool,
     stopped: Arc<AtomicBool>,
 }
@@ -49,6 +59,9 @@ struct NotificationPayload {
 /// Build and run the app.
 pub fn run() {
     let app = tauri::Builder::default()
+        // For the grant flow's native dialogs, opened by the Rust commands only: no capability
+        // grants the webview a `dialog:` permission.
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let settings = Settings::resolve(app.handle())?;
             let config = settings.supervisor_config();
@@ -63,10 +76,16 @@ pub fn run() {
             ));
             #[cfg(unix)]
             tauri::async_runtime::spawn(exit_on_signal(app.handle().clone()));
+            let picker = picker::Picker::from_env();
+            if picker.hooked() {
+                supervisor.log().host(0, "test hook: file picks answer SIDECAR_SHELL_TEST_PICK_* instead of a dialog");
+            }
             app.manage(ShellState {
                 supervisor,
                 logs_dir: settings.logs_dir,
                 recent_logs,
+                gate: access::Gate::new(),
+                picker,
                 stopping: AtomicBool::new(false),
                 stopped: Arc::new(AtomicBool::new(false)),
             });
@@ -77,6 +96,8 @@ pub fn run() {
             commands::sidecar_status,
             commands::sidecar_restart,
             commands::sidecar_logs_path,
+            commands::pick_file_for_ingest,
+            commands::pick_export_folder,
         ])
         .build(tauri::generate_context!())
         .expect("error while building the Tauri application");

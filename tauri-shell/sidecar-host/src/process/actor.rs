@@ -149,6 +149,8 @@ async fn run_process(shared: &Shared, process: &SidecarProcess, commands: &mut m
         }
         Some(command) = commands.recv() => return command.into(),
     }
+    // Before READY is announced, so no caller finds a granted path refused after a restart.
+    shared.replay_grants(process).await;
     shared.set_state(SidecarState::Ready {
         pid: process.pid(),
         engine_pid: process.engine_pid(),

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::process::ChildStdin;
 use tokio::sync::{mpsc, watch};
 
+use super::host_key::HostKey;
 use super::launch_lock::HeldLaunchLock;
 use super::log::{HostLog, StderrRing};
 use super::rpc::Pending;
@@ -83,12 +84,14 @@ pub(super) struct Inner {
     pub(super) tree: ProcessTree,
     /// The launch lock, held from before the spawn until BOOT (see `launch_lock.rs`).
     pub(super) launch_lock: Mutex<Option<HeldLaunchLock>>,
+    /// This process's host key (in its environment; added to host-only calls; scrubbed from what it prints).
+    pub(super) host_key: HostKey,
 }
 
 impl Inner {
     /// Write a host message about this process to the log.
     pub(super) fn log_host(&self, message: &str) {
-        self.config.log.host(self.pid, message);
+        self.config.log.host(self.pid, &self.host_key.scrub(message));
     }
 
     /// Release the launch lock if it is still held, logging `why` (idempotent).

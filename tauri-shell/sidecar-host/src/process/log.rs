@@ -75,6 +75,25 @@ impl StderrRing {
     }
 }
 
+/// Create `dir` and its missing parents, owner-only (0700 on Unix): the log holds the
+/// engine's messages, which may name the user's files (the sidecar uses the same modes).
+fn private_dir_all(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Open `path` for appending, created owner-only (0600 on Unix).
+fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
@@ -107,9 +126,9 @@ impl HostLog {
             None => None,
             Some(path) => {
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)?;
+                    private_dir_all(parent)?;
                 }
-                let file = OpenOptions::new().create(true).append(true).open(path)?;
+                let file = open_private(path)?;
                 let written = file.metadata().map(|m| m.len()).unwrap_or(0);
                 Some(Arc::new(Mutex::new(LogFile { path: path.to_owned(), file: Some(file), written })))
             }
@@ -167,7 +186,7 @@ impl LogFile {
         let mut backup = self.path.clone().into_os_string();
         backup.push(".1");
         let _ = std::fs::rename(&self.path, &backup);
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path).ok();
+        self.file = open_private(&self.path).ok();
         self.written = 0;
     }
 }
@@ -198,6 +217,13 @@ mod tests {
         assert!(text.contains("stderr pid=7 {\"msg\":\"hi\"}"), "{text}");
         assert!(text.contains("host pid=7 state ready"), "{text}");
         assert_eq!(live.try_recv().unwrap().line, "{\"msg\":\"hi\"}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600, "the host log is the user's only");
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

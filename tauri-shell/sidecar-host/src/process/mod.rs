@@ -7,6 +7,8 @@
 //! * `events`: [`ProcessEvent`], what a process delivers to its owner;
 //! * `spawn`: spawning, the reaper task, waiting for READY;
 //! * `rpc`: calls, their correlation table and timeouts;
+//! * `host_key`, `host_calls`: the per-process host key and the host-only calls
+//!   (grants) made with it;
 //! * `stop`: the stop ladder, signals, [`StopReport`];
 //! * `readers`: the stdout and stderr reader tasks;
 //! * `supervisor`: the [`Supervisor`] handle; `actor`: the task behind it;
@@ -20,6 +22,8 @@
 mod actor;
 mod child;
 mod events;
+mod host_calls;
+mod host_key;
 mod launch_lock;
 mod log;
 mod path;
@@ -36,6 +40,8 @@ use std::time::Duration;
 
 pub use child::SidecarProcess;
 pub use events::ProcessEvent;
+pub use host_calls::{Grant, GrantKind, GrantMode, GRANT_METHOD, MAX_REMEMBERED_GRANTS, REVOKE_METHOD};
+pub use host_key::{HOST_KEY_BYTES, HOST_KEY_ENV, HOST_KEY_MASK, HOST_KEY_PARAM};
 pub use launch_lock::{default_launch_lock_path, LaunchLock, LAUNCH_LOCK_WAIT};
 pub use log::{HostLog, LogLine, LogSource, StderrRing, LOG_BROADCAST_CAPACITY, LOG_ROTATE_BYTES};
 pub use path::{check_executable, external_bin_file_name, sidecar_path_beside_current_exe, sidecar_path_in};

@@ -94,7 +94,9 @@ async fn on_stdout_line(inner: &Inner, session: &mut StdoutSession, line: &Line,
                 }
             }
             StdoutEvent::Notification { method, params } => {
-                let params = params.and_then(|p| serde_json::from_str(p.get()).ok()).unwrap_or(Value::Null);
+                let params = params
+                    .and_then(|p| serde_json::from_str(&inner.host_key.scrub(p.get())).ok())
+                    .unwrap_or(Value::Null);
                 // Bounded: a consumer that does not keep up pauses stdout reading (and so the sidecar).
                 let _ = events.send(ProcessEvent::Notification { method, params }).await;
             }
@@ -115,7 +117,7 @@ pub(super) async fn read_stderr(inner: Arc<Inner>, mut stderr: impl AsyncRead + 
     let mut buf = vec![0u8; STDERR_READ_CHUNK];
     let mut on_line = |line: Line| {
         let text = match line {
-            Line::Complete(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Line::Complete(bytes) => inner.host_key.scrub(&String::from_utf8_lossy(&bytes)).into_owned(),
             Line::Oversize { size, .. } => format!("(a stderr line of {size} bytes was dropped)"),
         };
         inner.config.log.write(LogSource::Stderr, inner.pid, &text);

@@ -3,6 +3,7 @@
 //! answer, and when the process is gone every waiter gets
 //! [`Error::SidecarExited`].
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ impl SidecarProcess {
         .await;
         self.inner.pending.lock().expect("pending").remove(&id);
         match outcome {
-            Ok(result) => result,
+            Ok(result) => self.inner.scrub_answer(result),
             Err(_) => {
                 let cancel = encode_notification("rpc.cancel", Some(&serde_json::json!({ "id": id })));
                 let _ = tokio::time::timeout(CANCEL_WRITE_TIMEOUT, self.write(&cancel)).await;
@@ -99,6 +100,29 @@ impl SidecarProcess {
 }
 
 impl Inner {
+    /// An answer with the host key masked, should the sidecar ever have echoed it
+    /// (results and errors go on to callers the key must never reach, such as a webview).
+    fn scrub_answer(&self, answer: Result<RawJson>) -> Result<RawJson> {
+        match answer {
+            Ok(raw) => match self.host_key.scrub(raw.get()) {
+                Cow::Borrowed(_) => Ok(raw),
+                Cow::Owned(clean) => serde_json::value::RawValue::from_string(clean)
+                    .map_err(|e| Error::BadResult { method: "(scrubbed answer)".into(), reason: e.to_string() }),
+            },
+            Err(Error::Rpc { method, mut error }) => {
+                error.message = self.host_key.scrub(&error.message).into_owned();
+                if let Some(data) = &error.data {
+                    let text = data.to_string();
+                    if let Cow::Owned(clean) = self.host_key.scrub(&text) {
+                        error.data = serde_json::from_str(&clean).ok();
+                    }
+                }
+                Err(Error::Rpc { method, error })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// Fail every pending call with [`Error::SidecarExited`] (the process is gone).
     pub(super) fn fail_pending(&self, status: Option<ExitStatus>) {
         let drained: Vec<Pending> = self.pending.lock().expect("pending").drain().map(|(_, p)| p).collect();

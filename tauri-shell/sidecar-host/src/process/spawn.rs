@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::child::{Inner, SidecarProcess};
 use super::events::ProcessEvent;
+use super::host_key::{HostKey, HOST_KEY_ENV};
 use super::launch_lock;
 use super::log::StderrRing;
 use super::path::check_executable;
@@ -43,12 +44,17 @@ impl SidecarProcess {
     /// [`Error::BinaryNotFound`] (naming the path) when the program cannot be run.
     pub async fn spawn(config: SidecarConfig) -> Result<(SidecarProcess, mpsc::Receiver<ProcessEvent>)> {
         let program = check_executable(&config.program)?;
+        // A fresh key per process: a key a crashed sidecar knew is worth nothing to the next one.
+        let host_key =
+            HostKey::generate().map_err(|e| Error::SpawnFailed { path: program.clone(), reason: e.to_string() })?;
         // Held until BOOT; dropped (released) on the error returns below.
         let lock = launch_lock::acquire(&config.launch_lock, config.launch_lock_wait).await;
         let mut command = Command::new(&program);
         command
             .args(&config.args)
             .envs(config.env.iter().map(|(k, v)| (k, v)))
+            // After the config's variables, so neither they nor the host's own environment can set it.
+            .env(HOST_KEY_ENV, host_key.expose())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -87,6 +93,7 @@ impl SidecarProcess {
             kill: kill_tx,
             tree,
             launch_lock: Mutex::new(lock.held),
+            host_key,
         });
         if let Some(note) = lock.note {
             inner.log_host(&note);

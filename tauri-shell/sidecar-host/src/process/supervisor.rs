@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::actor::run;
 use super::child::SidecarProcess;
+use super::host_calls::{Grant, GrantMode, MAX_REMEMBERED_GRANTS};
 use super::state::{SidecarState, StateName};
 use super::stop::StopReport;
 use super::{HostLog, LogLine, SupervisorConfig};
@@ -82,6 +83,9 @@ pub(super) struct Shared {
     pub(super) restarts: Mutex<u32>,
     /// When the supervisor started.
     started: Instant,
+    /// The grants made through this supervisor, made again after each restart
+    /// (at most [`MAX_REMEMBERED_GRANTS`], oldest first; ids as the current process knows them).
+    grants: Mutex<Vec<Grant>>,
 }
 
 impl Shared {
@@ -118,6 +122,48 @@ impl Shared {
     /// Replace the current process.
     pub(super) fn set_current(&self, process: Option<SidecarProcess>) {
         *self.current.write().expect("current") = process;
+    }
+
+    /// Remember a grant to make again after a restart (replacing one for the same path and mode).
+    fn remember_grant(&self, grant: &Grant) {
+        let mut grants = self.grants.lock().expect("grants");
+        grants.retain(|g| !(g.path == grant.path && g.mode == grant.mode));
+        if grants.len() == MAX_REMEMBERED_GRANTS {
+            let oldest = grants.remove(0);
+            self.log().host(
+                0,
+                &format!(
+                    "grant of {} no longer remembered for restarts (the oldest of {MAX_REMEMBERED_GRANTS})",
+                    oldest.path.display()
+                ),
+            );
+        }
+        grants.push(grant.clone());
+    }
+
+    /// Make the remembered grants again in a new process (before it is announced ready).
+    /// A grant the new process refuses (the file is gone, say) is forgotten, and the log says so.
+    pub(super) async fn replay_grants(&self, process: &SidecarProcess) {
+        let remembered: Vec<Grant> = self.grants.lock().expect("grants").clone();
+        if remembered.is_empty() {
+            return;
+        }
+        let mut renewed = Vec::with_capacity(remembered.len());
+        for old in remembered {
+            match process.grant_path(&old.path, old.mode).await {
+                Ok(grant) => renewed.push(grant),
+                Err(err) => self.log().host(
+                    process.pid(),
+                    &format!(
+                        "grant of {} ({}) not made again after the restart: {err}",
+                        old.path.display(),
+                        old.mode.as_str()
+                    ),
+                ),
+            }
+        }
+        self.log().host(process.pid(), &format!("{} grant(s) made again after the restart", renewed.len()));
+        *self.grants.lock().expect("grants") = renewed;
     }
 }
 
@@ -172,6 +218,7 @@ impl Supervisor {
             events: events_tx,
             restarts: Mutex::new(0),
             started: Instant::now(),
+            grants: Mutex::new(Vec::new()),
         });
         tokio::spawn(run(shared.clone(), commands_rx));
         (Supervisor { shared, commands: commands_tx }, events_rx)
@@ -249,11 +296,49 @@ impl Supervisor {
 
     /// Call `method` with an explicit timeout.
     pub async fn call_with_timeout(&self, method: &str, params: Option<Value>, timeout: Duration) -> Result<Value> {
-        let process = match (self.shared.current(), self.state()) {
-            (Some(process), SidecarState::Ready { .. }) => process,
-            (_, state) => return Err(Error::NotRunning { state: state.describe() }),
-        };
-        process.call_with_timeout(method, params, timeout).await
+        self.ready_process()?.call_with_timeout(method, params, timeout).await
+    }
+
+    /// Call a host-only method (the host key is added to `params`, an object or `None`)
+    /// on the current sidecar with the default timeout. For the host's own code only:
+    /// never forward an untrusted caller's method or params here.
+    pub async fn call_host(&self, method: &str, params: Option<Value>) -> Result<Value> {
+        self.ready_process()?.call_host(method, params).await
+    }
+
+    /// Let the engine read (`Read`: ingest) or write (`Write`: export) `path`, a file or a
+    /// folder, through `files.grant`; returns the grant with the path as the sidecar
+    /// resolved it. The supervisor remembers it and makes it again after a restart.
+    pub async fn grant_path(&self, path: impl AsRef<std::path::Path>, mode: GrantMode) -> Result<Grant> {
+        let process = self.ready_process()?;
+        let grant = process.grant_path(path.as_ref(), mode).await?;
+        self.shared.remember_grant(&grant);
+        self.shared.log().host(
+            process.pid(),
+            &format!("granted {} {} ({:?}, {})", mode.as_str(), grant.path.display(), grant.kind, grant.grant_id),
+        );
+        Ok(grant)
+    }
+
+    /// Revoke a grant (`files.revoke`) and forget it for restarts; true if the sidecar had it.
+    pub async fn revoke_grant(&self, grant_id: &str) -> Result<bool> {
+        let revoked = self.ready_process()?.revoke_grant(grant_id).await?;
+        self.shared.grants.lock().expect("grants").retain(|g| g.grant_id != grant_id);
+        self.shared.log().host(0, &format!("revoked grant {grant_id} (the sidecar had it: {revoked})"));
+        Ok(revoked)
+    }
+
+    /// The grants made through this supervisor that are still in force.
+    pub fn grants(&self) -> Vec<Grant> {
+        self.shared.grants.lock().expect("grants").clone()
+    }
+
+    /// The current process if the state is `ready`, else [`Error::NotRunning`].
+    fn ready_process(&self) -> Result<SidecarProcess> {
+        match (self.shared.current(), self.state()) {
+            (Some(process), SidecarState::Ready { .. }) => Ok(process),
+            (_, state) => Err(Error::NotRunning { state: state.describe() }),
+        }
     }
 
     /// Stop the current process (gracefully) and start a new one; resets the
