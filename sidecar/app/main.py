@@ -20,6 +20,7 @@ from sidecar.daemon.paths import PRIVATE_UMASK, DataDirError, DataPaths, ensure_
 
 if TYPE_CHECKING:
     from sidecar.common.shutdown import ShutdownReason
+    from sidecar.daemon.logs import LogSetup
     from sidecar.transport.stdio import ProtocolFds
 
 
@@ -122,12 +123,19 @@ def _serve(
         reason = anyio.run(serve, config, paths, fds, registry, started, launcher_pid)
     except KeyboardInterrupt:  # Ctrl-C where signals cannot be received by the loop (Windows)
         log.info("exit", extra={"ctx": {"reason": "signal"}})
-        logs.close()
+        _close_logs(logs)
         return exit_codes.OK, "signal"
     except BaseException:
         log.critical("fatal error", exc_info=True)
-        logs.close()
+        _close_logs(logs)
         return exit_codes.FATAL, None
     log.info("exit", extra={"ctx": {"reason": reason}})
-    logs.close()
+    _close_logs(logs)
     return exit_codes.OK, reason
+
+
+def _close_logs(logs: LogSetup) -> None:
+    if not logs.close():
+        from sidecar.daemon.process_exit import note_unfinished
+
+        note_unfinished("log writer")

@@ -26,6 +26,10 @@ from sidecar.common.redaction import add_redactor, mask_secrets, redact, redact_
 __all__ = ["JsonFormatter", "LogSetup", "add_redactor", "configure_logging", "redact", "redact_value", "stderr_line"]
 
 LOG_QUEUE_RECORDS: Final = 10_000
+#: How long closing the logs waits for the writer thread to write what is queued. A write to
+#: the log file on a disk that does not answer can block (issue-log 0040): past this the
+#: writer, a daemon thread, is left as it is and the process ends without it.
+LOG_CLOSE_TIMEOUT_S: Final = 0.5
 LOG_FILE_BYTES: Final = 5 * 1024 * 1024
 LOG_FILE_BACKUPS: Final = 3
 _encoder = msgspec.json.Encoder()
@@ -67,10 +71,26 @@ class _DroppingQueueHandler(logging.handlers.QueueHandler):
         return record
 
 
+class _Listener(logging.handlers.QueueListener):
+    """The writer thread (a daemon thread), with a stop that does not wait for ever."""
+
+    def stop_within(self, timeout: float) -> bool:
+        """Ask the thread to finish what is queued; False if it is still writing after ``timeout``."""
+        thread = self._thread
+        if thread is None:
+            return True
+        self.enqueue_sentinel()
+        thread.join(timeout)
+        if thread.is_alive():
+            return False
+        self._thread = None
+        return True
+
+
 class LogSetup:
     """The installed handlers; :meth:`close` flushes them at exit."""
 
-    def __init__(self, listener: logging.handlers.QueueListener, handler: _DroppingQueueHandler) -> None:
+    def __init__(self, listener: _Listener, handler: _DroppingQueueHandler) -> None:
         self._listener = listener
         self._handler = handler
 
@@ -79,20 +99,26 @@ class LogSetup:
         """Records dropped because the queue was full."""
         return self._handler.dropped
 
-    def close(self) -> None:
-        """Write what is queued and stop the listener thread."""
+    def close(self, timeout: float = LOG_CLOSE_TIMEOUT_S) -> bool:
+        """Write what is queued and stop the writer thread; False if it is still writing after
+        ``timeout``. Its handlers are then left open (it may be inside one), and the process must
+        end without the interpreter's teardown, whose ``logging.shutdown`` would wait for it."""
         if self._handler.dropped:
             logging.getLogger("sidecar").warning(
                 "log records dropped", extra={"ctx": {"dropped": self._handler.dropped}}
             )
         logging.getLogger().removeHandler(self._handler)
-        self._listener.stop()
+        if not self._listener.stop_within(timeout):
+            with contextlib.suppress(OSError, ValueError):
+                stderr_line("warning", "log writer still writing at exit: the last records may be lost")
+            return False
         for handler in self._listener.handlers:
             try:
                 handler.close()
             except OSError as exc:  # a full disk or a closed stderr must never change the exit status
                 with contextlib.suppress(OSError):
                     stderr_line("warning", f"log handler not flushed at exit: {exc}", handler=type(handler).__name__)
+        return True
 
 
 def configure_logging(level: str, log_file: Path | None) -> LogSetup:
@@ -112,7 +138,7 @@ def configure_logging(level: str, log_file: Path | None) -> LogSetup:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    listener = logging.handlers.QueueListener(records, *targets, respect_handler_level=False)
+    listener = _Listener(records, *targets, respect_handler_level=False)
     listener.start()
     return LogSetup(listener, handler)
 

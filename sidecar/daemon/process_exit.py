@@ -8,8 +8,8 @@ blocked it (a flush on a saturated disk, a DuckDB statement that ignored
 the shutdown sequence gave up on used to keep the finished process alive until the
 watchdog ended it with status 5, seconds after SHUTDOWN (issue-log 0040).
 
-:func:`finish` runs once the sequence is over (SHUTDOWN written, logs closed, the
-data-dir lock released). It gives the remaining threads a short moment (idle anyio
+:func:`finish` runs once the sequence is over (SHUTDOWN written, logs closed or
+given up on, the data-dir lock released). It gives the remaining threads a short moment (idle anyio
 workers end as soon as the event loop has finished) and, if one is still running,
 ends the process at once with the status the run decided, skipping the interpreter's
 teardown: nothing of ours is left to tear down, and what the stuck thread was doing
@@ -29,6 +29,13 @@ from sidecar.daemon.logs import stderr_line
 
 #: How long the end of the process waits, in total, for threads that are still running.
 THREAD_EXIT_WAIT_S: Final = 0.5
+_unfinished: list[str] = []  # what of ours could not finish, so the teardown would wait for it
+
+
+def note_unfinished(what: str) -> None:
+    """Record that ``what`` could not finish (e.g. the log writer, blocked on the disk):
+    :func:`finish` then ends the process without the interpreter's teardown."""
+    _unfinished.append(what)
 
 
 def threads_still_running(timeout: float) -> list[threading.Thread]:
@@ -48,13 +55,14 @@ def threads_still_running(timeout: float) -> list[threading.Thread]:
 def finish(status: int) -> int:
     """Return ``status`` for a normal exit, or end the process now if a thread would hold it."""
     left = threads_still_running(THREAD_EXIT_WAIT_S)
-    if not left:
+    if not left and not _unfinished:
         return status
     with contextlib.suppress(OSError, ValueError):  # stderr may be closed: the status still holds
         stderr_line(
             "warning",
             "exiting without waiting for threads still in a blocking call",
             threads=sorted(thread.name for thread in left),
+            unfinished=list(_unfinished),
             exit_status=status,
         )
     for stream in (sys.stdout, sys.stderr):

@@ -81,6 +81,34 @@ async def test_a_stop_does_not_wait_for_a_stalled_flush(
 
 
 @pytest.mark.anyio
+async def test_a_stop_does_not_wait_for_a_log_write_that_hangs(
+    data_dir: Path, tmp_path: Path, stall_shim: Path
+) -> None:
+    """The log writer thread blocked in a write to the log file (seen once in the launch soak:
+    `exit` logged, then the process alive past 2 s): the exit must not wait for it."""
+    flag = tmp_path / "stall-now"
+    env = sidecar_env(
+        LD_PRELOAD=str(stall_shim),
+        STALL_SYNC_FLAG=str(flag),
+        STALL_SYNC_SECONDS=STALL_S,
+        STALL_WRITE_SUFFIX="/logs/sidecar.log",
+    )
+    async with SidecarClient.spawn(sidecar_args(data_dir), env=env, stop_on_exit=False) as sidecar:
+        assert sidecar.boot is not None
+        python_pid = int(sidecar.boot.get("pid"))
+        await sidecar.call("system.ping")
+        flag.touch()  # from now on a write to the log file hangs for a minute
+        sidecar.send_signal(signal.SIGTERM)
+        status = await sidecar.wait(SIGTERM_TIMEOUT_S)
+        left = wait_gone([python_pid, sidecar.pid], 0.5)
+        stderr = "\n".join(sidecar.stderr_tail(60))
+        assert status == 0, f"not ended within the host's SIGTERM step (status {status}); stderr:\n{stderr}"
+        assert left == [], f"still alive: {left}"
+        assert sidecar.shutdown is not None and sidecar.shutdown.get("reason") == "signal"
+        assert "log writer" in stderr
+
+
+@pytest.mark.anyio
 async def test_a_worker_thread_stuck_in_a_blocking_call_does_not_hold_the_exit(data_dir: Path) -> None:
     """A call abandoned at shutdown (a DuckDB statement, a stdin read on Windows) keeps its
     thread; the interpreter's exit used to join it, so the process lived on until the watchdog."""
