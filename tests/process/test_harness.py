@@ -160,6 +160,8 @@ def test_each_failure_path_gets_its_class_and_an_actionable_message(
     assert launch["ok"] is False and launch["failure"] == failure
     assert phrase in launch["message"], launch["message"]
     assert elapsed < 2 + 1 + 10  # reported within the READY timeout plus cleanup, not hanging
+    if failure in ("ready_timeout", "rpc_error"):  # it was alive: its last state is evidence
+        assert any(" wchan=" in state for state in launch["process_states"]), launch.get("process_states")
     drafts = list((tmp_path / "drafts").glob(f"*-bad-{failure}.md"))
     assert len(drafts) == 1
     draft = drafts[0].read_text()

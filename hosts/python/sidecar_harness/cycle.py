@@ -80,6 +80,7 @@ class LaunchRecord(Struct, omit_defaults=True):
     leftover_pids: processes still alive after the cycle (orphans).
     rpcs: the methods called and their round trips (ms).
     stderr_tail, stdout_excerpt, violations: evidence, kept on failure.
+    process_states: on failure, each process of the tree as last seen alive (status, wait channel).
     started_at: wall clock time of the launch (UTC, ISO 8601).
     """
 
@@ -106,6 +107,7 @@ class LaunchRecord(Struct, omit_defaults=True):
     stderr_tail: list[str] = []
     stdout_excerpt: list[str] = []
     violations: list[str] = []
+    process_states: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,9 @@ async def run_cycle(build: Build, index: int, kind: CycleKind, options: CycleOpt
     if failure is not None:
         record["failure"] = failure.failure
         record["message"] = failure.message
+        sampler = holder.get("sampler")
+        if sampler is not None:
+            record["process_states"] = sampler.states
     return LaunchRecord(**record)
 
 

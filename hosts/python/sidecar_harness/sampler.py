@@ -14,12 +14,15 @@ class TreeSampler:
 
     peak_rss: the largest summed RSS seen (bytes).
     pids: every pid seen in the tree (the root included).
+    states: from the last sample while the root was alive, one line per process:
+    pid, name, status and (Linux) the kernel function it waits in, for a failed launch's record.
     """
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak_rss = 0
         self.pids: set[int] = {pid}
+        self.states: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
 
@@ -46,16 +49,30 @@ class TreeSampler:
         try:
             root = psutil.Process(self.pid)
             procs = [root, *root.children(recursive=True)]
+            root_alive = root.status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
         except psutil.Error:
             return
         total = 0
+        states = []
         for proc in procs:
             try:
                 total += proc.memory_info().rss
                 self.pids.add(proc.pid)
+                states.append(f"{proc.pid} {proc.name()} {proc.status()} wchan={_wchan(proc.pid)}")
             except psutil.Error:
                 continue
         self.peak_rss = max(self.peak_rss, total)
+        if root_alive:
+            self.states = states
+
+
+def _wchan(pid: int) -> str:
+    """Where in the kernel ``pid`` waits (Linux), '-' elsewhere or when unreadable."""
+    try:
+        with open(f"/proc/{pid}/wchan") as wchan:
+            return wchan.read().strip() or "-"
+    except OSError:
+        return "-"
 
 
 def alive(pid: int) -> bool:
