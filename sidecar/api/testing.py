@@ -127,6 +127,15 @@ def register_test_methods(registry: Registry) -> None:
         time.sleep(params.seconds)
         return True
 
+    @registry.method("test.block_thread")
+    async def block_thread(ctx: Ctx, params: SleepParams) -> bool:
+        """Block a worker thread for ``seconds``, abandoned on cancel (as a DuckDB call or a
+        stdin read that does not return): the thread keeps running after the request ends."""
+        import time
+
+        await anyio.to_thread.run_sync(time.sleep, params.seconds, abandon_on_cancel=True)
+        return True
+
 
 def _run_child(text: str) -> int:
     # Deliberately no stdin/stdout arguments: the child inherits fds 0 and 1 as they are.

@@ -19,6 +19,7 @@ from sidecar.daemon.config import Config
 from sidecar.daemon.paths import PRIVATE_UMASK, DataDirError, DataPaths, ensure_dir, resolve_paths, shared_folders
 
 if TYPE_CHECKING:
+    from sidecar.common.shutdown import ShutdownReason
     from sidecar.transport.stdio import ProtocolFds
 
 
@@ -29,7 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)
     if isinstance(config, int):
         return config
-    return run(config, started, launcher_pid)
+    status = run(config, started, launcher_pid)
+    from sidecar.daemon.process_exit import finish
+
+    return finish(status)  # never waits for a worker thread stuck in a call the shutdown gave up on
 
 
 def run(config: Config, started: float, launcher_pid: int) -> int:
@@ -65,6 +69,10 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
         lock.release()
         stderr_line("error", f"data dir unusable: {exc}", exit_status=exit_codes.DATA_DIR_UNUSABLE)
         return exit_codes.DATA_DIR_UNUSABLE
+    if os.name == "posix":
+        from sidecar.daemon.cache_cleanup import mark_own_folder
+
+        mark_own_folder()  # the extraction folder we run from is in use (swept by no other sidecar)
     for folder in shared_folders(paths):
         # A folder the host made before us: left as it is (it may be shared on purpose), but said.
         stderr_line("warning", "folder is open to other users (mode allows group/other access)", path=str(folder))
@@ -81,13 +89,22 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
     )
     os.write(fds.stdout, boot)
     try:
-        return _serve(config, paths, fds, started, launcher_pid)
+        status, reason = _serve(config, paths, fds, started, launcher_pid)
     finally:
         restore_blocking(fds)
         lock.release()
+    from sidecar.daemon.extraction import remove_orphaned_extraction
+
+    # The very last step, as it deletes the code we run from; after the data-dir lock is
+    # released, so a host already starting a new sidecar never waits for a slow disk here.
+    remove_orphaned_extraction(reason)
+    return status
 
 
-def _serve(config: Config, paths: DataPaths, fds: ProtocolFds, started: float, launcher_pid: int) -> int:
+def _serve(
+    config: Config, paths: DataPaths, fds: ProtocolFds, started: float, launcher_pid: int
+) -> tuple[int, ShutdownReason | None]:
+    """Log, build the method surface and serve; returns the exit status and the shutdown reason."""
     import logging
 
     import anyio
@@ -106,14 +123,11 @@ def _serve(config: Config, paths: DataPaths, fds: ProtocolFds, started: float, l
     except KeyboardInterrupt:  # Ctrl-C where signals cannot be received by the loop (Windows)
         log.info("exit", extra={"ctx": {"reason": "signal"}})
         logs.close()
-        return exit_codes.OK
+        return exit_codes.OK, "signal"
     except BaseException:
         log.critical("fatal error", exc_info=True)
         logs.close()
-        return exit_codes.FATAL
+        return exit_codes.FATAL, None
     log.info("exit", extra={"ctx": {"reason": reason}})
     logs.close()
-    from sidecar.daemon.extraction import remove_orphaned_extraction
-
-    remove_orphaned_extraction(reason)  # the very last step: it deletes the code we run from
-    return exit_codes.OK
+    return exit_codes.OK, reason

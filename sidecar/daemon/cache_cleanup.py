@@ -1,15 +1,21 @@
-"""Remove the extraction folders older builds of a Nuitka onefile sidecar left behind.
+"""Remove the extraction folders that older or dead sidecars left behind.
 
-The Nuitka bootstrap unpacks into ``{CACHE_DIR}/PlutoDuck/sidecar/<version>-<build id>/``
+Nuitka: the bootstrap unpacks into ``{CACHE_DIR}/PlutoDuck/sidecar/<version>-<build id>/``
 once and reuses it; an upgraded app unpacks into a new folder and nothing ever
-deletes the old one (~125 MB each). The sidecar does it itself, carefully:
+deletes the old one (~125 MB each). PyInstaller: the bootstrap unpacks into a
+fresh ``$TMPDIR/_MEIxxxxxx`` per launch and deletes it after its child; when the
+bootstrap was SIGKILLed the child deletes it itself, and on a busy disk the
+watchdog may cut that short (issue-log 0040). The sidecar cleans up itself, carefully:
 
 * every running sidecar holds a *shared* lock on ``<its folder>/.in-use`` for
-  its whole life;
+  its whole life, taken before BOOT;
 * a while after READY, in a thread, it deletes each sibling folder that is not
-  a symlink, whose newest file is older than :data:`MIN_AGE_S` (so a folder
-  being unpacked right now by another first launch is left alone), and whose
-  ``.in-use`` it can lock *exclusively* (so no running sidecar uses it).
+  a symlink, whose ``.in-use`` it can lock *exclusively* (so no running sidecar
+  uses it), and that is old enough: for Nuitka, its newest file is older than
+  :data:`MIN_AGE_S` (so a folder being unpacked right now by another first
+  launch is left alone); for PyInstaller, a ``_MEI*`` folder whose ``.in-use``
+  already exists (only our sidecars make one, so other apps' folders are never
+  touched) and is older than :data:`LEFTOVER_MIN_AGE_S`.
 
 Errors are ignored: clean-up is a courtesy, never a reason to fail.
 """
@@ -21,18 +27,24 @@ import logging
 import os
 import re
 import shutil
+import stat
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
+
+from sidecar.daemon.extraction import IN_USE, pyinstaller_extraction_dir, remove_extraction_folder
 
 log = logging.getLogger("sidecar.cache")
 
 #: A sibling folder must be untouched this long before it may go.
 MIN_AGE_S: Final = 600.0
+#: A dead PyInstaller sidecar's marker must be this old before its folder may go (a
+#: marker is created a moment before its lock is taken: never race that moment).
+LEFTOVER_MIN_AGE_S: Final = 10.0
 #: Wait this long after READY before sweeping (startup has priority).
 SWEEP_DELAY_S: Final = 5.0
-IN_USE: Final = ".in-use"
 _FOLDER: Final = re.compile(r"^\d+\.\d+\.\d+.*-[0-9a-zA-Z]+$")
 _held: list[int] = []  # the fd of our shared lock, kept open for the process's life
 
@@ -95,13 +107,69 @@ def _newest_mtime(folder: Path) -> float:
     return newest
 
 
+def sweep_pyinstaller_leftovers(
+    own: Path, min_age_s: float = LEFTOVER_MIN_AGE_S, now: float | None = None
+) -> list[Path]:
+    """Delete the ``_MEI*`` siblings of ``own`` that a dead sidecar marked; returns what was deleted."""
+    now = time.time() if now is None else now
+    removed = []
+    for sibling in own.parent.iterdir():
+        if sibling == own or not sibling.name.startswith("_MEI") or sibling.is_symlink() or not sibling.is_dir():
+            continue
+        marker = sibling / IN_USE
+        try:
+            info = marker.lstat()  # none: another app's folder, or one still starting: not ours to touch
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or now - info.st_mtime < min_age_s:
+                continue
+            fd = os.open(marker, os.O_RDWR)  # never O_CREAT: only a folder a sidecar marked
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its sidecar runs
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+            remove_extraction_folder(sibling)
+            removed.append(sibling)
+        except OSError as exc:
+            log.debug("extraction folder left alone", extra={"ctx": {"folder": str(sibling), "error": str(exc)}})
+    if removed:
+        log.info("dead sidecars' extraction folders removed", extra={"ctx": {"folders": [p.name for p in removed]}})
+    return removed
+
+
+Sweeper = Callable[[Path], list[Path]]
+_marked: list[tuple[Path, Sweeper]] = []  # our folder once marked, and how its siblings are swept
+
+
+def mark_own_folder() -> bool:
+    """Mark the folder we run from in use (Nuitka cache or PyInstaller ``_MEI``); False if none.
+
+    Called first thing at startup, before BOOT: a host may SIGKILL the bootstrap right
+    after READY, and a removal the watchdog then cuts short must still leave the marker.
+    """
+    if _marked:
+        return True
+    nuitka = own_extraction_folder()
+    pyinstaller = pyinstaller_extraction_dir()
+    if nuitka is not None:
+        own, sweeper = nuitka, sweep
+    elif pyinstaller is not None and pyinstaller.name.startswith("_MEI"):
+        own, sweeper = pyinstaller, sweep_pyinstaller_leftovers
+    else:
+        return False
+    if not mark_in_use(own):
+        return False
+    _marked.append((own, sweeper))
+    return True
+
+
 async def start_after_ready() -> None:
-    """Startup hook: mark our folder in use now, sweep the others a little later, in a thread."""
-    own = own_extraction_folder()
-    if own is None or not mark_in_use(own):
+    """Startup hook: sweep the siblings of our (marked) folder a little later, in a thread."""
+    if not mark_own_folder():
         return
+    own, sweeper = _marked[0]
     import anyio
     import anyio.to_thread
 
     await anyio.sleep(SWEEP_DELAY_S)
-    await anyio.to_thread.run_sync(sweep, own, abandon_on_cancel=True)
+    await anyio.to_thread.run_sync(sweeper, own, abandon_on_cancel=True)

@@ -11,16 +11,16 @@ modules load only then, so DuckDB, keyring and PyYAML never delay READY.
 
 Background work (the job dispatcher and the jobs themselves) runs in the
 task group handed to :meth:`Engine.attach`, which outlives any one request.
-:meth:`Engine.close`, the one shutdown hook, stops the scheduler, then the pool (running jobs
-are interrupted and recorded), then checkpoints and closes DuckDB, then
-closes the state store, in that order.
+:meth:`Engine.close`, the one shutdown hook, stops the scheduler, then the pool (running
+jobs are interrupted and recorded), then checkpoints and closes DuckDB and the state
+store side by side, waiting at most ``CLOSE_FLUSH_S`` for the disk.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import anyio.to_thread
@@ -46,6 +46,9 @@ log = logging.getLogger("sidecar.engine")
 
 #: Sends a notification to the host.
 Notify = Callable[[str, Any], Awaitable[None]]
+
+#: How long closing DuckDB and the state store may wait for the disk at shutdown (both flush).
+CLOSE_FLUSH_S: Final = 0.5
 
 
 class StateReset(Struct):
@@ -264,16 +267,37 @@ class Engine:
         await self.notify("engine.state_reset", self.state_reset)
 
     async def close(self) -> None:
-        """The shutdown hook: stop jobs, checkpoint and close DuckDB, close the state store."""
+        """The shutdown hook: stop the scheduler and jobs, then close DuckDB and the state store.
+
+        Both closes flush to disk, so they run side by side and together wait at most
+        CLOSE_FLUSH_S: on a saturated disk one flush took seconds (issue-log 0040). What
+        is not flushed by then is already in the write-ahead logs, which replay at the
+        next start; the process does not wait for the threads still flushing.
+        """
         if not hasattr(self, "settings"):
             return  # never started
         if hasattr(self, "scheduler"):
             await self.scheduler.stop()  # first: no firing may queue a job into a stopping pool
         if hasattr(self, "pool"):
             await self.pool.stop()
-        await self.database.close()
+        closes: dict[str, Callable[[], Awaitable[None]]] = {"engine.duckdb": self.database.close}
         if hasattr(self, "state"):
-            await self.state.close()
+            closes["state.sqlite3"] = self.state.close
+        pending = set(closes)
+
+        async def close_one(name: str) -> None:
+            await closes[name]()
+            pending.discard(name)
+
+        with anyio.move_on_after(CLOSE_FLUSH_S):
+            async with anyio.create_task_group() as tg:
+                for name in closes:
+                    tg.start_soon(close_one, name)
+        if pending:
+            log.warning(
+                "files not flushed at shutdown: their write-ahead logs replay at the next start",
+                extra={"ctx": {"files": sorted(pending), "waited_s": CLOSE_FLUSH_S}},
+            )
 
     def figures(self) -> EngineFigures:
         """The engine part of system.status (no I/O but a stat and /proc; never waits)."""

@@ -53,10 +53,14 @@ class StateDB:
         return await anyio.to_thread.run_sync(work, self._connection, *args, limiter=self._limiter)
 
     async def close(self) -> None:
-        """Close the file (WAL content is checkpointed by sqlite on the last close)."""
+        """Close the file: sqlite checkpoints the WAL into it, which flushes to disk.
+
+        Cancellable (the shutdown bounds it): a close given up on goes on in its thread,
+        and if the process ends first, the WAL is still there and replays at the next open.
+        """
         connection, self._connection = self._connection, None
         if connection is not None and self._limiter is not None:
-            await anyio.to_thread.run_sync(connection.close, limiter=self._limiter)
+            await anyio.to_thread.run_sync(connection.close, limiter=self._limiter, abandon_on_cancel=True)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ checklist: exit before READY, no READY, stray stdout, READY twice, ...).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def harness(
-    tmp_path: Path, *args: str, timeout: float = 300
+    tmp_path: Path, *args: str, timeout: float = 300, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path / "out"
     proc = subprocess.run(
@@ -44,6 +45,7 @@ def harness(
         timeout=timeout,
         cwd=REPO,
         check=False,
+        env=env,
     )
     report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
     return proc, report
@@ -69,6 +71,61 @@ def test_source_runs_clean_with_every_cycle_kind(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert proc.stderr.count("ok") >= 6  # one progress line per launch
     assert not (tmp_path / "decision.md").exists()  # no Nuitka build measured: no verdict
+
+
+def test_kinds_picks_the_cycles_and_each_round_takes_every_kind(tmp_path: Path) -> None:
+    proc, report = harness(tmp_path, "--source", "--launches", "2", "--kinds", "term,kill", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [(l["kind"], l["index"]) for l in report["launches"]] == [("kill", 1), ("term", 1), ("kill", 2), ("term", 2)]
+    assert report["options"]["kinds"] == ["kill", "term"]
+    for launch in report["launches"]:
+        if launch["kind"] == "term":
+            assert launch["shutdown_reason"] == "signal" and launch["exit_status"] == 0
+            assert 0 < launch["python_exit_ms"] <= launch["shutdown_ms"]
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "| SIGTERM -> Python process gone |" in markdown and "4 launches in " in markdown
+
+
+def test_kinds_refuses_an_unknown_kind(tmp_path: Path) -> None:
+    proc, _report = harness(tmp_path, "--source", "--kinds", "graceful,reboot")
+    assert proc.returncode == 2
+    assert "choose from graceful,kill,term" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "slow,phrase",
+    [
+        (None, None),
+        ("child", "the Python process (pid"),
+        ("bootstrap", "but the spawned process"),
+    ],
+    ids=["fast", "slow_child", "slow_bootstrap"],
+)
+def test_a_slow_sigterm_stop_names_the_process_that_was_slow(
+    tmp_path: Path, slow: str | None, phrase: str | None
+) -> None:
+    env = dict(os.environ)
+    if slow:
+        env["SLOW_STOP"] = slow
+    proc, report = harness(
+        tmp_path,
+        "--binary",
+        f"two={FIXTURES / 'slow_stop.py'}",
+        "--launches",
+        "1",
+        "--kinds",
+        "term",
+        "--quiet",
+        env=env,
+    )
+    [launch] = report["launches"]
+    if phrase is None:
+        assert proc.returncode == 0 and launch["ok"], launch
+        assert launch["python_pid"] != launch["spawned_pid"]
+        return
+    assert proc.returncode == 1
+    assert launch["failure"] == "unclean_shutdown" and phrase in launch["message"], launch["message"]
+    assert launch["leftover_pids"] == [] if "leftover_pids" in launch else True
 
 
 CASES = [

@@ -1,15 +1,19 @@
-"""Old Nuitka extraction folders are removed, used or fresh ones are kept (real folders, real locks)."""
+"""Old Nuitka and dead PyInstaller extraction folders are removed, used or fresh ones kept (real folders, real locks)."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from sidecar.daemon.cache_cleanup import IN_USE, mark_in_use, sweep
+import pytest
+
+from sidecar.daemon.cache_cleanup import IN_USE, mark_in_use, sweep, sweep_pyinstaller_leftovers
+from sidecar.daemon.extraction import remove_extraction_folder
 
 HOLD_LOCK = """
 import fcntl, os, sys, time
@@ -67,3 +71,86 @@ def test_own_folder_lock_blocks_other_sweepers(tmp_path: Path) -> None:
         os.close(fd)
     # flock locks belong to the open file: another open in this process conflicts like another process.
     assert locked is False
+
+
+def _mei(root: Path, name: str, marker_age_s: float | None) -> Path:
+    """A PyInstaller-like extraction folder; ``marker_age_s`` None: no ``.in-use`` (not a sidecar's)."""
+    folder = root / name
+    (folder / "python3.11" / "lib-dynload").mkdir(parents=True)
+    (folder / "python3.11" / "lib-dynload" / "_json.so").write_bytes(b"x" * 100)
+    (folder / "base_library.zip").write_bytes(b"zip")
+    if marker_age_s is not None:
+        marker = folder / IN_USE
+        marker.write_bytes(b"")
+        old = time.time() - marker_age_s
+        os.utime(marker, (old, old))
+    return folder
+
+
+def test_pyinstaller_sweep_removes_only_dead_sidecars_marked_folders(tmp_path: Path) -> None:
+    own = _mei(tmp_path, "_MEI000100aaaaaa", 0)
+    dead = _mei(tmp_path, "_MEI000200bbbbbb", 3600)  # its sidecar died: the lock is free
+    half = _mei(tmp_path, "_MEI000300cccccc", 3600)  # a removal cut short: only the marker and a bit left
+    for entry in ("python3.11", "base_library.zip"):
+        path = half / entry
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    running = _mei(tmp_path, "_MEI000400dddddd", 3600)  # its sidecar holds the shared lock
+    young = _mei(tmp_path, "_MEI000500eeeeee", 5)  # marked a moment ago: maybe its lock is being taken
+    other_app = _mei(tmp_path, "_MEI000600ffffff", None)  # no marker: another PyInstaller app's
+    not_mei = _mei(tmp_path, "something-else", 3600)
+    (tmp_path / "_MEI000700link").symlink_to(dead)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(running / IN_USE)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+        assert mark_in_use(own)
+        removed = sweep_pyinstaller_leftovers(own)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(removed) == [dead, half]
+    assert not dead.exists() and not half.exists()
+    for kept in (own, running, young, other_app, not_mei):
+        assert kept.exists(), kept
+    assert (tmp_path / "_MEI000700link").is_symlink()
+
+
+def test_a_removal_deletes_the_marker_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut short anywhere before the end, what is left still carries the marker."""
+    folder = _mei(tmp_path, "_MEI000800gggggg", 0)
+    order: list[str] = []
+    real_unlink = Path.unlink
+
+    def recording_unlink(self: Path, missing_ok: bool = False) -> None:
+        order.append(self.name)
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", recording_unlink)
+    remove_extraction_folder(folder)
+    assert not folder.exists()
+    assert order[-1] == IN_USE and order.count(IN_USE) == 1
+
+
+def test_a_pyinstaller_sidecar_marks_its_folder_and_holds_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sidecar.daemon import cache_cleanup
+
+    own = _mei(tmp_path, "_MEI000900hhhhhh", None)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(own), raising=False)
+    monkeypatch.delenv("NUITKA_ONEFILE_PARENT", raising=False)
+    monkeypatch.setattr(cache_cleanup, "_marked", [])
+    held = list(cache_cleanup._held)
+    try:
+        assert cache_cleanup.mark_own_folder()
+        assert cache_cleanup._marked == [(own, cache_cleanup.sweep_pyinstaller_leftovers)]
+        fd = os.open(own / IN_USE, os.O_RDWR)
+        try:
+            with pytest.raises(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a sweeper cannot take it
+        finally:
+            os.close(fd)
+    finally:
+        for fd in cache_cleanup._held[len(held) :]:
+            os.close(fd)
+        cache_cleanup._held[:] = held

@@ -1,7 +1,7 @@
 """Command line of the launch harness.
 
     python -m sidecar_harness --binary PATH [--binary NAME=PATH ...] [--source]
-                              [--launches N] [--kill] [--term] --out DIR
+                              [--launches N] [--kinds graceful,kill,term] [--kill] [--term] --out DIR
     python -m sidecar_harness checklist [--report DIR/report.json] [--out docs/milestone-0.md]
 
 Progress goes to stderr, one line per launch; the finished report.md is
@@ -22,7 +22,7 @@ import msgspec
 
 from sidecar_harness import decision as decision_mod
 from sidecar_harness.builds import Build, binary_build, source_build, unique_names
-from sidecar_harness.cycle import CycleKind, CycleOptions, LaunchRecord, run_cycle
+from sidecar_harness.cycle import CYCLE_KINDS, CycleKind, CycleOptions, LaunchRecord, run_cycle
 from sidecar_harness.drafts import write_drafts
 from sidecar_harness.report import (
     harness_command_line,
@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_LAUNCHES,
         metavar="N",
         help="launches per cycle kind per build (default %(default)s)",
+    )
+    parser.add_argument(
+        "--kinds",
+        type=_kinds,
+        default=None,
+        metavar="K[,K...]",
+        help=f"the cycle kinds to run, from {','.join(CYCLE_KINDS)} (default graceful; --kill and --term add theirs)",
     )
     parser.add_argument(
         "--kill",
@@ -90,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _kinds(text: str) -> list[CycleKind]:
+    """``--kinds``: a comma-separated subset of the cycle kinds."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CYCLE_KINDS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(CYCLE_KINDS)} (got {text!r})")
+    return [kind for kind in CYCLE_KINDS if kind in names]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -106,11 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     if not builds:
         build_parser().error("nothing to launch: give --binary PATH and/or --source")
     builds = unique_names(builds)
-    kinds: list[CycleKind] = ["graceful"]
+    wanted: set[CycleKind] = set(args.kinds or ["graceful"])
     if args.kill:
-        kinds.append("kill")
+        wanted.add("kill")
     if args.term:
-        kinds.append("term")
+        wanted.add("term")
+    kinds = [kind for kind in CYCLE_KINDS if kind in wanted]
     options = CycleOptions(ready_timeout=args.ready_timeout, rpc_timeout=args.rpc_timeout)
     document = anyio.run(_run_all, builds, kinds, args.launches, options)
     return _write_outputs(args, builds, kinds, document)
@@ -121,9 +138,10 @@ async def _run_all(builds: list[Build], kinds: list[CycleKind], launches: int, o
     total = len(builds) * len(kinds) * launches
     done = 0
     started = time.monotonic()
-    # Round robin (launch i of every build, then i+1) so drift on a busy machine hits all builds alike.
-    for kind in kinds:
-        for index in range(1, launches + 1):
+    # Round robin (launch i of every kind and build, then i+1) so drift on a busy machine
+    # hits all kinds and builds alike.
+    for index in range(1, launches + 1):
+        for kind in kinds:
             for build in builds:
                 record = await run_cycle(build, index, kind, options)
                 records.append(record)

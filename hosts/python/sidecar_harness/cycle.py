@@ -31,8 +31,11 @@ from sidecar_host import (
     SidecarClient,
     SidecarExited,
 )
+from sidecar_host.records import SIGTERM_TIMEOUT_S
 
 CycleKind = Literal["graceful", "kill", "term"]
+#: Every cycle kind, in the order a run takes them within each round.
+CYCLE_KINDS: Final[tuple[CycleKind, ...]] = ("graceful", "kill", "term")
 
 #: Every failure class, in the order the report lists them.
 FAILURE_CLASSES: Final = (
@@ -48,8 +51,14 @@ FAILURE_CLASSES: Final = (
 
 #: After SIGKILL of the bootstrap the Python child must be gone within this.
 KILL_ORPHAN_DEADLINE_S: Final = 1.5
-#: After SIGTERM: SHUTDOWN reason=signal and exit within this.
+#: After SIGTERM the Python process must have written SHUTDOWN reason=signal and exited within
+#: this: the sidecar's own stop with nothing in flight (PROTOCOL.md section 6: at most 0.5 s closing
+#: its files, 0.5 s flushing stdout, 0.5 s for stuck threads at exit).
 TERM_DEADLINE_S: Final = 2.0
+#: After SIGTERM the spawned process (a onefile bootstrap, which still removes its extraction
+#: folder once the Python child is gone) must have exited within the step the hosts give SIGTERM
+#: before they SIGKILL the process group.
+TERM_TREE_DEADLINE_S: Final = SIGTERM_TIMEOUT_S
 #: After a graceful stop, how long leftover processes get before they count as orphans.
 LEFTOVER_GRACE_S: Final = 2.0
 
@@ -62,6 +71,8 @@ class LaunchRecord(Struct, omit_defaults=True):
     launch_to_boot_ms, launch_to_ready_ms: lifecycle lines seen.
     first_rpc_ms: round trip of the first system.ping.
     shutdown_ms: from the stop request (or signal) to the process being gone.
+    python_exit_ms: SIGTERM cycles: from the signal to the Python process being gone (for a
+    onefile build, shutdown_ms - python_exit_ms is the bootstrap's clean-up after its child).
     exit_status: of the spawned process (negative: killed by that signal).
     shutdown_reason: from the SHUTDOWN line, if any. stop_step: how it ended.
     peak_rss_bytes: largest summed RSS of the process tree.
@@ -83,6 +94,7 @@ class LaunchRecord(Struct, omit_defaults=True):
     launch_to_ready_ms: float | None = None
     first_rpc_ms: float | None = None
     shutdown_ms: float | None = None
+    python_exit_ms: float | None = None
     exit_status: int | None = None
     shutdown_reason: str | None = None
     stop_step: str | None = None
@@ -281,12 +293,26 @@ async def _stop(client: SidecarClient, kind: CycleKind, record: dict[str, Any]) 
         record["shutdown_ms"] = _ms(sent, gone_at)
         return
     client.send_signal(signal.SIGTERM)
-    status = await client.wait(TERM_DEADLINE_S)
+    python_gone = await _wait_pid_gone(python_pid, TERM_DEADLINE_S)
+    status = await client.wait(max(0.0, sent + TERM_TREE_DEADLINE_S - time.monotonic()))
     record["stop_step"] = "sigterm"
+    record["python_exit_ms"] = _ms(sent, python_gone)
     record["shutdown_ms"] = _ms(sent, time.monotonic()) if status is not None else None
     reason = client.shutdown.get("reason") if client.shutdown else None
+    if python_gone is None:
+        said = f"SHUTDOWN reason={reason} was written" if reason else "no SHUTDOWN line was written"
+        raise _Failed(
+            "unclean_shutdown",
+            f"the Python process (pid {python_pid}) was still running {TERM_DEADLINE_S:g}s after SIGTERM "
+            f"({said}): its stop waits on something; its log in the data dir has the timestamps",
+        )
     if status is None:
-        raise _Failed("unclean_shutdown", f"still running {TERM_DEADLINE_S:g}s after SIGTERM")
+        raise _Failed(
+            "unclean_shutdown",
+            f"the Python process ended {record['python_exit_ms']:.0f} ms after SIGTERM, but the spawned process "
+            f"(pid {client.pid}) was still running {TERM_TREE_DEADLINE_S:g}s after it, when a host SIGKILLs "
+            "the process group (a onefile bootstrap removing its extraction folder on a slow disk?)",
+        )
     if reason != "signal" or status != 0:
         raise _Failed(
             "unclean_shutdown", f"SIGTERM ended it with status {status} and SHUTDOWN reason={reason} (want signal, 0)"

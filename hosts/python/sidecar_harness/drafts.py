@@ -28,7 +28,7 @@ _SEVERITY = {
 _EXPECTED = {
     "graceful": "READY once, system.ping/system.status answered, system.shutdown -> SHUTDOWN reason=normal, exit 0, no process left",
     "kill": "after SIGKILL of the bootstrap the Python child is gone within 1.5 s",
-    "term": "after SIGTERM: SHUTDOWN reason=signal and exit 0 within 2 s",
+    "term": "after SIGTERM: SHUTDOWN reason=signal, the Python process gone within 2 s, exit 0 within the hosts' 3 s SIGTERM step",
 }
 
 

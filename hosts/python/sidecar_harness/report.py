@@ -61,6 +61,7 @@ def summarise(build: Build, records: list[LaunchRecord]) -> dict[str, Any]:
         "graceful_shutdown_ms": summary(values(by_kind["graceful"], "shutdown_ms")),
         "kill_child_gone_ms": summary(values(by_kind["kill"], "shutdown_ms")),
         "term_exit_ms": summary(values(by_kind["term"], "shutdown_ms")),
+        "term_python_exit_ms": summary(values(by_kind["term"], "python_exit_ms")),
         "peak_rss_bytes": summary(values(mine, "peak_rss_bytes")),
         "two_processes": any(r.python_pid and r.spawned_pid and r.python_pid != r.spawned_pid for r in mine),
     }
@@ -106,8 +107,9 @@ def render_markdown(document: dict[str, Any]) -> str:
         "",
         f"Generated {document['generated_at']} on {document['machine']['platform']} "
         f"({document['machine']['cpus']} CPUs, Python {document['machine']['python']}). "
-        f"{document['options']['launches']} launches per cycle kind per build; kinds: {', '.join(document['options']['kinds'])}. "
-        "Times run from just before the spawn; p50 / p95 / max.",
+        f"{document['options']['launches']} launches per cycle kind per build; kinds: {', '.join(document['options']['kinds'])}; "
+        f"{len(launches)} launches in {_fmt_duration(document['options'].get('wall_seconds'))}. "
+        "Times run from just before the spawn (stop times from the stop request or signal); p50 / p95 / max.",
         "",
         "## Side by side",
         "",
@@ -135,6 +137,7 @@ def render_markdown(document: dict[str, Any]) -> str:
     row("first RPC (system.ping)", [_fmt_triple(s["first_rpc_ms"]) for s in summaries])
     row("graceful shutdown", [_fmt_triple(s["graceful_shutdown_ms"]) for s in summaries])
     row("SIGKILL bootstrap -> Python child gone", [_fmt_triple(s["kill_child_gone_ms"]) for s in summaries])
+    row("SIGTERM -> Python process gone", [_fmt_triple(s["term_python_exit_ms"]) for s in summaries])
     row("SIGTERM -> exit", [_fmt_triple(s["term_exit_ms"]) for s in summaries])
     row("peak RSS of the process tree", [_fmt_triple_bytes(s["peak_rss_bytes"]) for s in summaries])
     row("binary size", [_fmt_bytes(s["binary_size_bytes"]) for s in summaries])
@@ -174,6 +177,12 @@ def render_markdown(document: dict[str, Any]) -> str:
     if len(failures) > 30:
         lines.append(f"- ... and {len(failures) - 30} more in report.json")
     return "\n".join(lines) + "\n"
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _fmt_triple_bytes(stats: dict[str, float | None]) -> str:
