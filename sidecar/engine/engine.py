@@ -286,7 +286,10 @@ class Engine:
         pending = set(closes)
 
         async def close_one(name: str) -> None:
-            await closes[name]()
+            try:
+                await closes[name]()
+            except Exception:  # one file's failure must not cancel the other's close
+                log.exception("closing a file failed", extra={"ctx": {"file": name}})
             pending.discard(name)
 
         with anyio.move_on_after(CLOSE_FLUSH_S):
