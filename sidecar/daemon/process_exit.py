@@ -8,12 +8,14 @@ blocked it (a flush on a saturated disk, a DuckDB statement that ignored
 the shutdown sequence gave up on used to keep the finished process alive until the
 watchdog ended it with status 5, seconds after SHUTDOWN (issue-log 0040).
 
-:func:`finish` runs once the sequence is over (SHUTDOWN written, logs closed or
-given up on, the data-dir lock released). It gives the remaining threads a short moment (idle anyio
-workers end as soon as the event loop has finished) and, if one is still running,
-ends the process at once with the status the run decided, skipping the interpreter's
-teardown: nothing of ours is left to tear down, and what the stuck thread was doing
-is safe to cut short (both databases replay their write-ahead logs at the next start).
+:func:`finish` runs once the sequence is over (SHUTDOWN written, the logs closed or
+given up on, the data-dir lock released). It gives the remaining threads a short
+moment (idle anyio workers end as soon as the event loop has finished) and, if one
+is still running or something noted itself unfinished (the log writer, blocked on
+the disk, whose handler lock ``logging.shutdown`` would wait for), ends the process
+at once with the status the run decided, skipping the interpreter's teardown:
+nothing of ours is left to tear down, and what the stuck thread was doing is safe
+to cut short (both databases replay their write-ahead logs at the next start).
 """
 
 from __future__ import annotations
