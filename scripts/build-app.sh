@@ -3,8 +3,14 @@
 #
 # The caller sets REPO, PACKAGER, APP_PATH (empty: the plain build), APP_NAME_OVERRIDE, and
 # has die/say. After app_identity: APP_NAME, BINARY_NAME, APP_DIST, APP_VERSION, APP_SLUG,
-# APP_PACKAGES, OUT (dist/<packager> or dist/apps/<slug>/<packager>), WORK, and
-# BUILD_ENV_DIR exported for scripts/build-env.sh (an app build gets an env of its own).
+# APP_PACKAGES, OUT (dist/<packager> or dist/apps/<slug>/<packager>) and WORK.
+#
+# An app build uses the plain build's env (dist/build-env/<packager>/) and work dir
+# (build/out/<packager>/): the same paths make the same compiler command lines and the same
+# generated C, so an app build right after the plain one is mostly ccache hits (with an env
+# of its own, every file missed). Every build first re-syncs the env from uv.lock exactly,
+# which removes an app a previous app build installed: a plain build never holds an app.
+# One build at a time per work tree and packager.
 
 app_identity() {
   APP_DIST="" APP_VERSION="" APP_SLUG="" APP_PACKAGES=""
@@ -23,15 +29,14 @@ app_identity() {
     || die "--app $APP_PATH: not a usable app package (see above)"
   eval "$assignments"
   OUT="$REPO/dist/apps/$APP_SLUG/$PACKAGER"
-  WORK="$REPO/build/out/apps/$APP_SLUG/$PACKAGER"
-  export BUILD_ENV_DIR="$REPO/dist/build-env/apps/$APP_SLUG/$PACKAGER"
+  WORK="$REPO/build/out/$PACKAGER"
 }
 
 # Install the app and its runtime dependencies into the build env ($1: its python). The env
 # was just synced from uv.lock (exact), so this is the only thing besides the lock in it.
 app_install() {
   [[ -n "$APP_PATH" ]] || return 0
-  say "installing $APP_DIST $APP_VERSION from ${APP_PATH#"$REPO/"} into ${BUILD_ENV_DIR#"$REPO/"}"
+  say "installing $APP_DIST $APP_VERSION from ${APP_PATH#"$REPO/"} into the build env"
   # --reinstall-package: the app's code may have changed without its version.
   "$REPO/scripts/uv.sh" pip install --quiet --python "$1" --reinstall-package "$APP_DIST" "$APP_PATH" >&2 \
     || die "could not install the app $APP_PATH into the build env (see above)"

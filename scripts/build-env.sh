@@ -16,9 +16,6 @@
 # lock does not list is removed, and a different PYTHON recreates the env.
 # PYTHON (default: .venv/bin/python if it exists, else python3) is the interpreter
 # the env is made from; uv takes a venv's base interpreter.
-# BUILD_ENV_DIR (default dist/build-env/<packager>) puts the env elsewhere: an app build
-# (--app) uses dist/build-env/apps/<app>/<packager>/ and installs the app into it after
-# this sync, so the plain build's env never holds an app.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -37,8 +34,8 @@ python=$(command -v "$python")
     || { echo "build-env: $python is older than Python 3.11" >&2; exit 1; }
 [ -f "$repo/uv.lock" ] || { echo "build-env: uv.lock is missing" >&2; exit 1; }
 
-env_dir=${BUILD_ENV_DIR:-"$repo/dist/build-env/$packager"}
-mkdir -p "$(dirname "$env_dir")"
+env_dir="$repo/dist/build-env/$packager"
+mkdir -p "$repo/dist/build-env"
 # An activated .venv must not be what uv syncs (it only warns about it, but say nothing).
 unset VIRTUAL_ENV
 if ! (cd "$repo" && UV_PROJECT_ENVIRONMENT="$env_dir" PYTHON="$python" ./scripts/uv.sh sync --locked \

@@ -14,7 +14,7 @@
 # --app PATH: build an app's sidecar: the app package at PATH (its pyproject.toml with a
 #           [project.entry-points."sidecar.apps"] entry and [tool.sidecar] app-name, binary-name)
 #           and its runtime dependencies are installed into a build env of its own
-#           (dist/build-env/apps/<app>/nuitka/), compiled in, and baked into the build info
+#           (the plain build's dist/build-env/nuitka/, re-synced from the lock by every build), compiled in, and baked into the build info
 #           (no entry-point scan at run time). Output: dist/apps/<app>/nuitka/<binary-name>-<triple>,
 #           where <app> is the app's first entry-point name (plus -<app name> with --app-name);
 #           copied only with --copy-to.
@@ -112,7 +112,7 @@ fi
 # The build env from the lock (runtime dependencies + nuitka + zstandard, nothing else),
 # plus the app and its dependencies for an app build.
 PYTHON="$("$REPO/scripts/build-env.sh" nuitka ${PYTHON:+"$PYTHON"})" \
-  || die "could not make the build env ${BUILD_ENV_DIR:-dist/build-env/nuitka} from uv.lock (see above)"
+  || die "could not make the build env dist/build-env/nuitka from uv.lock (see above)"
 app_install "$PYTHON"
 
 # Python headers: Nuitka compiles against them (Debian's system Python needs python3-dev).
@@ -252,7 +252,7 @@ info manifest \
   --ccache "$CCACHE_NOTE; C files compiled: ${ccache_total:-?}, cache hits: ${ccache_hits:-0}" \
   --extraction-dir "$CACHE_SPEC" \
   --build-id "$BUILD_ID" \
-  --build-env "${BUILD_ENV_DIR:-$REPO/dist/build-env/nuitka}" \
+  --build-env "$REPO/dist/build-env/nuitka" \
   --uv-version "$("$REPO/scripts/uv.sh" --version | awk '{print $2}')" \
   --app-name "$APP_NAME" \
   --binary-name "$BINARY_NAME" \

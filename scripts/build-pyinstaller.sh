@@ -9,7 +9,7 @@
 # Copies:   tauri-shell/src-tauri/binaries/sidecar-<target-triple>[.exe]  (unless --no-copy);
 #           --copy-to DIR copies into DIR instead
 # --app PATH, --app-name NAME: an app's sidecar, as in scripts/build-nuitka.sh (output
-#           dist/apps/<app>/pyinstaller/, build env dist/build-env/apps/<app>/pyinstaller/).
+#           dist/apps/<app>/pyinstaller/, the same build env, re-synced by every build).
 # Work dir: build/out/pyinstaller/ (git-ignored; safe to delete). --clean also
 #           empties PyInstaller's own cache first (a fully cold build).
 #
@@ -93,7 +93,7 @@ fi
 
 # The build env from the lock (runtime dependencies + pyinstaller, nothing else).
 PYTHON="$("$REPO/scripts/build-env.sh" pyinstaller ${PYTHON:+"$PYTHON"})" \
-  || die "could not make the build env ${BUILD_ENV_DIR:-dist/build-env/pyinstaller} from uv.lock (see above)"
+  || die "could not make the build env dist/build-env/pyinstaller from uv.lock (see above)"
 app_install "$PYTHON"
 
 if [[ "$(uname -s)" == Linux ]]; then
@@ -172,7 +172,7 @@ info manifest \
   --seconds "$seconds" \
   --command-json "$CMD_JSON" \
   --extraction-dir "\${TMPDIR:-/tmp}/_MEIxxxxxx (fresh per launch)" \
-  --build-env "${BUILD_ENV_DIR:-$REPO/dist/build-env/pyinstaller}" \
+  --build-env "$REPO/dist/build-env/pyinstaller" \
   --uv-version "$("$REPO/scripts/uv.sh" --version | awk '{print $2}')" \
   --app-name "$APP_NAME" \
   --binary-name "$BINARY_NAME" \
