@@ -96,11 +96,12 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
     finally:
         restore_blocking(fds)
         lock.release()
-    from sidecar.daemon.extraction import remove_orphaned_extraction
+    import sidecar.daemon.process_exit  # noqa: F401 -- main() needs it once the code we run from is gone
+    from sidecar.daemon.extraction import remove_own_extraction
 
     # The very last step, as it deletes the code we run from; after the data-dir lock is
     # released, so a host already starting a new sidecar never waits for a slow disk here.
-    remove_orphaned_extraction(reason)
+    remove_own_extraction(reason)
     return status
 
 
