@@ -62,12 +62,12 @@ def variants(
     found["source"] = (stdio(sidecar_command("source", work / "d-source", env, python)), None)
     nuitka = binary_path("nuitka")
     if nuitka.is_file():
+        manifest = json.loads((nuitka.parent / "manifest.json").read_text())
         found["nuitka-cold"] = (
             stdio(sidecar_command("nuitka", work / "d-cold", env)),
-            cache_home / buildinfo.PRODUCT,
+            cache_home / manifest.get("app_name", buildinfo.DEFAULT_APP_NAME),  # the extraction's app folder
         )
         found["nuitka-warm"] = (stdio(sidecar_command("nuitka", work / "d-warm", env)), None)
-        manifest = json.loads((nuitka.parent / "manifest.json").read_text())
         unpacked = Path(manifest["extraction_dir"].replace("{CACHE_DIR}", str(cache_home)))
         child = unpacked / (nuitka.name.removesuffix(".exe") + ".bin")
         direct = Command([str(child), "--data-dir", str(work / "d-direct"), "--heartbeat-interval", "0"], env)
