@@ -194,12 +194,9 @@ fn resume_threads(pid: u32) -> io::Result<()> {
     }
 }
 
-/// `<GetTempPath()>\sidecar-launch[-<app>].lock`: the per-user temp dir (`%TMP%`, else `%TEMP%`, ...).
-pub(crate) fn launch_lock_path(app: Option<&str>) -> PathBuf {
-    match app {
-        None => std::env::temp_dir().join("sidecar-launch.lock"),
-        Some(app) => std::env::temp_dir().join(format!("sidecar-launch-{app}.lock")),
-    }
+/// `<GetTempPath()>\sidecar-launch-<app>.lock`: the per-user temp dir (`%TMP%`, else `%TEMP%`, ...).
+pub(crate) fn launch_lock_path(app: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("sidecar-launch-{app}.lock"))
 }
 
 /// Open (creating) the lock file. std opens handles non-inheritable, so no child

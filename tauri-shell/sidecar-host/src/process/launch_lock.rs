@@ -12,16 +12,14 @@
 //! another launch's bootstrap (~100 ms), a cold one for its extraction (seconds).
 //!
 //! Where: ONE file per user and app name for every sidecar binary of that app
-//! ([`launch_lock_path_for`]; [`default_launch_lock_path`] for the default app name,
-//! [`DEFAULT_APP_NAME`]): `/tmp/sidecar-launch-<uid>.lock` on Unix (`/tmp`, not
-//! `$TMPDIR`, so hosts started from different environments agree),
-//! `<GetTempPath()>\sidecar-launch.lock` on Windows; another app name adds itself:
-//! `/tmp/sidecar-launch-<uid>-<app name>.lock`. Per app name because the extraction
-//! folder is the app's own (`<cache>/<app name>/sidecar/<version>-<build id>`): two
-//! apps never race on one folder, so they need not wait for each other; the default
-//! name keeps the file every host used before app names existed, so hosts that do not
-//! know about app names still exclude this one. Not one per binary path: every copy
-//! of one build shares one extraction folder, and copies are normal
+//! ([`launch_lock_path_for`]; [`default_launch_lock_path`] for [`DEFAULT_APP_NAME`]):
+//! `/tmp/sidecar-launch-<uid>-<app>.lock` on Unix (`/tmp`, not `$TMPDIR`, so hosts started
+//! from different environments agree), `<GetTempPath()>\sidecar-launch-<app>.lock` on
+//! Windows, `<app>` being the app name the binary was built with, every character outside
+//! `[A-Za-z0-9._-]` replaced by `_` (the Python and Node hosts apply the same rule). Per app
+//! because the extraction folder is the app's own (`<cache>/<app>/sidecar/<version>-<build
+//! id>`): two apps never race on one folder, so they need not wait for each other. Not one
+//! per binary path: every copy of one build shares one extraction folder, and copies are normal
 //! (`dist/nuitka/`, `src-tauri/binaries/`, the target dir, `/usr/bin` in the .deb).
 //! Not a content hash or the build id: reading 35 MB per launch, or Nuitka's
 //! bootstrap data, to learn it; and two builds of the same sources share a folder
@@ -92,24 +90,22 @@ impl LaunchLock {
 pub const DEFAULT_APP_NAME: &str = "PlutoDuck";
 
 /// The lock file every host on this machine uses for this user and the default app name:
-/// `/tmp/sidecar-launch-<uid>.lock` on Unix, `<GetTempPath()>\sidecar-launch.lock` on Windows.
+/// `/tmp/sidecar-launch-<uid>-PlutoDuck.lock` on Unix, `<GetTempPath()>\sidecar-launch-PlutoDuck.lock`
+/// on Windows.
 pub fn default_launch_lock_path() -> PathBuf {
-    platform::launch_lock_path(None)
+    launch_lock_path_for(DEFAULT_APP_NAME)
 }
 
-/// The lock file for the sidecars of `app_name`: [`default_launch_lock_path`] for
-/// [`DEFAULT_APP_NAME`] (or an empty name), else the same name with `-<app name>` before
-/// `.lock` (`/tmp/sidecar-launch-1000-WordFreq.lock`). Characters other than ASCII
-/// letters, digits, `.`, `_` and `-` become `_`, so a name cannot reach another folder.
+/// The lock file for the sidecars of `app_name`: `/tmp/sidecar-launch-<uid>-<app>.lock`
+/// (`<GetTempPath()>\sidecar-launch-<app>.lock` on Windows). Characters other than ASCII
+/// letters, digits, `.`, `_` and `-` become `_` (per char), so a name cannot reach another
+/// folder; the Python and Node hosts apply the same rule.
 pub fn launch_lock_path_for(app_name: &str) -> PathBuf {
-    if app_name.is_empty() || app_name == DEFAULT_APP_NAME {
-        return default_launch_lock_path();
-    }
     let safe: String = app_name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
         .collect();
-    platform::launch_lock_path(Some(&safe))
+    platform::launch_lock_path(&safe)
 }
 
 /// A held launch lock; dropping it releases it.
@@ -182,21 +178,20 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn the_default_is_one_file_per_user_in_tmp() {
+    fn the_default_is_one_file_per_user_and_app_in_tmp() {
         // SAFETY: getuid cannot fail.
         let uid = unsafe { libc::getuid() };
-        assert_eq!(default_launch_lock_path(), PathBuf::from(format!("/tmp/sidecar-launch-{uid}.lock")));
+        assert_eq!(default_launch_lock_path(), PathBuf::from(format!("/tmp/sidecar-launch-{uid}-PlutoDuck.lock")));
         assert_eq!(LaunchLock::Default.path(), Some(default_launch_lock_path()));
         assert_eq!(LaunchLock::Off.path(), None);
     }
 
     #[cfg(unix)]
     #[test]
-    fn another_app_name_gets_its_own_file_and_the_default_keeps_the_shared_one() {
+    fn each_app_name_gets_its_own_file() {
         // SAFETY: getuid cannot fail.
         let uid = unsafe { libc::getuid() };
         assert_eq!(launch_lock_path_for(DEFAULT_APP_NAME), default_launch_lock_path());
-        assert_eq!(launch_lock_path_for(""), default_launch_lock_path());
         assert_eq!(launch_lock_path_for("WordFreq"), PathBuf::from(format!("/tmp/sidecar-launch-{uid}-WordFreq.lock")));
         assert_eq!(
             launch_lock_path_for("../My App"),
