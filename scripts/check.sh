@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every static check, the same locally and in CI (./scripts/test.sh runs it as its first stage):
 #   ruff        lint and format check of the Python (sidecar, hosts/python, tests, bench, build)
-#   mypy        strict type check of the shipped package (sidecar/)
-#   imports     the layer contracts of docs/ARCHITECTURE.md (import-linter, [tool.importlinter])
+#   mypy        strict type check of the shipped package (sidecar/) and of the example app
+#   imports     the layer contracts of docs/ARCHITECTURE.md (import-linter, [tool.importlinter]), and the
+#               example app's: it imports only sidecar.sdk (examples/wordfreq-app/.importlinter)
 #   tauri       cargo clippy -D warnings, cargo fmt --check, tsc --noEmit (tauri-shell/scripts/check.sh)
 #   node        tsc of the Node host, its tests and its Electron example (hosts/node/scripts/check.sh)
 #
@@ -13,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
 bin=.venv/bin
-paths=(sidecar hosts/python tests bench build)
+paths=(sidecar hosts/python tests bench build examples)
 
 fix=0
 checks=()
@@ -42,8 +43,15 @@ for check in "${checks[@]}"; do
             run "ruff lint" "$bin/ruff" check "${paths[@]}"
             run "ruff format" "$bin/ruff" format --check "${paths[@]}"
             ;;
-        mypy) run "mypy --strict" "$bin/mypy" ;;
-        imports) run "import contracts" "$bin/lint-imports" --no-cache ;;
+        mypy)
+            run "mypy --strict" "$bin/mypy"
+            run "mypy --strict (example app)" env MYPYPATH=. "$bin/mypy" --strict examples/wordfreq-app/src
+            ;;
+        imports)
+            run "import contracts" "$bin/lint-imports" --no-cache
+            run "import contracts (example app)" env PYTHONPATH=examples/wordfreq-app/src \
+                "$bin/lint-imports" --no-cache examples/wordfreq-app/.importlinter
+            ;;
         tauri) run "tauri-shell checks" bash tauri-shell/scripts/check.sh ;;
         node) run "node host checks" bash hosts/node/scripts/check.sh ;;
     esac

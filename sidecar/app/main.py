@@ -19,8 +19,10 @@ from sidecar.daemon.config import Config
 from sidecar.daemon.paths import PRIVATE_UMASK, DataDirError, DataPaths, ensure_dir, resolve_paths, shared_folders
 
 if TYPE_CHECKING:
+    from sidecar.apps.loader import LoadedApps
     from sidecar.common.shutdown import ShutdownReason
     from sidecar.daemon.logs import LogSetup
+    from sidecar.rpc.registry import Registry
     from sidecar.transport.stdio import ProtocolFds
 
 
@@ -119,8 +121,12 @@ def _serve(
     registry = build_registry(test_methods=config.test_methods)  # light: DuckDB and keyring load on first use
     if config.test_methods:
         log.warning("test-only methods are enabled (SIDECAR_TEST_METHODS=1)")
+    apps = _load_apps(config, registry, fds)
+    if apps is None:
+        _close_logs(logs)
+        return exit_codes.APP_LOAD_FAILED, None
     try:
-        reason = anyio.run(serve, config, paths, fds, registry, started, launcher_pid)
+        reason = anyio.run(serve, config, paths, fds, registry, started, launcher_pid, apps)
     except KeyboardInterrupt:  # Ctrl-C where signals cannot be received by the loop (Windows)
         log.info("exit", extra={"ctx": {"reason": "signal"}})
         _close_logs(logs)
@@ -132,6 +138,31 @@ def _serve(
     log.info("exit", extra={"ctx": {"reason": reason}})
     _close_logs(logs)
     return exit_codes.OK, reason
+
+
+def _load_apps(config: Config, registry: Registry, fds: ProtocolFds) -> LoadedApps | None:
+    """The app packages, registered into ``registry`` before READY; None when one failed to load
+    (said in one stderr line, and ``SHUTDOWN reason=error`` ends stdout: nothing was served)."""
+    import logging
+
+    from sidecar.apps.loader import AppLoadError, app_entries, load_apps
+    from sidecar.daemon.build_info import build_info
+    from sidecar.daemon.logs import stderr_line
+    from sidecar.protocol.lifecycle import format_lifecycle
+
+    try:
+        apps = load_apps(app_entries(config.app_modules, build_info()), registry)
+    except AppLoadError as exc:
+        logging.getLogger("sidecar").debug("app load failed", exc_info=True)  # the traceback, in the log file
+        stderr_line("error", f"app failed to load: {exc}", app=exc.app, exit_status=exit_codes.APP_LOAD_FAILED)
+        os.write(fds.stdout, format_lifecycle("SHUTDOWN", reason="error"))
+        return None
+    if apps.apps:
+        logging.getLogger("sidecar").info(
+            "apps loaded",
+            extra={"ctx": {"apps": {app.name: app.version for app in apps.apps}}},
+        )
+    return apps
 
 
 def _close_logs(logs: LogSetup) -> None:

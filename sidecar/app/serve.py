@@ -17,6 +17,7 @@ sequence overruns its deadline, so no shutdown path can leave a live orphan.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -32,6 +33,7 @@ import anyio.lowlevel
 from sidecar._version import __version__
 from sidecar.api.context import SidecarState
 from sidecar.api.errors import translate_error
+from sidecar.apps.loader import LoadedApps
 from sidecar.common.shutdown import ShutdownReason
 from sidecar.daemon import early_signals, watchdog
 from sidecar.daemon.config import Config
@@ -70,6 +72,7 @@ async def serve(
     registry: Registry,
     started: float,
     launcher_pid: int,
+    apps: LoadedApps | None = None,
 ) -> ShutdownReason:
     """Serve requests until something asks us to stop; returns the shutdown reason.
 
@@ -77,7 +80,10 @@ async def serve(
     parent pid read at that moment (so a launcher that died during startup is
     still noticed). The engine's warm-up (recovering what a previous run left)
     starts in the background once READY is written, so it never delays it.
+    ``apps``: the loaded app packages (their methods are in ``registry`` already); their
+    job types run in the engine's pool, their hooks beside the engine's.
     """
+    apps = apps or LoadedApps()
     life = Lifecycle(started=started)
     outbox = Outbox(FdWriter(fds.stdout))
     token = anyio.lowlevel.current_token()
@@ -92,11 +98,16 @@ async def serve(
     async def notify(method: str, params: Any) -> None:
         await dispatcher.notify(method, params)  # bound below, before anything can notify
 
-    engine = Engine(paths, config.app_name, __version__, notify, network=config.allow_network)
+    engine = Engine(
+        paths, config.app_name, __version__, notify, network=config.allow_network, app_job_types=apps.job_types
+    )
     life.hooks.append(engine.close)  # closes whatever part of the engine has started, if any
     state = SidecarState(config=config, paths=paths, lifecycle=life, parent_watch=watch, engine=engine)
+    # Hooks run last-added first: the apps' shutdown hooks run before the engine closes.
+    life.hooks.extend(functools.partial(hook, state) for hook in reversed(apps.shutdown_hooks))
     dispatcher = Dispatcher(registry, outbox, state, max_inflight=config.max_inflight, translate_error=translate_error)
     after_ready: list[StartupHook] = [engine.start_if_state_exists]
+    after_ready.extend(functools.partial(hook, state) for hook in apps.startup_hooks)
     if os.name == "posix":
         from sidecar.daemon.cache_cleanup import start_after_ready as sweep_old_extractions
 
@@ -246,7 +257,7 @@ async def _run_startup_hook(hook: StartupHook) -> None:
     try:
         await hook()
     except Exception:  # a failed warm-up must not take the server down; requests retry it
-        log.exception("startup hook failed", extra={"ctx": {"hook": getattr(hook, "__qualname__", "?")}})
+        log.exception("startup hook failed", extra={"ctx": {"hook": _hook_name(hook)}})
 
 
 async def _run_hooks(hooks: list[ShutdownHook]) -> None:
@@ -257,4 +268,9 @@ async def _run_hooks(hooks: list[ShutdownHook]) -> None:
             except Exception:  # one failing hook must not stop the others (e.g. DuckDB close)
                 log.exception("shutdown hook failed")
         if scope.cancelled_caught:
-            log.error("shutdown hook timed out", extra={"ctx": {"hook": getattr(hook, "__qualname__", "?")}})
+            log.error("shutdown hook timed out", extra={"ctx": {"hook": _hook_name(hook)}})
+
+
+def _hook_name(hook: Callable[[], Awaitable[None]]) -> str:
+    """The hook's function name for the log (an app's hook is a partial holding the state)."""
+    return str(getattr(getattr(hook, "func", hook), "__qualname__", "?"))

@@ -8,8 +8,8 @@ import sys
 from collections.abc import MutableMapping, Sequence
 
 from sidecar._version import PROTOCOL_VERSION, SIDECAR_NAME, __version__
+from sidecar.daemon.build_info import build_info
 from sidecar.daemon.config import DEFAULT_DRAIN_S, DEFAULT_HEARTBEAT_S, DEFAULT_MAX_INFLIGHT, Config
-from sidecar.daemon.paths import DEFAULT_APP_NAME
 
 _LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -46,8 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--app-name",
-        default=env.get("SIDECAR_APP_NAME", DEFAULT_APP_NAME),
-        help="app folder name (default %(default)s)",
+        default=env.get("SIDECAR_APP_NAME", build_info().app_name),
+        help="app name: folder name under the platform dirs, keychain service (default %(default)s; "
+        "a binary's default is the app name it was built with)",
+    )
+    parser.add_argument(
+        "--app-module",
+        action="append",
+        default=None,
+        metavar="[NAME=]MODULE:FUNCTION",
+        help="load this app package's register function instead of the installed ones (repeatable; "
+        "env SIDECAR_APP_MODULES, comma-separated, empty for none)",
     )
     parser.add_argument(
         "--heartbeat-interval",
@@ -121,6 +130,7 @@ def parse_config(argv: Sequence[str] | None = None) -> Config | int:
         return int(exc.code or 0)
     return Config(
         app_name=args.app_name,
+        app_modules=_app_modules(args.app_module, os.environ),
         data_dir=args.data_dir,
         heartbeat_interval=args.heartbeat_interval,
         log_level=args.log_level,
@@ -131,3 +141,13 @@ def parse_config(argv: Sequence[str] | None = None) -> Config | int:
         allow_network=args.allow_network,
         host_key=take_host_key(os.environ),
     )
+
+
+def _app_modules(given: list[str] | None, env: MutableMapping[str, str]) -> tuple[str, ...] | None:
+    """The explicit app list (``--app-module``, else ``SIDECAR_APP_MODULES``), None when neither is set."""
+    if given is not None:
+        return tuple(given)
+    listed = env.get("SIDECAR_APP_MODULES")
+    if listed is None:
+        return None
+    return tuple(item.strip() for item in listed.split(",") if item.strip())

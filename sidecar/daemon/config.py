@@ -13,7 +13,10 @@ DEFAULT_MAX_INFLIGHT = 256
 class Config:
     """Settings for one run.
 
-    app_name: the folder name under the platform's app-data dirs.
+    app_name: the folder name under the platform's app-data dirs (and the keychain service).
+    app_modules: the app packages to load, as ``[name=]module:function`` (``--app-module``,
+    ``SIDECAR_APP_MODULES``); None: the ones baked into the binary, or from source the installed
+    ``sidecar.apps`` entry points.
     data_dir: an explicit data dir (None: the platform default).
     heartbeat_interval: seconds between HEARTBEAT lines; 0 turns them off.
     log_level: debug, info, warning, error or critical.
@@ -28,6 +31,7 @@ class Config:
 
     app_name: str
     data_dir: str | None
+    app_modules: tuple[str, ...] | None = None
     heartbeat_interval: float = DEFAULT_HEARTBEAT_S
     log_level: str = "info"
     max_frame_bytes: int = 16 * 1024 * 1024

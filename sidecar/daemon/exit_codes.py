@@ -14,3 +14,5 @@ DATA_DIR_LOCKED: Final = 3
 DATA_DIR_UNUSABLE: Final = 4
 #: a shutdown overran its deadline and the process ended itself hard.
 FORCED: Final = 5
+#: an app package failed to load (stderr names it and why; stdout: BOOT, SHUTDOWN reason=error).
+APP_LOAD_FAILED: Final = 6

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_APP_NAME = "PlutoDuck"
 _PRIVATE = 0o700
 #: The umask the sidecar runs with (POSIX): new folders 0700, new files 0600.
 PRIVATE_UMASK = 0o077

@@ -19,7 +19,7 @@ store side by side, waiting at most ``CLOSE_FLUSH_S`` for the disk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from sidecar.database.database import Database
     from sidecar.jobs.pool import JobPool
     from sidecar.jobs.store import JobStore
+    from sidecar.jobs.types import JobType
     from sidecar.pipelines.ledger import RunLedger
     from sidecar.schedules.scheduler import Scheduler
     from sidecar.secrets.store import SecretStore
@@ -74,6 +75,8 @@ class Engine:
     paths: the data folders. app_version: the sidecar's version (for reports).
     files: what the engine may read and write on disk (its folders and the host's grants; from the start).
     network: whether the host allowed URL sources (``--allow-network``).
+    app_job_types: the job types of the loaded app packages (sidecar.apps), run by the pool
+    beside the built-in ones.
     settings, state, jobs, ledger, database, secrets, pool, scheduler: the parts (after start).
     """
 
@@ -87,9 +90,17 @@ class Engine:
     scheduler: Scheduler
 
     def __init__(
-        self, paths: DataPaths, app_name: str, app_version: str, notify: Notify, *, network: bool = False
+        self,
+        paths: DataPaths,
+        app_name: str,
+        app_version: str,
+        notify: Notify,
+        *,
+        network: bool = False,
+        app_job_types: Mapping[str, JobType] | None = None,
     ) -> None:
         self._paths = paths
+        self._app_job_types = dict(app_job_types or {})
         self.files = FileAccess(paths.data_dir, (paths.logs_dir, paths.cache_dir))
         self.network = network
         self._app_name = app_name
@@ -227,7 +238,7 @@ class Engine:
             except StateDamaged as damaged:
                 await self._reset_damaged_state(damaged)
                 await self.state.open(schemas)
-            pool = JobPool(self.jobs, job_types(self.ledger), self)
+            pool = JobPool(self.jobs, job_types(self.ledger, self._app_job_types), self)
             await pool.start(background)
             scheduler = Scheduler(ScheduleStore(self.state), pool, self.notify)
             await scheduler.start(background)

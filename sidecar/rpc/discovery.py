@@ -14,7 +14,8 @@ _REF = "#/components/schemas/{name}"
 
 
 def openrpc_document(registry: Registry) -> dict[str, Any]:
-    """Describe every method: params (name, required, schema), result, summary, ``x-host-only``;
+    """Describe every method: params (name, required, schema), result, summary, ``x-host-only``,
+    ``x-app`` (the app package of a method that is not built in);
     and under ``x-notifications`` every declared notification with its params' schema."""
     specs = list(registry)
     notes = registry.notifications()
@@ -30,8 +31,9 @@ def openrpc_document(registry: Registry) -> dict[str, Any]:
     for spec in specs:
         params: list[dict[str, Any]] = []
         if spec.params_type is not None:
-            struct_schema = components[spec.params_type.__name__]
-            next(it)
+            # By its $ref, not its class name: msgspec qualifies the names of two Structs that share
+            # one (an app's CountParams beside a built-in one).
+            struct_schema = components[next(it)["$ref"].rpartition("/")[2]]
             required = set(struct_schema.get("required", []))
             for name, schema in struct_schema.get("properties", {}).items():
                 params.append({"name": name, "required": name in required, "schema": schema})
@@ -48,6 +50,8 @@ def openrpc_document(registry: Registry) -> dict[str, Any]:
             method["description"] = spec.description
         if spec.host_only:
             method["x-host-only"] = True
+        if spec.app is not None:
+            method["x-app"] = spec.app
         methods.append(method)
     notifications = [
         {"name": note.name, "summary": note.summary, "params": {"name": "params", "schema": next(it)}} for note in notes

@@ -45,6 +45,7 @@ class MethodSpec:
     field_names: the params fields in order (for positional params).
     host_only: only the trusted host may call it (its params carry ``host_key``; discovery
     marks it ``x-host-only`` so a host never forwards it from a webview).
+    app: the app package that registered it (discovery marks it ``x-app``), None for a built-in.
     """
 
     name: str
@@ -57,6 +58,7 @@ class MethodSpec:
     decoder: msgspec.json.Decoder[Any] | None
     field_names: tuple[str, ...]
     host_only: bool = False
+    app: str | None = None
 
     def decode_params(self, raw: Raw | None) -> msgspec.Struct | None:
         """Decode raw params into ``params_type``; errors become -32602 with the JSON path."""
@@ -157,8 +159,9 @@ class Registry:
 
         return register
 
-    def add(self, name: str, handler: Handler, *, host_only: bool = False) -> MethodSpec:
-        """Register a handler; its signature is ``(ctx)`` or ``(ctx, params: Struct)``."""
+    def add(self, name: str, handler: Handler, *, host_only: bool = False, app: str | None = None) -> MethodSpec:
+        """Register a handler; its signature is ``(ctx)`` or ``(ctx, params: Struct)``
+        (``app``: the app package adding it, see MethodSpec)."""
         if name in self._methods:
             raise RegistryError(f"method {name!r} registered twice")
         hints = get_type_hints(handler)
@@ -187,6 +190,7 @@ class Registry:
             decoder=msgspec.json.Decoder(params_type) if params_type else None,
             field_names=tuple(f.name for f in msgspec.structs.fields(params_type)) if params_type else (),
             host_only=host_only,
+            app=app,
         )
         self._methods[name] = spec
         return spec
