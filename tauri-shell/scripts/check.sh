@@ -11,8 +11,9 @@
 #   tsc -p tsconfig.json --noEmit                            (the frontend)
 #   tsc -p tauri-plugin-sidecar/tsconfig.json                (the plugin's guest-js and its type
 #                                  tests: each @ts-expect-error sample must fail to compile)
-#   node scripts/gen-guest-types.mjs --check                 (guest-js/generated.ts is what
-#                                  rpc.discover of the sidecar from source gives)
+#   npm run gen-types -- --check                             (guest-js/generated.ts is what
+#                                  rpc.discover of the sidecar from source, with the example app
+#                                  this shell embeds, gives)
 # Runs all of them, then exits 1 if any failed.
 #
 # Installs only what those checks need, and only when it is missing:
@@ -72,7 +73,7 @@ done
 run cargo fmt --all --check
 run node_modules/.bin/tsc -p tsconfig.json --noEmit
 run node_modules/.bin/tsc -p tauri-plugin-sidecar/tsconfig.json
-run node scripts/gen-guest-types.mjs --check
+run npm run --silent gen-types -- --check
 
 if [ -n "$failed" ]; then
     echo "check: FAILED:$failed" >&2

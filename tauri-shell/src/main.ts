@@ -3,6 +3,7 @@
 
 import { initSchedules, loadSchedules, onScheduleNotification, setReady } from "./schedules-panel.js";
 import * as sidecar from "./sidecar-client.js";
+import { initWordfreq, setWordfreqAvailable } from "./wordfreq-panel.js";
 import type { AnyNotification, CommandError, Grant, JobRecord, LogLine, QueryResult, SidecarState } from "./sidecar-client.js";
 
 const MAX_LOG_LINES = 500;
@@ -54,6 +55,7 @@ function showState(state: SidecarState): void {
   const ready = state.state === "ready";
   for (const id of ["run-query", "export-query", "pick-ingest", "submit-ingest"]) ($(id) as HTMLButtonElement).disabled = !ready;
   setReady(ready);
+  setWordfreqAvailable(ready, available);
   if (ready) void refreshAfterReady();
 }
 
@@ -78,6 +80,7 @@ async function refreshAfterReady(): Promise<void> {
   $("jobs-unavailable").hidden = available.has("jobs.submit");
   if (available.has("jobs.list")) void loadJobs();
   $("schedules-unavailable").hidden = available.has("schedules.list");
+  setWordfreqAvailable(true, available);
   if (available.has("schedules.list")) void loadSchedules();
 }
 
@@ -317,6 +320,7 @@ async function main(): Promise<void> {
   $("pick-ingest").onclick = () => void pickIngestFile();
   $("submit-ingest").onclick = () => void submitIngest();
   initSchedules();
+  initWordfreq();
   ($("sql") as HTMLTextAreaElement).addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) void runQuery();
   });

@@ -486,6 +486,41 @@ def test_query_console_returns_rows(app: App) -> None:
     assert "sql" in app.session.text("#query-error").lower()
 
 
+def test_an_app_method_is_called_from_the_ui(app: App) -> None:
+    """The example app's wordfreq.count (a method of examples/wordfreq-app, not of the sidecar)
+    from its panel: typed text in, the counts shown. The sidecar must include the app (the
+    source launcher loads it; a Nuitka build must be made with --app examples/wordfreq-app):
+    a sidecar without it fails here, it is not skipped. Methods of the app the capability does
+    not list stay refused."""
+    app.session.wait_state("ready")
+    assert "wordfreq.count" in engine_methods(app), (
+        "the sidecar has no wordfreq app: build it with scripts/build-nuitka.sh --app examples/wordfreq-app "
+        "(tauri-shell/scripts/prepare-sidecar.sh prefers dist/apps/wordfreq/nuitka/) or use SIDECAR_PREPARE=launcher"
+    )
+    wait_until(lambda: app.session.js("return !document.querySelector('#wordfreq-count').disabled"), 10, "Count enabled")
+    assert app.session.js("return document.querySelector('#wordfreq-unavailable').hidden") is True
+    app.session.type("#wordfreq-text", "The duck saw the goose; the goose saw THE duck.")
+    app.session.type("#wordfreq-top", "2")
+    app.session.click("#wordfreq-count")
+    wait_until(
+        lambda: app.session.text("#wordfreq-summary"),
+        30,
+        f"the counts (error: {app.session.text('#wordfreq-error')!r})",
+    )
+    assert app.session.text("#wordfreq-summary") == "10 words, 4 distinct"
+    words = app.session.js(
+        "return [...document.querySelectorAll('.wordfreq-word')].map(li => [li.dataset.word, Number(li.dataset.count)])"
+    )
+    assert words == [["the", 4], ["duck", 2]], words
+    app.session.screenshot("02b-wordfreq")
+    # The app's error mapping reaches the page: top out of range is -32602 with its path.
+    err = app.session.call_error("wordfreq.count", {"text": "x", "top": -1})
+    assert (err["kind"], err["code"]) == ("rpc_error", -32602), err
+    # An app method the capability does not grant is refused in Rust like a built-in one.
+    err = app.session.call_error("wordfreq.tables", {})
+    assert (err["kind"], err["reason"]) == ("forbidden_method", "not_granted"), err
+
+
 def test_ingest_job_shows_progress_and_can_be_cancelled(app: App) -> None:
     methods = engine_methods(app)
     missing = {"jobs.submit", "jobs.cancel"} - methods

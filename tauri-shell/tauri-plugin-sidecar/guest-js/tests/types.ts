@@ -14,6 +14,9 @@ export async function samples(): Promise<void> {
   const jobId: string = job.job_id;
   await call("system.ping"); // no required params: none needed
   await call("app.unknown", { anything: true }); // unknown to the types: unknown in and out
+  // An app's own method (the wordfreq example, loaded when the types were generated).
+  const counted = await call("wordfreq.count", { text: "a b a", top: 2 });
+  const firstCount: number | undefined = counted.words[0]?.count;
 
   // @ts-expect-error: sql is a string
   await call("db.query", { sql: 42 });
@@ -23,6 +26,8 @@ export async function samples(): Promise<void> {
   await call("jobs.cancel", { job_id: "x", nope: 1 });
   // @ts-expect-error: the result has no such field
   void (await call("db.tables")).no_such_field;
+  // @ts-expect-error: an app method's params are typed too: text is a string
+  await call("wordfreq.count", { text: 3 });
   // @ts-expect-error: a privileged method does not compile through call
   await call("secrets.get", { name: "token" });
   // @ts-expect-error: nor does system.shutdown
@@ -43,4 +48,5 @@ export async function samples(): Promise<void> {
   void rows;
   void count;
   void jobId;
+  void firstCount;
 }
