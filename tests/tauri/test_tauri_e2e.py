@@ -497,7 +497,9 @@ def test_an_app_method_is_called_from_the_ui(app: App) -> None:
         "the sidecar has no wordfreq app: build it with scripts/build-nuitka.sh --app examples/wordfreq-app "
         "(tauri-shell/scripts/prepare-sidecar.sh prefers dist/apps/wordfreq/nuitka/) or use SIDECAR_PREPARE=launcher"
     )
-    wait_until(lambda: app.session.js("return !document.querySelector('#wordfreq-count').disabled"), 10, "Count enabled")
+    wait_until(
+        lambda: app.session.js("return !document.querySelector('#wordfreq-count').disabled"), 10, "Count enabled"
+    )
     assert app.session.js("return document.querySelector('#wordfreq-unavailable').hidden") is True
     app.session.type("#wordfreq-text", "The duck saw the goose; the goose saw THE duck.")
     app.session.type("#wordfreq-top", "2")
@@ -746,7 +748,9 @@ def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
     drop = {"name": "evil", "steps": [{"name": "drop", "sql": "DROP TABLE notes"}]}
     err = session.call_error("jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": drop}})
     assert (err["kind"], err["code"]) == ("rpc_error", -32602), err
-    rows = session.invoke("plugin:sidecar|call", {"method": "db.query", "params": {"sql": "SELECT count(*) FROM notes"}})
+    rows = session.invoke(
+        "plugin:sidecar|call", {"method": "db.query", "params": {"sql": "SELECT count(*) FROM notes"}}
+    )
     assert rows["rows"] == [[2]]
     for path in (str(target), str(home / "Documents" / "y.csv"), "../../escape.csv", str(tmp / "picked" / "z.csv")):
         kind = sidecar_refusal("db.export", {"sql": "SELECT 42 AS answer", "format": "csv", "path": path})
