@@ -489,13 +489,15 @@ def test_query_console_returns_rows(app: App) -> None:
 def test_an_app_method_is_called_from_the_ui(app: App) -> None:
     """The example app's wordfreq.count (a method of examples/wordfreq-app, not of the sidecar)
     from its panel: typed text in, the counts shown. The sidecar must include the app (the
-    source launcher loads it; a Nuitka build must be made with --app examples/wordfreq-app):
+    source launcher loads it; a Nuitka build must be made with --app examples/wordfreq-app
+    --app-name PlutoDuck):
     a sidecar without it fails here, it is not skipped. Methods of the app the capability does
     not list stay refused."""
     app.session.wait_state("ready")
     assert "wordfreq.count" in engine_methods(app), (
         "the sidecar has no wordfreq app: build it with scripts/build-nuitka.sh --app examples/wordfreq-app "
-        "(tauri-shell/scripts/prepare-sidecar.sh prefers dist/apps/wordfreq/nuitka/) or use SIDECAR_PREPARE=launcher"
+        "--app-name PlutoDuck (tauri-shell/scripts/prepare-sidecar.sh prefers dist/apps/wordfreq-PlutoDuck/nuitka/) "
+        "or use SIDECAR_PREPARE=launcher"
     )
     wait_until(
         lambda: app.session.js("return !document.querySelector('#wordfreq-count').disabled"), 10, "Count enabled"

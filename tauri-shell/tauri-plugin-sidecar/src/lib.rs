@@ -3,7 +3,7 @@
 //! restarts with backoff), stops it gracefully when the app exits, and gives the webview
 //! scoped calls to it. Built on the `sidecar-host` crate, which has no Tauri dependency.
 //!
-//! ```no_run
+//! ```ignore
 //! tauri::Builder::default()
 //!     .plugin(tauri_plugin_sidecar::init()) // reads plugins.sidecar from tauri.conf.json
 //!     .run(tauri::generate_context!())
