@@ -12,7 +12,7 @@
 //! `sidecar:call-discovery`). Tauri hands the command the scopes of the capabilities
 //! that matched the calling window ([`CommandScope`], [`GlobalScope`]); the
 //! [`MethodPolicy`] built from them decides. Deny by default (the bare
-//! `allow-sidecar-call` grants nothing), and privileged methods are refused whatever a
+//! `sidecar:allow-call` grants nothing), and privileged methods are refused whatever a
 //! capability lists: the fixed list of the host crate plus what the running sidecar's
 //! `rpc.discover` marks host-only (read once per process). The host's own Rust code
 //! calls the supervisor directly and is not gated.
