@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # Build the sidecar as ONE self-extracting binary with Nuitka (the primary packager).
 #
-#   scripts/build-nuitka.sh [--no-copy] [--python PATH] [--jobs N]
+#   scripts/build-nuitka.sh [--no-copy] [--copy-to DIR] [--app PATH [--app-name NAME]] [--python PATH] [--jobs N]
 #
 # Output:   dist/nuitka/sidecar-<target-triple>[.exe]  (Tauri externalBin naming)
-#           dist/nuitka/manifest.json                    (command, versions, uv.lock sha256, build env, size, sha256, time, commit)
+#           dist/nuitka/manifest.json                    (command, versions, uv.lock sha256, build env, size, sha256, time, commit, app)
 #           dist/nuitka/build.log                        (full Nuitka output)
 #           dist/nuitka/compilation-report.xml           (every module that went in, and why)
-# Copies:   tauri-shell/src-tauri/binaries/sidecar-<target-triple>[.exe]  (unless --no-copy)
+# Copies:   tauri-shell/src-tauri/binaries/sidecar-<target-triple>[.exe]  (unless --no-copy);
+#           --copy-to DIR copies into DIR instead (a Tauri app's src-tauri/binaries)
 # Work dir: build/out/nuitka/ (git-ignored; safe to delete)
+#
+# --app PATH: build an app's sidecar: the app package at PATH (its pyproject.toml with a
+#           [project.entry-points."sidecar.apps"] entry and [tool.sidecar] app-name, binary-name)
+#           and its runtime dependencies are installed into a build env of its own
+#           (the plain build's dist/build-env/nuitka/, re-synced from the lock by every build), compiled in, and baked into the build info
+#           (no entry-point scan at run time). Output: dist/apps/<app>/nuitka/<binary-name>-<triple>,
+#           where <app> is the app's first entry-point name (plus -<app name> with --app-name);
+#           copied only with --copy-to.
+# --app-name NAME: the app name (data folder, keychain service, extraction folder) instead of
+#           the app's [tool.sidecar] app-name (default without --app: PlutoDuck).
 # Build env: dist/build-env/nuitka/ (git-ignored; safe to delete), made from uv.lock by
 #           scripts/build-env.sh: the sidecar's runtime dependencies plus pyproject.toml's
 #           build-nuitka group (nuitka, zstandard), nothing else. The sidecar package
@@ -24,12 +35,11 @@
 # comes from sidecar/_version.py.
 #
 # The binary unpacks itself ONCE into a cache folder keyed by version and build id:
-#   {CACHE_DIR}/PlutoDuck/sidecar/<version>-<build-id>   (Linux: ${XDG_CACHE_HOME:-~/.cache}/...)
+#   {CACHE_DIR}/<app name>/sidecar/<version>-<build-id>   (Linux: ${XDG_CACHE_HOME:-~/.cache}/...)
 # and later launches reuse it (see docs/packaging.md: cold vs warm start, cleanup).
 set -euo pipefail
 
 # Nuitka and zstandard versions: pyproject.toml's build-nuitka group, as locked in uv.lock.
-PRODUCT="PlutoDuck"
 # How long the onefile bootstrap lets the child finish after forwarding a
 # SIGTERM/SIGINT (as SIGINT) before it SIGKILLs it. The sidecar needs well
 # under a second for SHUTDOWN + DuckDB close; 5 s (Nuitka's default, written
@@ -39,7 +49,11 @@ CHILD_GRACE_MS="5000"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-}"
 COPY=1
+COPY_TO=""
+APP_PATH=""
+APP_NAME_OVERRIDE=""
 JOBS=""
+PACKAGER=nuitka
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "build-nuitka: error: $*" >&2; exit 1; }
@@ -48,6 +62,9 @@ say() { echo "build-nuitka: $*" >&2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --no-copy) COPY=0 ;;
+    --copy-to) COPY_TO="${2:?--copy-to needs a folder}"; shift ;;
+    --app) APP_PATH="${2:?--app needs the app package folder}"; shift ;;
+    --app-name) APP_NAME_OVERRIDE="${2:?--app-name needs a name}"; shift ;;
     --python) PYTHON="${2:?--python needs a path}"; shift ;;
     --jobs) JOBS="${2:?--jobs needs a number}"; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -55,6 +72,10 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
+
+# shellcheck source=build-app.sh
+source "$REPO/scripts/build-app.sh"
+app_identity
 
 # ---------------------------------------------------------------- prerequisites
 can_apt() { command -v apt-get >/dev/null 2>&1 && { [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; }; }
@@ -88,9 +109,11 @@ if [[ ${#missing_apt[@]} -gt 0 ]]; then
     die "missing: ${missing_apt[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing_apt[*]}) and run again."
   fi
 fi
-# The build env from the lock (runtime dependencies + nuitka + zstandard, nothing else).
+# The build env from the lock (runtime dependencies + nuitka + zstandard, nothing else),
+# plus the app and its dependencies for an app build.
 PYTHON="$("$REPO/scripts/build-env.sh" nuitka ${PYTHON:+"$PYTHON"})" \
   || die "could not make the build env dist/build-env/nuitka from uv.lock (see above)"
+app_install "$PYTHON"
 
 # Python headers: Nuitka compiles against them (Debian's system Python needs python3-dev).
 has_python_h() {
@@ -122,16 +145,19 @@ info() { "$PYTHON" "$REPO/build/buildinfo.py" "$@"; }
 VERSION="$(info version)"
 TRIPLE="$(info triple)"
 EXE="$(info exe-suffix)"
-NAME="sidecar-$TRIPLE$EXE"
-OUT="$REPO/dist/nuitka"
-WORK="$REPO/build/out/nuitka"
+NAME="$BINARY_NAME-$TRIPLE$EXE"
+OUT_REL="${OUT#"$REPO/"}"
 # The extraction folder is keyed by version AND build id (a hash of the sources,
 # build inputs and installed packages): a rebuild never has to overwrite files a
 # running older build is executing (issue-log/0013), and an upgrade gets a fresh
 # folder; the sidecar removes the other folders (docs/packaging.md).
-BUILD_ID="$(info build-id nuitka "$NUITKA_VERSION" "$ZSTANDARD_VERSION")"
-CACHE_SPEC="{CACHE_DIR}/$PRODUCT/sidecar/$VERSION-$BUILD_ID"
+BUILD_ID="$(info build-id nuitka "$NUITKA_VERSION" "$ZSTANDARD_VERSION" "app=$APP_NAME" "binary=$BINARY_NAME" \
+  ${APP_PATH:+--tree "$APP_PATH"})"
+CACHE_SPEC="{CACHE_DIR}/$APP_NAME/sidecar/$VERSION-$BUILD_ID"
 mkdir -p "$OUT" "$WORK"
+# The build info the binary reads at run time (app name, binary name, the app list: no scan).
+app_build_module "$PYTHON" "$WORK/gen"
+export PYTHONPATH="$WORK/gen:$PYTHONPATH"
 
 join() { local IFS=,; echo "$*"; }
 mapfile -t INCLUDE_PACKAGES < <(info list include-packages.txt)
@@ -162,7 +188,9 @@ NUITKA_CMD=(
   --nofollow-import-to="$(join "${EXCLUDE_MODULES[@]}")"
   --report="$WORK/compilation-report.xml"
   --lto=no
+  --include-module=sidecar_build_info
 )
+for p in $APP_PACKAGES; do NUITKA_CMD+=(--include-package="$p"); done
 for p in "${INCLUDE_PACKAGES[@]}"; do NUITKA_CMD+=(--include-package="$p"); done
 for m in "${INCLUDE_MODULES[@]}"; do NUITKA_CMD+=(--include-module="$m"); done
 for d in "${INCLUDE_METADATA[@]}"; do NUITKA_CMD+=(--include-distribution-metadata="$d"); done
@@ -177,7 +205,7 @@ if command -v ccache >/dev/null 2>&1; then
 else
   CCACHE_NOTE="off (ccache not found)"
 fi
-say "sidecar $VERSION -> dist/nuitka/$NAME (ccache $CCACHE_NOTE)"
+say "sidecar $VERSION${APP_DIST:+ with $APP_DIST $APP_VERSION} as $APP_NAME -> $OUT_REL/$NAME (ccache $CCACHE_NOTE)"
 say "extraction cache: $CACHE_SPEC"
 
 rm -f "$WORK/$NAME"
@@ -187,22 +215,15 @@ set +e
 status=${PIPESTATUS[0]}
 set -e
 end=$(date +%s.%N)
-[[ $status -eq 0 ]] || die "Nuitka failed (exit $status); see dist/nuitka/build.log"
+[[ $status -eq 0 ]] || die "Nuitka failed (exit $status); see $OUT_REL/build.log"
 [[ -f "$WORK/$NAME" ]] || die "Nuitka reported success but $WORK/$NAME is missing"
 # Nothing from outside the runtime dependencies may ship (issue-log 0019): checked
 # before the binary replaces the previous one.
-info check-report "$WORK/compilation-report.xml" \
-  || die "the binary holds modules from outside the runtime dependencies (listed above); see dist/nuitka/build.log"
+info check-report "$WORK/compilation-report.xml" ${APP_DIST:+--app-dist "$APP_DIST"} \
+  || die "the binary holds modules from outside the runtime dependencies (listed above); see $OUT_REL/build.log"
 seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 
-# Replace the output by rename, never by writing into it: a copy of the old
-# binary may be running (Linux refuses to open a running executable for writing).
-install_file() {
-  local src="$1" dest="$2"
-  cp -f "$src" "$dest.tmp.$$"
-  chmod 755 "$dest.tmp.$$"
-  mv -f "$dest.tmp.$$" "$dest"
-}
+# Replace the output by rename (install_file, scripts/build-app.sh): a copy of the old one may run.
 install_file "$WORK/$NAME" "$OUT/$NAME"
 cp -f "$WORK/compilation-report.xml" "$OUT/compilation-report.xml"
 
@@ -233,11 +254,10 @@ info manifest \
   --build-id "$BUILD_ID" \
   --build-env "$REPO/dist/build-env/nuitka" \
   --uv-version "$("$REPO/scripts/uv.sh" --version | awk '{print $2}')" \
+  --app-name "$APP_NAME" \
+  --binary-name "$BINARY_NAME" \
+  ${APP_DIST:+--app-dist "$APP_DIST" --app-path "$APP_PATH"} \
   --out "$OUT/manifest.json"
 
-if [[ $COPY -eq 1 ]]; then
-  mkdir -p "$REPO/tauri-shell/src-tauri/binaries"
-  install_file "$OUT/$NAME" "$REPO/tauri-shell/src-tauri/binaries/$NAME"
-  say "copied to tauri-shell/src-tauri/binaries/$NAME"
-fi
-say "done in ${seconds}s: dist/nuitka/$NAME ($(du -h "$OUT/$NAME" | cut -f1)), manifest dist/nuitka/manifest.json"
+copy_binary "$OUT/$NAME"
+say "done in ${seconds}s: $OUT_REL/$NAME ($(du -h "$OUT/$NAME" | cut -f1)), manifest $OUT_REL/manifest.json"

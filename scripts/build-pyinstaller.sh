@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Build the sidecar as ONE self-extracting binary with PyInstaller (the fallback packager).
 #
-#   scripts/build-pyinstaller.sh [--no-copy] [--clean] [--python PATH]
+#   scripts/build-pyinstaller.sh [--no-copy] [--copy-to DIR] [--app PATH [--app-name NAME]] [--clean] [--python PATH]
 #
 # Output:   dist/pyinstaller/sidecar-<target-triple>[.exe]  (Tauri externalBin naming)
-#           dist/pyinstaller/manifest.json                    (command, versions, uv.lock sha256, build env, size, sha256, time, commit)
+#           dist/pyinstaller/manifest.json                    (command, versions, uv.lock sha256, build env, size, sha256, time, commit, app)
 #           dist/pyinstaller/build.log                        (full PyInstaller output)
-# Copies:   tauri-shell/src-tauri/binaries/sidecar-<target-triple>[.exe]  (unless --no-copy)
+# Copies:   tauri-shell/src-tauri/binaries/sidecar-<target-triple>[.exe]  (unless --no-copy);
+#           --copy-to DIR copies into DIR instead
+# --app PATH, --app-name NAME: an app's sidecar, as in scripts/build-nuitka.sh (output
+#           dist/apps/<app>/pyinstaller/, the same build env, re-synced by every build).
 # Work dir: build/out/pyinstaller/ (git-ignored; safe to delete). --clean also
 #           empties PyInstaller's own cache first (a fully cold build).
 #
@@ -35,7 +38,11 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-}"
 COPY=1
+COPY_TO=""
+APP_PATH=""
+APP_NAME_OVERRIDE=""
 CLEAN=0
+PACKAGER=pyinstaller
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "build-pyinstaller: error: $*" >&2; exit 1; }
@@ -44,6 +51,9 @@ say() { echo "build-pyinstaller: $*" >&2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --no-copy) COPY=0 ;;
+    --copy-to) COPY_TO="${2:?--copy-to needs a folder}"; shift ;;
+    --app) APP_PATH="${2:?--app needs the app package folder}"; shift ;;
+    --app-name) APP_NAME_OVERRIDE="${2:?--app-name needs a name}"; shift ;;
     --clean) CLEAN=1 ;;
     --python) PYTHON="${2:?--python needs a path}"; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -51,6 +61,10 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
+
+# shellcheck source=build-app.sh
+source "$REPO/scripts/build-app.sh"
+app_identity
 
 # ---------------------------------------------------------------- prerequisites
 can_apt() { command -v apt-get >/dev/null 2>&1 && { [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; }; }
@@ -80,6 +94,7 @@ fi
 # The build env from the lock (runtime dependencies + pyinstaller, nothing else).
 PYTHON="$("$REPO/scripts/build-env.sh" pyinstaller ${PYTHON:+"$PYTHON"})" \
   || die "could not make the build env dist/build-env/pyinstaller from uv.lock (see above)"
+app_install "$PYTHON"
 
 if [[ "$(uname -s)" == Linux ]]; then
   # PyInstaller bundles libpython: the interpreter must have been built with a shared library.
@@ -100,15 +115,17 @@ info() { "$PYTHON" "$REPO/build/buildinfo.py" "$@"; }
 VERSION="$(info version)"
 TRIPLE="$(info triple)"
 EXE="$(info exe-suffix)"
-NAME="sidecar-$TRIPLE$EXE"
-OUT="$REPO/dist/pyinstaller"
-WORK="$REPO/build/out/pyinstaller"
+NAME="$BINARY_NAME-$TRIPLE$EXE"
+OUT_REL="${OUT#"$REPO/"}"
 mkdir -p "$OUT" "$WORK"
+# The build info the binary reads at run time (app name, binary name, the app list: no scan).
+app_build_module "$PYTHON" "$WORK/gen"
 
 # The spec reads the binary name and the work tree from the environment; the
 # env prefix is part of the recorded command so the manifest shows it all.
 PYI_CMD=(
-  env "PYTHONPATH=$PYTHONPATH" "SIDECAR_BINARY_NAME=$NAME" "SIDECAR_REPO=$REPO"
+  env "PYTHONPATH=$WORK/gen:$PYTHONPATH" "SIDECAR_BINARY_NAME=$NAME" "SIDECAR_REPO=$REPO"
+  "SIDECAR_BUILD_GEN=$WORK/gen" "SIDECAR_APP_PACKAGES=$APP_PACKAGES"
   "$PYTHON" -m PyInstaller
   --noconfirm
   --log-level=WARN
@@ -119,7 +136,7 @@ PYI_CMD=(
 PYI_CMD+=("$REPO/build/sidecar.spec")
 
 # ---------------------------------------------------------------- build
-say "sidecar $VERSION -> dist/pyinstaller/$NAME"
+say "sidecar $VERSION${APP_DIST:+ with $APP_DIST $APP_VERSION} as $APP_NAME -> $OUT_REL/$NAME"
 rm -f "$WORK/dist/$NAME"
 start=$(date +%s.%N)
 set +e
@@ -127,20 +144,14 @@ set +e
 status=${PIPESTATUS[0]}
 set -e
 end=$(date +%s.%N)
-[[ $status -eq 0 ]] || die "PyInstaller failed (exit $status); see dist/pyinstaller/build.log"
+[[ $status -eq 0 ]] || die "PyInstaller failed (exit $status); see $OUT_REL/build.log"
 [[ -f "$WORK/dist/$NAME" ]] || die "PyInstaller reported success but $WORK/dist/$NAME is missing"
 # Nothing from outside the runtime dependencies may ship (issue-log 0019).
-"$PYTHON" "$REPO/build/buildinfo.py" check-report "$WORK/work/sidecar" \
-  || die "the binary holds modules from outside the runtime dependencies (listed above); see dist/pyinstaller/build.log"
+"$PYTHON" "$REPO/build/buildinfo.py" check-report "$WORK/work/sidecar" ${APP_DIST:+--app-dist "$APP_DIST"} \
+  || die "the binary holds modules from outside the runtime dependencies (listed above); see $OUT_REL/build.log"
 seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 
-# Replace by rename: a copy of the old binary may be running.
-install_file() {
-  local src="$1" dest="$2"
-  cp -f "$src" "$dest.tmp.$$"
-  chmod 755 "$dest.tmp.$$"
-  mv -f "$dest.tmp.$$" "$dest"
-}
+# Replace by rename (install_file, scripts/build-app.sh): a copy of the old binary may be running.
 install_file "$WORK/dist/$NAME" "$OUT/$NAME"
 [[ -f "$WORK/work/sidecar/warn-sidecar.txt" ]] && cp -f "$WORK/work/sidecar/warn-sidecar.txt" "$OUT/" || true
 
@@ -163,11 +174,10 @@ info manifest \
   --extraction-dir "\${TMPDIR:-/tmp}/_MEIxxxxxx (fresh per launch)" \
   --build-env "$REPO/dist/build-env/pyinstaller" \
   --uv-version "$("$REPO/scripts/uv.sh" --version | awk '{print $2}')" \
+  --app-name "$APP_NAME" \
+  --binary-name "$BINARY_NAME" \
+  ${APP_DIST:+--app-dist "$APP_DIST" --app-path "$APP_PATH"} \
   --out "$OUT/manifest.json"
 
-if [[ $COPY -eq 1 ]]; then
-  mkdir -p "$REPO/tauri-shell/src-tauri/binaries"
-  install_file "$OUT/$NAME" "$REPO/tauri-shell/src-tauri/binaries/$NAME"
-  say "copied to tauri-shell/src-tauri/binaries/$NAME"
-fi
-say "done in ${seconds}s: dist/pyinstaller/$NAME ($(du -h "$OUT/$NAME" | cut -f1)), manifest dist/pyinstaller/manifest.json"
+copy_binary "$OUT/$NAME"
+say "done in ${seconds}s: $OUT_REL/$NAME ($(du -h "$OUT/$NAME" | cut -f1)), manifest $OUT_REL/manifest.json"

@@ -2,6 +2,13 @@
 # Create .venv/ at the repo root from the lock file (uv.lock): the development environment.
 #
 #   ./scripts/setup.sh            (PYTHON=/path/to/python3.11+ to choose the interpreter)
+#   ./scripts/setup.sh --runtime [DIR]
+#
+# --runtime: for an app author adding methods (README, "Add your own methods"): DIR
+# (default .venv-runtime/) gets the sidecar (editable, this work tree) and its runtime
+# dependencies only, as locked: no test, bench or dev tools. It is synced --inexact, so
+# the app packages installed into it (`./scripts/uv.sh pip install --python
+# DIR/bin/python -e path/to/app`) stay; `DIR/bin/python -m sidecar` then loads them.
 #
 # What goes in, exactly as locked: the sidecar (root project) and sidecar-host
 # (hosts/python) as editable installs, so `.venv/bin/python -m sidecar` runs this
@@ -18,6 +25,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+runtime=""
+if [ "${1:-}" = --runtime ]; then
+    runtime=${2:-.venv-runtime}
+elif [ "$#" -gt 0 ]; then
+    echo "setup: unknown argument '$1' (--runtime [DIR])" >&2
+    exit 2
+fi
+
 PYTHON=${PYTHON:-python3}
 if ! command -v "$PYTHON" >/dev/null; then
     echo "setup: $PYTHON not found; install Python 3.11 or newer" >&2
@@ -30,6 +45,18 @@ fi
 # The real interpreter behind a shim (pyenv) or a bare name.
 python=$("$PYTHON" -c 'import sys; print(sys.executable)')
 [ -f uv.lock ] || { echo "setup: uv.lock is missing (create it with ./scripts/uv.sh lock)" >&2; exit 1; }
+
+if [ -n "$runtime" ]; then
+    PYTHON="$python" ./scripts/uv.sh --version >/dev/null
+    unset VIRTUAL_ENV
+    if ! UV_PROJECT_ENVIRONMENT="$runtime" ./scripts/uv.sh sync --locked --inexact --package sidecar \
+            --no-default-groups --python "$python" >&2; then
+        echo "setup: 'uv sync --locked' of the runtime env $runtime failed (output above)" >&2
+        exit 1
+    fi
+    echo "setup: $runtime ready ($("$runtime/bin/python" --version): the sidecar and its runtime dependencies)" >&2
+    exit 0
+fi
 
 stamp=.venv/.sidecar-installed
 want=$({ cat pyproject.toml hosts/python/pyproject.toml uv.lock; echo "$python"; "$python" --version; } | sha256sum | cut -d' ' -f1)

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, in stages:
 #   checks    scripts/check.sh: ruff, mypy --strict, the import contracts, clippy/rustfmt/tsc
-#   python    pytest from source: tests/unit, then tests/process (inside a private Secret Service when gnome-keyring is installed)
+#   python    pytest from source: tests/unit, then tests/process and the example app's tests
+#             (examples/wordfreq-app/tests) (inside a private Secret Service when gnome-keyring is installed)
 #   binaries  build the Nuitka and PyInstaller sidecars (ccache), then run the core integration
-#             suite against each, the engine suite against Nuitka, and the process-model tests
+#             suite against each, the engine suite against Nuitka, and the process-model tests;
+#             then the example app's two Nuitka builds (mostly ccache hits after the plain one):
+#             as WordFreq (its tests against it, and two app names side by side) and as
+#             PlutoDuck, copied into tauri-shell/src-tauri/binaries for the tauri stage
 #   node      the Node host (hosts/node/scripts/test.sh): every node --test suite against the sidecar
 #             from source, then the ones that run the sidecar against the Nuitka build if there is one
 #   harness   the launch-reliability harness over both binaries (20 launches + SIGKILL + SIGTERM
@@ -44,7 +48,7 @@ if want python; then
     else
         # Unit tests first: they need no process and fail in seconds.
         "$py" -m pytest -q tests/unit
-        "${secrets[@]}" "$py" -m pytest tests/process tests/packaging tests/tauri
+        "${secrets[@]}" "$py" -m pytest tests/process tests/packaging tests/tauri examples/wordfreq-app/tests
     fi
 fi
 
@@ -64,6 +68,13 @@ if want binaries; then
         tests/process/test_server_*.py tests/process/test_logging.py
     stage "process model of both binaries, concurrent first launches of Nuitka"
     "$py" -m pytest -q tests/packaging/test_packaging_process_model.py tests/packaging/test_concurrent_first_launches.py
+    stage "the example app's Nuitka binary (WordFreq): its tests, two app names side by side"
+    ./scripts/build-nuitka.sh --app examples/wordfreq-app
+    SIDECAR_BINARY="$PWD/dist/apps/wordfreq/nuitka/sidecar-$triple" "${secrets[@]}" "$py" -m pytest -q \
+        examples/wordfreq-app/tests
+    "$py" -m pytest -q tests/packaging/test_app_identity.py
+    stage "the example app built as PlutoDuck, for the Tauri app (tauri-shell/src-tauri/binaries)"
+    ./scripts/build-nuitka.sh --app examples/wordfreq-app --app-name PlutoDuck --copy-to tauri-shell/src-tauri/binaries
 fi
 
 if want node; then

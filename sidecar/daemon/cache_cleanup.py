@@ -1,7 +1,7 @@
 """Remove the extraction folders that older or dead sidecars left behind.
 
-Nuitka: the bootstrap unpacks into ``{CACHE_DIR}/PlutoDuck/sidecar/<version>-<build id>/``
-once and reuses it; an upgraded app unpacks into a new folder and nothing ever
+Nuitka: the bootstrap unpacks into ``{CACHE_DIR}/<app name>/sidecar/<version>-<build id>/``
+(the app name the binary was built with, sidecar.daemon.build_info) once and reuses it; an upgraded app unpacks into a new folder and nothing ever
 deletes the old one (~125 MB each). PyInstaller: the bootstrap unpacks into a
 fresh ``$TMPDIR/_MEIxxxxxx`` per launch and deletes it after its child; when the
 bootstrap was SIGKILLed the child deletes it itself, and on a busy disk the
@@ -16,6 +16,12 @@ watchdog may cut that short (issue-log 0040). The sidecar cleans up itself, care
   launch is left alone); for PyInstaller, a ``_MEI*`` folder whose ``.in-use``
   already exists (only our sidecars make one, so other apps' folders are never
   touched) and is older than :data:`LEFTOVER_MIN_AGE_S`.
+
+Only the own app's folders: a Nuitka sidecar sweeps ``<its app name>/sidecar/`` (and nothing
+when the folder it runs from is not named so); a PyInstaller sidecar writes its app name into
+its marker and sweeps only ``_MEI*`` folders whose marker names the same app (an empty marker,
+from a build before app names, counts as the default app's), so two apps built from this kit
+never delete each other's extractions.
 
 Errors are ignored: clean-up is a courtesy, never a reason to fail.
 """
@@ -34,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from sidecar.daemon.build_info import DEFAULT_APP_NAME, build_info
 from sidecar.daemon.extraction import IN_USE, pyinstaller_extraction_dir, remove_extraction_folder
 
 log = logging.getLogger("sidecar.cache")
@@ -56,18 +63,33 @@ def own_extraction_folder() -> Path | None:
     folder = Path(sys.executable).resolve().parent
     if folder.parent.name != "sidecar" or not _FOLDER.match(folder.name):
         return None
+    if folder.parent.parent.name != build_info().app_name:
+        return None  # not <our app>/sidecar/: whose siblings these are is not ours to judge
     return folder
 
 
-def mark_in_use(folder: Path) -> bool:
-    """Hold a shared lock on ``folder/.in-use`` until the process ends."""
+def mark_in_use(folder: Path, app_name: str | None = None) -> bool:
+    """Hold a shared lock on ``folder/.in-use`` until the process ends; ``app_name`` is written
+    into a new (empty) marker, so sweepers of other apps leave the folder alone."""
     try:
         fd = os.open(folder / IN_USE, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError:
         return False
+    if app_name is not None:
+        try:
+            if os.fstat(fd).st_size == 0:
+                os.pwrite(fd, app_name.encode(), 0)
+        except OSError:
+            pass  # a marker without a name is still a marker
     _held.append(fd)
     return True
+
+
+def marker_app(marker: Path) -> str:
+    """The app name in a marker (empty: written before app names, i.e. the default app)."""
+    with marker.open("rb") as fh:
+        return fh.read(256).decode("utf-8", "replace").strip() or DEFAULT_APP_NAME
 
 
 def sweep(own: Path, min_age_s: float = MIN_AGE_S, now: float | None = None) -> list[Path]:
@@ -108,10 +130,12 @@ def _newest_mtime(folder: Path) -> float:
 
 
 def sweep_pyinstaller_leftovers(
-    own: Path, min_age_s: float = LEFTOVER_MIN_AGE_S, now: float | None = None
+    own: Path, min_age_s: float = LEFTOVER_MIN_AGE_S, now: float | None = None, app_name: str | None = None
 ) -> list[Path]:
-    """Delete the ``_MEI*`` siblings of ``own`` that a dead sidecar marked; returns what was deleted."""
+    """Delete the ``_MEI*`` siblings of ``own`` that a dead sidecar of ``app_name`` (default: the
+    built-in app name) marked; returns what was deleted."""
     now = time.time() if now is None else now
+    app_name = build_info().app_name if app_name is None else app_name
     removed = []
     for sibling in own.parent.iterdir():
         if sibling == own or not sibling.name.startswith("_MEI") or sibling.is_symlink() or not sibling.is_dir():
@@ -121,6 +145,8 @@ def sweep_pyinstaller_leftovers(
             info = marker.lstat()  # none: another app's folder, or one still starting: not ours to touch
             if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or now - info.st_mtime < min_age_s:
                 continue
+            if marker_app(marker) != app_name:
+                continue  # another app's sidecar: its own sweep handles it
             fd = os.open(marker, os.O_RDWR)  # never O_CREAT: only a folder a sidecar marked
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its sidecar runs
@@ -157,7 +183,7 @@ def mark_own_folder() -> bool:
         own, sweeper = pyinstaller, sweep_pyinstaller_leftovers
     else:
         return False
-    if not mark_in_use(own):
+    if not mark_in_use(own, build_info().app_name):
         return False
     _marked.append((own, sweeper))
     return True

@@ -30,17 +30,6 @@ cd tauri-shell
 # npm ci: the lock lists the Tauri CLI for every platform (issue-log 0011), so it installs exactly it
 npm ci --no-audit --no-fund --silent
 cargo test -p sidecar-host
-# The app embeds the example app (its UI calls wordfreq.count): when this run built the plain
-# Nuitka sidecar (the binaries stage) and the build script can add an app, build the one with
-# the example app under this shell's app name, for prepare-sidecar.sh to pick (a warm ccache
-# build; without a Nuitka build at all the e2e suite uses the source launcher, app included).
-triple=$(rustc -vV | sed -n 's/^host: //p')
-if [ "$mode" != crate ] && [ -x "$repo/dist/nuitka/sidecar-$triple" ] \
-    && [ ! -x "$repo/dist/apps/wordfreq-PlutoDuck/nuitka/sidecar-$triple" ] \
-    && grep -q -- "--app PATH" "$repo/scripts/build-nuitka.sh"; then
-    (cd "$repo" && nice -n 10 ./scripts/build-nuitka.sh --app examples/wordfreq-app --app-name PlutoDuck \
-        --copy-to tauri-shell/src-tauri/binaries)
-fi
 case "$mode" in
     crate) ;;
     smoke) ./scripts/e2e.sh -k "externalbin or sidecar_sits or closing or failure_paths" ;;

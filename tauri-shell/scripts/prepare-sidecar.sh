@@ -4,7 +4,7 @@
 # The shell embeds the example app (examples/wordfreq-app: wordfreq.count in its UI), so the
 # first choice is a build that includes it.
 # SIDECAR_PREPARE=auto (default): the first of
-#   dist/apps/wordfreq-PlutoDuck/nuitka/sidecar-<triple>  (scripts/build-nuitka.sh --app examples/wordfreq-app --app-name PlutoDuck)
+#   dist/apps/wordfreq-plutoduck/nuitka/sidecar-<triple>  (scripts/build-nuitka.sh --app examples/wordfreq-app --app-name PlutoDuck)
 #   dist/nuitka/sidecar-<triple>                (the sidecar alone: the wordfreq panel says it is missing)
 #   a launcher
 # SIDECAR_PREPARE=nuitka: one of the two Nuitka builds (fails if both are missing).
@@ -17,14 +17,14 @@ repo=$(cd "$here/.." && pwd)
 triple=${TAURI_TARGET_TRIPLE:-$(rustc -vV | sed -n 's/^host: //p')}
 dest="$here/src-tauri/binaries/sidecar-$triple"
 mode=${SIDECAR_PREPARE:-auto}
-nuitka="$repo/dist/apps/wordfreq-PlutoDuck/nuitka/sidecar-$triple"
+nuitka="$repo/dist/apps/wordfreq-plutoduck/nuitka/sidecar-$triple"
 [ -x "$nuitka" ] || nuitka="$repo/dist/nuitka/sidecar-$triple"
 app_src="$repo/examples/wordfreq-app/src"
 mkdir -p "$(dirname "$dest")"
 
 if [ "$mode" = nuitka ] || { [ "$mode" = auto ] && [ -x "$nuitka" ]; }; then
     if [ ! -x "$nuitka" ]; then
-        echo "prepare-sidecar: no Nuitka build in dist/apps/wordfreq-PlutoDuck/nuitka/ or dist/nuitka/; build it with scripts/build-nuitka.sh --app examples/wordfreq-app --app-name PlutoDuck" >&2
+        echo "prepare-sidecar: no Nuitka build in dist/apps/wordfreq-plutoduck/nuitka/ or dist/nuitka/; build it with scripts/build-nuitka.sh --app examples/wordfreq-app --app-name PlutoDuck" >&2
         exit 1
     fi
     rm -f "$dest"

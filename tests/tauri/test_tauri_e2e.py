@@ -496,7 +496,7 @@ def test_an_app_method_is_called_from_the_ui(app: App) -> None:
     app.session.wait_state("ready")
     assert "wordfreq.count" in engine_methods(app), (
         "the sidecar has no wordfreq app: build it with scripts/build-nuitka.sh --app examples/wordfreq-app "
-        "--app-name PlutoDuck (tauri-shell/scripts/prepare-sidecar.sh prefers dist/apps/wordfreq-PlutoDuck/nuitka/) "
+        "--app-name PlutoDuck (tauri-shell/scripts/prepare-sidecar.sh prefers dist/apps/wordfreq-plutoduck/nuitka/) "
         "or use SIDECAR_PREPARE=launcher"
     )
     wait_until(

@@ -73,15 +73,16 @@ def test_own_folder_lock_blocks_other_sweepers(tmp_path: Path) -> None:
     assert locked is False
 
 
-def _mei(root: Path, name: str, marker_age_s: float | None) -> Path:
-    """A PyInstaller-like extraction folder; ``marker_age_s`` None: no ``.in-use`` (not a sidecar's)."""
+def _mei(root: Path, name: str, marker_age_s: float | None, app: str = "") -> Path:
+    """A PyInstaller-like extraction folder; ``marker_age_s`` None: no ``.in-use`` (not a sidecar's);
+    ``app``: the app name in the marker (empty: a marker from before app names)."""
     folder = root / name
     (folder / "python3.11" / "lib-dynload").mkdir(parents=True)
     (folder / "python3.11" / "lib-dynload" / "_json.so").write_bytes(b"x" * 100)
     (folder / "base_library.zip").write_bytes(b"zip")
     if marker_age_s is not None:
         marker = folder / IN_USE
-        marker.write_bytes(b"")
+        marker.write_bytes(app.encode())
         old = time.time() - marker_age_s
         os.utime(marker, (old, old))
     return folder
@@ -97,19 +98,22 @@ def test_pyinstaller_sweep_removes_only_dead_sidecars_marked_folders(tmp_path: P
     running = _mei(tmp_path, "_MEI000400dddddd", 3600)  # its sidecar holds the shared lock
     young = _mei(tmp_path, "_MEI000500eeeeee", 5)  # marked a moment ago: maybe its lock is being taken
     other_app = _mei(tmp_path, "_MEI000600ffffff", None)  # no marker: another PyInstaller app's
+    other_kit_app = _mei(tmp_path, "_MEI000650ffffff", 3600, app="WordFreq")  # a dead sidecar of another app
+    named = _mei(tmp_path, "_MEI000660ffffff", 3600, app="PlutoDuck")  # a dead sidecar of ours, named
     not_mei = _mei(tmp_path, "something-else", 3600)
     (tmp_path / "_MEI000700link").symlink_to(dead)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(running / IN_USE)], stdout=subprocess.PIPE)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
-        assert mark_in_use(own)
+        assert mark_in_use(own, "PlutoDuck")
         removed = sweep_pyinstaller_leftovers(own)
     finally:
         holder.kill()
         holder.wait()
-    assert sorted(removed) == [dead, half]
+    assert sorted(removed) == [dead, half, named]
     assert not dead.exists() and not half.exists()
-    for kept in (own, running, young, other_app, not_mei):
+    assert (own / IN_USE).read_text() == "PlutoDuck"
+    for kept in (own, running, young, other_app, other_kit_app, not_mei):
         assert kept.exists(), kept
     assert (tmp_path / "_MEI000700link").is_symlink()
 
@@ -154,3 +158,14 @@ def test_a_pyinstaller_sidecar_marks_its_folder_and_holds_the_lock(
         for fd in cache_cleanup._held[len(held) :]:
             os.close(fd)
         cache_cleanup._held[:] = held
+
+
+def test_a_nuitka_folder_of_another_app_name_is_not_ours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from ``<cache>/<other app>/sidecar/<build>``, a binary whose baked name is PlutoDuck sweeps nothing."""
+    from sidecar.daemon import cache_cleanup
+
+    for app, expected in (("PlutoDuck", True), ("WordFreq", False)):
+        folder = _folder(tmp_path / app / "sidecar", "0.1.0-abcd", 0)
+        monkeypatch.setenv("NUITKA_ONEFILE_PARENT", "1")
+        monkeypatch.setattr(sys, "executable", str(folder / "sidecar"))
+        assert (cache_cleanup.own_extraction_folder() == folder) is expected, app

@@ -16,9 +16,11 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file owne
 
 
 @posix_only
-def test_one_file_per_user_in_tmp_whatever_tmpdir_says(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_file_per_user_and_app_in_tmp_whatever_tmpdir_says(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TMPDIR", "/somewhere/else")
-    assert default_lock_path() == Path(f"/tmp/sidecar-launch-{os.getuid()}.lock")
+    assert default_lock_path() == Path(f"/tmp/sidecar-launch-{os.getuid()}-PlutoDuck.lock")
+    assert default_lock_path("WordFreq") == Path(f"/tmp/sidecar-launch-{os.getuid()}-WordFreq.lock")
+    assert default_lock_path("My App/../x") == Path(f"/tmp/sidecar-launch-{os.getuid()}-My_App_.._x.lock")
 
 
 @pytest.mark.anyio

@@ -65,12 +65,14 @@ function slowBoot(trace: string | null, seconds = 1.0) {
 }
 
 describe("the launch lock", { skip: process.platform === "win32" ? "the Unix helpers" : false }, () => {
-  test("every host computes the same file: /tmp/sidecar-launch-<uid>.lock", () => {
-    const python = execFileSync(PYTHON, ["-c", "from sidecar_host.launch_lock import default_lock_path; print(default_lock_path())"], {
+  test("every host computes the same file: /tmp/sidecar-launch-<uid>-<app>.lock", () => {
+    const script = "from sidecar_host.launch_lock import default_lock_path as p; print(p()); print(p('My App'))";
+    const python = execFileSync(PYTHON, ["-c", script], {
       env: { ...process.env, PYTHONPATH: REPO, TMPDIR: "/somewhere/else" },
     });
-    assert.equal(defaultLockPath(), python.toString().trim());
-    assert.equal(defaultLockPath(), `/tmp/sidecar-launch-${process.getuid?.()}.lock`);
+    assert.deepEqual(python.toString().trim().split("\n"), [defaultLockPath(), defaultLockPath("My App")]);
+    assert.equal(defaultLockPath(), `/tmp/sidecar-launch-${process.getuid?.()}-PlutoDuck.lock`);
+    assert.equal(defaultLockPath("My App"), `/tmp/sidecar-launch-${process.getuid?.()}-My_App.lock`);
   });
 
   for (const helper of HELPERS) {

@@ -59,7 +59,7 @@ from sidecar_host.errors import (
 )
 from sidecar_host.executable import check_executable
 from sidecar_host.host_key import env_with_host_key, new_host_key, params_with_host_key
-from sidecar_host.launch_lock import LAUNCH_LOCK_WAIT_S, LaunchLock, default_lock_path
+from sidecar_host.launch_lock import DEFAULT_APP_NAME, LAUNCH_LOCK_WAIT_S, LaunchLock, default_lock_path
 from sidecar_host.records import (
     CALL_TIMEOUT_S,
     CANCEL_WRITE_TIMEOUT_S,
@@ -142,6 +142,7 @@ class SidecarClient:
         launch_lock: bool | str | os.PathLike[str] = True,
         launch_lock_wait: float = LAUNCH_LOCK_WAIT_S,
         host_key: bool | str = True,
+        app_name: str = DEFAULT_APP_NAME,
     ) -> AsyncIterator[SidecarClient]:
         """Start ``command``, wait for READY, yield the client, stop it on exit.
 
@@ -149,8 +150,8 @@ class SidecarClient:
         last stop step (SIGKILL) also reaches a onefile bootstrap's child.
         ``on_spawn`` is called with the client as soon as the process exists
         (before READY), e.g. to watch its pid even if it never becomes ready.
-        ``launch_lock``: True takes the machine's launch lock
-        (:func:`~sidecar_host.launch_lock.default_lock_path`) from before the spawn
+        ``launch_lock``: True takes the machine's launch lock of ``app_name`` (the app name
+        the binary was built with; :func:`~sidecar_host.launch_lock.default_lock_path`) from before the spawn
         until BOOT, waiting up to ``launch_lock_wait`` seconds for it; a path uses
         that lock file instead; False spawns without it.
         ``host_key``: True makes a fresh key for this launch (sidecar_host.host_key), a string
@@ -162,7 +163,7 @@ class SidecarClient:
             env = env_with_host_key(env, key)
         lock: LaunchLock | None = None
         if launch_lock is not False:
-            path = default_lock_path() if launch_lock is True else Path(launch_lock)
+            path = default_lock_path(app_name) if launch_lock is True else Path(launch_lock)
             lock = await LaunchLock.acquire(path, launch_lock_wait)
         try:
             launched = time.monotonic()

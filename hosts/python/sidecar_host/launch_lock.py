@@ -9,17 +9,22 @@ bootstrap has checked or written every file and started the engine), when the pr
 before BOOT, when READY is given up on, or when the spawn fails. A warm start waits only for
 another launch's bootstrap (~100 ms); a cold one for its extraction (a few seconds).
 
-Where: ONE lock file per user for every sidecar binary, in the system temp dir:
+Where: ONE lock file per user and app name for every sidecar binary of that app, in the
+system temp dir:
 
-* Unix: ``/tmp/sidecar-launch-<uid>.lock``. ``/tmp`` itself, not ``$TMPDIR``: two hosts
+* Unix: ``/tmp/sidecar-launch-<uid>-<app>.lock``. ``/tmp`` itself, not ``$TMPDIR``: two hosts
   started from different shells or session managers must agree, and ``$TMPDIR`` is the
   variable most often set differently (test runners, sudo, macOS launchd). The uid keeps
   users apart (their extraction caches are apart too) and the file is opened with
   ``O_NOFOLLOW``, mode 0600, and used only if it is ours.
-* Windows: ``<GetTempPath()>\\sidecar-launch.lock`` (the per-user ``%TMP%``/``%TEMP%``).
+* Windows: ``<GetTempPath()>\\sidecar-launch-<app>.lock`` (the per-user ``%TMP%``/``%TEMP%``).
+
+``<app>`` is the app name the binary was built with (its extraction folder is
+``<cache>/<app>/sidecar/...``, so launches of different apps never share files), every
+character outside ``[A-Za-z0-9._-]`` replaced by ``_``; default ``PlutoDuck``.
 
 Why not one lock per binary (a hash of its canonical path): the extraction folder is
-``<cache>/PlutoDuck/sidecar/<version>-<build id>``, shared by every copy of one build, and
+``<cache>/<app>/sidecar/<version>-<build id>``, shared by every copy of one build, and
 copies are normal (``dist/nuitka/``, ``src-tauri/binaries/``, the target dir, ``/usr/bin`` of
 the .deb, a test's temp copy): a per-path lock lets two copies race. Why not a hash of the
 content or the build id: a host would have to read 35 MB per launch, or dig the build id out
@@ -45,6 +50,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -60,11 +66,17 @@ LAUNCH_LOCK_WAIT_S: Final = 30.0
 LAUNCH_LOCK_POLL_S: Final = 0.02
 
 
-def default_lock_path() -> Path:
-    """The lock file every host on this machine uses for this user (see the module docstring)."""
+#: The app name of this repository's own app (the sidecar's default, sidecar/daemon/build_info.py).
+DEFAULT_APP_NAME: Final = "PlutoDuck"
+_UNSAFE_IN_NAME: Final = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def default_lock_path(app_name: str = DEFAULT_APP_NAME) -> Path:
+    """The lock file every host on this machine uses for this user and app (see the module docstring)."""
+    app = _UNSAFE_IN_NAME.sub("_", app_name)
     if sys.platform == "win32":  # pragma: no cover - Windows only
-        return Path(_windows_temp_dir()) / "sidecar-launch.lock"
-    return Path("/tmp") / f"sidecar-launch-{os.getuid()}.lock"
+        return Path(_windows_temp_dir()) / f"sidecar-launch-{app}.lock"
+    return Path("/tmp") / f"sidecar-launch-{os.getuid()}-{app}.lock"
 
 
 class LaunchLock:

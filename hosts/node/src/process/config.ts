@@ -85,6 +85,11 @@ export interface SidecarOptions {
    * a string another lock file, false none (docs/NODE.md "The launch lock").
    */
   readonly launchLock?: boolean | string;
+  /**
+   * The app name the binary was built with (default "PlutoDuck"): the launch lock is one per
+   * user and app, as the binary's extraction folder is `<cache>/<app name>/sidecar/...`.
+   */
+  readonly appName?: string;
   /** Longest wait for the launch lock before spawning without it (default 30 s). */
   readonly launchLockWaitMs?: number;
   /** The lock helpers to try, in order (default flock then perl on Unix, powershell on Windows). */

@@ -8,7 +8,7 @@
  * file, locked the same way, so a Node launch and a Python or Rust launch exclude each
  * other too (docs/TAURI.md "The launch lock" gives the reasons for one file per user).
  *
- * Where: `/tmp/sidecar-launch-<uid>.lock` on Unix (not `os.tmpdir()`: it reads `$TMPDIR`,
+ * Where: `/tmp/sidecar-launch-<uid>-<app>.lock` on Unix (not `os.tmpdir()`: it reads `$TMPDIR`,
  * which differs between shells and test runners, and every host must agree);
  * `<GetTempPath()>\sidecar-launch.lock` on Windows (there `os.tmpdir()` is libuv's
  * GetTempPathW, the same function the other hosts call).
@@ -52,12 +52,20 @@ export const LAUNCH_LOCK_POLL_MS = 20;
 /** Which helper takes the lock: util-linux flock(1), a perl one-liner, or PowerShell (Windows). */
 export type LockHelper = "flock" | "perl" | "powershell";
 
-/** The lock file every host on this machine uses for this user. */
-export function defaultLockPath(): string {
+/** The app name of this repository's own app, the sidecar's default. */
+export const DEFAULT_APP_NAME = "PlutoDuck";
+
+/**
+ * The lock file every host on this machine uses for this user and app: the app name the
+ * binary was built with, every character outside `[A-Za-z0-9._-]` replaced by `_` (the
+ * same rule as sidecar_host.launch_lock and the Rust host).
+ */
+export function defaultLockPath(appName: string = DEFAULT_APP_NAME): string {
+  const app = appName.replace(/[^A-Za-z0-9._-]/g, "_");
   if (process.platform === "win32") {
-    return path.join(os.tmpdir(), "sidecar-launch.lock");
+    return path.join(os.tmpdir(), `sidecar-launch-${app}.lock`);
   }
-  return `/tmp/sidecar-launch-${process.getuid?.() ?? 0}.lock`;
+  return `/tmp/sidecar-launch-${process.getuid?.() ?? 0}-${app}.lock`;
 }
 
 /** Options of {@link LaunchLock.acquire}. */

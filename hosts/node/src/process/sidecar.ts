@@ -194,7 +194,7 @@ export class SidecarProcess {
     const program = checkExecutable(options.command, options.cwd, env);
     let lock: LaunchLock | null = null;
     if (options.launchLock !== false) {
-      const lockPath = typeof options.launchLock === "string" ? options.launchLock : defaultLockPath();
+      const lockPath = typeof options.launchLock === "string" ? options.launchLock : defaultLockPath(options.appName);
       lock = await LaunchLock.acquire(lockPath, {
         ...(options.launchLockWaitMs !== undefined ? { waitMs: options.launchLockWaitMs } : {}),
         ...(options.launchLockHelpers !== undefined ? { helpers: options.launchLockHelpers } : {}),
