@@ -96,11 +96,12 @@ def run(config: Config, started: float, launcher_pid: int) -> int:
     finally:
         restore_blocking(fds)
         lock.release()
-    from sidecar.daemon.extraction import remove_orphaned_extraction
+    import sidecar.daemon.process_exit  # noqa: F401 -- main() needs it once the code we run from is gone
+    from sidecar.daemon.extraction import remove_own_extraction
 
     # The very last step, as it deletes the code we run from; after the data-dir lock is
     # released, so a host already starting a new sidecar never waits for a slow disk here.
-    remove_orphaned_extraction(reason)
+    remove_own_extraction(reason)
     return status
 
 
@@ -145,13 +146,14 @@ def _load_apps(config: Config, registry: Registry, fds: ProtocolFds) -> LoadedAp
     (said in one stderr line, and ``SHUTDOWN reason=error`` ends stdout: nothing was served)."""
     import logging
 
-    from sidecar.apps.loader import AppLoadError, app_entries, load_apps
+    from sidecar.apps.loader import AppLoadError, app_entries, app_source, load_apps
     from sidecar.daemon.build_info import build_info
     from sidecar.daemon.logs import stderr_line
     from sidecar.protocol.lifecycle import format_lifecycle
 
+    build = build_info()
     try:
-        apps = load_apps(app_entries(config.app_modules, build_info()), registry)
+        apps = load_apps(app_entries(config.app_modules, build), registry)
     except AppLoadError as exc:
         logging.getLogger("sidecar").debug("app load failed", exc_info=True)  # the traceback, in the log file
         stderr_line("error", f"app failed to load: {exc}", app=exc.app, exit_status=exit_codes.APP_LOAD_FAILED)
@@ -160,7 +162,12 @@ def _load_apps(config: Config, registry: Registry, fds: ProtocolFds) -> LoadedAp
     if apps.apps:
         logging.getLogger("sidecar").info(
             "apps loaded",
-            extra={"ctx": {"apps": {app.name: app.version for app in apps.apps}}},
+            extra={
+                "ctx": {
+                    "apps": {app.name: app.version for app in apps.apps},
+                    "from": app_source(config.app_modules, build),
+                }
+            },
         )
     return apps
 

@@ -73,6 +73,13 @@ def app_entries(explicit: Sequence[str] | None, build: BuildInfo) -> list[BakedA
     return installed_entries()
 
 
+def app_source(explicit: Sequence[str] | None, build: BuildInfo) -> str:
+    """Where :func:`app_entries` takes the list from: ``command line``, ``build`` or ``entry points``."""
+    if explicit is not None:
+        return "command line"
+    return "build" if build.apps is not None else "entry points"
+
+
 def parse_target(text: str) -> BakedApp:
     """``[NAME=]MODULE:FUNCTION`` as an app entry; the name defaults to the module's top package."""
     match = _TARGET.match(text.strip())

@@ -122,3 +122,6 @@ async def test_one_apps_sweep_leaves_the_other_apps_idle_extraction_alone(tmp_pa
         await anyio.sleep(1)
     assert client.violations == []
     assert other.is_dir() and (other / "lib" / "x.so").is_file(), "another app's extraction was touched"
+    log = [json.loads(line) for line in (tmp_path / "data" / "logs" / "sidecar.log").read_text().splitlines()]
+    loaded = [entry for entry in log if entry["msg"] == "apps loaded"]
+    assert loaded and loaded[0]["apps"] == {"wordfreq": "0.1.0"} and loaded[0]["from"] == "build", loaded

@@ -108,7 +108,10 @@ async def test_entry_points_are_scanned_from_source(data_dir: Path, tmp_path: Pa
     async with running_sidecar(data_dir, env=app_env(site)) as sidecar:
         assert await sidecar.call("probe.echo", {"text": "found"}) == {"text": "found"}
     log = [json.loads(line) for line in (data_dir / "logs" / "sidecar.log").read_text().splitlines()]
-    assert any(entry["msg"] == "apps loaded" and entry["apps"] == {"probe": "1.2.3"} for entry in log)
+    assert any(
+        entry["msg"] == "apps loaded" and entry["apps"] == {"probe": "1.2.3"} and entry["from"] == "entry points"
+        for entry in log
+    )
     # An explicit empty list turns the scan off.
     async with running_sidecar(data_dir, env=app_env(site, SIDECAR_APP_MODULES="")) as sidecar:
         assert "probe.echo" not in {m["name"] for m in (await sidecar.call("rpc.discover"))["methods"]}

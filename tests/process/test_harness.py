@@ -130,6 +130,29 @@ def test_a_slow_sigterm_stop_names_the_process_that_was_slow(
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+def test_a_child_past_the_orphan_deadline_is_watched_until_it_goes(tmp_path: Path) -> None:
+    """A child still alive 1.5 s after its bootstrap's SIGKILL is an orphan by the harness's
+    deadline; the message says what the kernel said of it then and when it went after all."""
+    proc, report = harness(
+        tmp_path,
+        "--binary",
+        f"two={FIXTURES / 'slow_stop.py'}",
+        "--launches",
+        "1",
+        "--kinds",
+        "kill",
+        "--quiet",
+        env={**os.environ, "SLOW_STOP": "late_exit"},
+    )
+    [launch] = report["launches"]
+    assert proc.returncode == 1
+    assert launch["failure"] == "orphan", launch
+    assert "state " in launch["message"] and "ms after the kill" in launch["message"], launch["message"]
+    assert 1500 < launch["late_gone_ms"] < 6000, launch
+    python_pid = launch["python_pid"]
+    assert not psutil.pid_exists(python_pid) or psutil.Process(python_pid).status() == psutil.STATUS_ZOMBIE
+
+
 CASES = [
     # (fixture, expected class, a phrase the message must contain)
     (None, "missing_binary", "not found"),

@@ -134,3 +134,41 @@ async def test_a_worker_thread_stuck_in_a_blocking_call_does_not_hold_the_exit(d
         assert left == [], f"still alive: {left}"
         assert sidecar.shutdown is not None and sidecar.shutdown.get("reason") == "signal"
         assert "without waiting for threads" in stderr
+
+
+#: Runs for minutes unless interrupted (DuckDB's interrupt() ends it within milliseconds).
+LONG_QUERY = "SELECT count(*) FROM range(4000000000) t(i) WHERE i % 7 = 3"
+
+
+@pytest.mark.anyio
+async def test_a_stop_while_a_job_runs_on_a_stalled_disk(data_dir: Path, tmp_path: Path, stall_shim: Path) -> None:
+    """A running export when SIGTERM comes and every flush hangs: the job is interrupted and
+    its bookkeeping written (or left to the next start's recovery), and the whole stop still
+    fits the hosts' SIGTERM step. The next start finds the job ended, never still running."""
+    flag = tmp_path / "stall-now"
+    env = sidecar_env(LD_PRELOAD=str(stall_shim), STALL_SYNC_FLAG=str(flag), STALL_SYNC_SECONDS=STALL_S)
+    async with SidecarClient.spawn(sidecar_args(data_dir), env=env, stop_on_exit=False) as sidecar:
+        assert sidecar.boot is not None
+        python_pid = int(sidecar.boot.get("pid"))
+        await sidecar.call("db.query", {"sql": "CREATE TABLE kept AS SELECT 42 AS answer", "allow_write": True})
+        job_id = (await sidecar.call("jobs.submit", {"type": "export", "payload": {"sql": LONG_QUERY}}))["job_id"]
+        with anyio.fail_after(10):
+            while (await sidecar.call("jobs.get", {"job_id": job_id}))["status"] != "running":
+                await anyio.sleep(0.02)
+        flag.touch()  # from now on every fsync/fdatasync hangs for a minute
+        sent = time.monotonic()
+        sidecar.send_signal(signal.SIGTERM)
+        status = await sidecar.wait(SIGTERM_TIMEOUT_S)
+        took = time.monotonic() - sent
+        left = wait_gone([python_pid, sidecar.pid], 0.5)
+        stderr = "\n".join(sidecar.stderr_tail(80))
+        assert status == 0, f"status {status} {took:.1f} s after SIGTERM; stderr:\n{stderr}"
+        assert left == [], f"still alive: {left}"
+        assert sidecar.shutdown is not None and sidecar.shutdown.get("reason") == "signal"
+
+    flag.unlink()
+    async with running_sidecar(data_dir) as again:
+        record = await again.call("jobs.get", {"job_id": job_id})
+        assert record["status"] in ("failed", "canceled"), record
+        assert record["error"]["kind"] in ("interrupted", "canceled"), record
+        assert (await again.call("db.query", {"sql": "SELECT answer FROM kept"}))["rows"] == [[42]]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.daemon import watchdog
 from sidecar.daemon.cache_cleanup import IN_USE, mark_in_use, sweep, sweep_pyinstaller_leftovers
-from sidecar.daemon.extraction import remove_extraction_folder
+from sidecar.daemon.extraction import ASIDE_SUFFIX, remove_extraction_folder, remove_own_extraction
 
 HOLD_LOCK = """
 import fcntl, os, sys, time
@@ -119,19 +120,85 @@ def test_pyinstaller_sweep_removes_only_dead_sidecars_marked_folders(tmp_path: P
 
 
 def test_a_removal_deletes_the_marker_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cut short anywhere before the end, what is left still carries the marker."""
+    """Cut short anywhere before the end, what is left still carries the marker; the
+    largest files go first, so a removal cut short has freed the most it could."""
     folder = _mei(tmp_path, "_MEI000800gggggg", 0)
     order: list[str] = []
-    real_unlink = Path.unlink
+    real_unlink = os.unlink
 
-    def recording_unlink(self: Path, missing_ok: bool = False) -> None:
-        order.append(self.name)
-        real_unlink(self, missing_ok=missing_ok)
+    def recording_unlink(path: str, *args: object, **kwargs: object) -> None:
+        order.append(os.path.basename(path))
+        real_unlink(path)
 
-    monkeypatch.setattr(Path, "unlink", recording_unlink)
+    monkeypatch.setattr(os, "unlink", recording_unlink)
     remove_extraction_folder(folder)
     assert not folder.exists()
     assert order[-1] == IN_USE and order.count(IN_USE) == 1
+    assert order == ["_json.so", "base_library.zip", IN_USE]  # the largest first (100 bytes, 3), the marker last
+
+
+def test_a_removal_past_its_deadline_leaves_the_marker(tmp_path: Path) -> None:
+    """A removal out of time stops before the next file, and what is left is still marked."""
+    folder = _mei(tmp_path, "_MEI000810gggggg", 0)
+    assert remove_extraction_folder(folder, deadline=time.monotonic() - 1) is False
+    assert (folder / IN_USE).exists()
+    assert remove_extraction_folder(folder, deadline=time.monotonic() + 10) is True
+    assert not folder.exists()
+
+
+def test_a_symlink_to_a_folder_is_removed_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("kept")
+    folder = _mei(tmp_path, "_MEI000820gggggg", 0)
+    (folder / "linked").symlink_to(outside, target_is_directory=True)
+    assert remove_extraction_folder(folder) is True
+    assert (outside / "keep.txt").read_text() == "kept"
+
+
+@pytest.mark.parametrize("reason", ["normal", "signal", "parent_exit"])
+def test_the_sidecar_takes_its_folder_out_of_the_bootstraps_hands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reason: str
+) -> None:
+    """Whatever ended it, the sidecar deletes its own folder; with a live bootstrap it leaves an
+    empty folder under the old name, which the bootstrap removes at once (it used to delete the
+    whole payload itself, too slowly for the hosts' stop step on a busy machine)."""
+    own = _mei(tmp_path, "_MEI000830iiiiii", 0)
+    monkeypatch.setattr(watchdog, "_first_armed", [])  # no shutdown began in this process
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(own), raising=False)
+    assert remove_own_extraction(reason) is True
+    assert not own.with_name(own.name + ASIDE_SUFFIX).exists()
+    if reason == "parent_exit":
+        assert not own.exists()
+    else:
+        assert own.is_dir() and list(own.iterdir()) == []
+
+
+def test_the_removal_ends_its_budget_after_the_shutdown_began(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shutdown sequence that already used the budget leaves the whole folder to a later
+    start: the stop must fit the hosts' step, the clean-up can wait."""
+    own = _mei(tmp_path, "_MEI000835iiiiii", 0)
+    monkeypatch.setattr(watchdog, "_first_armed", [time.monotonic() - 5])
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(own), raising=False)
+    assert remove_own_extraction("signal") is True
+    aside = own.with_name(own.name + ASIDE_SUFFIX)
+    assert (aside / IN_USE).exists() and (aside / "base_library.zip").exists()
+
+
+def test_what_a_removal_out_of_time_leaves_is_swept_by_a_later_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = _mei(tmp_path, "_MEI000840jjjjjj", 3600)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(own), raising=False)
+    assert remove_own_extraction("signal", budget_s=-1) is True
+    aside = own.with_name(own.name + ASIDE_SUFFIX)
+    assert (aside / IN_USE).exists() and (aside / "base_library.zip").exists()
+    later = _mei(tmp_path, "_MEI000850kkkkkk", 0)
+    assert sweep_pyinstaller_leftovers(later) == [aside]
+    assert not aside.exists()
 
 
 def test_a_pyinstaller_sidecar_marks_its_folder_and_holds_the_lock(

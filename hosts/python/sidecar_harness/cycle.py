@@ -21,7 +21,7 @@ import anyio
 from msgspec import Struct
 
 from sidecar_harness.builds import Build
-from sidecar_harness.sampler import TreeSampler, alive
+from sidecar_harness.sampler import TreeSampler, alive, kernel_state
 from sidecar_host import (
     BinaryNotFound,
     CallTimeout,
@@ -51,6 +51,8 @@ FAILURE_CLASSES: Final = (
 
 #: After SIGKILL of the bootstrap the Python child must be gone within this.
 KILL_ORPHAN_DEADLINE_S: Final = 1.5
+#: How much longer a child past that deadline is watched, to tell a slow exit from a real orphan.
+LATE_GONE_WAIT_S: Final = 10.0
 #: After SIGTERM the Python process must have written SHUTDOWN reason=signal and exited within
 #: this: the sidecar's own stop with nothing in flight (PROTOCOL.md section 6: at most 0.5 s closing
 #: its files, 0.5 s flushing stdout, 0.5 s for stuck threads at exit).
@@ -73,6 +75,8 @@ class LaunchRecord(Struct, omit_defaults=True):
     shutdown_ms: from the stop request (or signal) to the process being gone.
     python_exit_ms: SIGTERM cycles: from the signal to the Python process being gone (for a
     onefile build, shutdown_ms - python_exit_ms is the bootstrap's clean-up after its child).
+    late_gone_ms: kill cycles whose child outlived the orphan deadline: from the kill to the
+    child being gone after all (None: still alive 10 s after the deadline).
     exit_status: of the spawned process (negative: killed by that signal).
     shutdown_reason: from the SHUTDOWN line, if any. stop_step: how it ended.
     peak_rss_bytes: largest summed RSS of the process tree.
@@ -96,6 +100,7 @@ class LaunchRecord(Struct, omit_defaults=True):
     first_rpc_ms: float | None = None
     shutdown_ms: float | None = None
     python_exit_ms: float | None = None
+    late_gone_ms: float | None = None
     exit_status: int | None = None
     shutdown_reason: str | None = None
     stop_step: str | None = None
@@ -290,10 +295,14 @@ async def _stop(client: SidecarClient, kind: CycleKind, record: dict[str, Any]) 
         record["stop_step"] = "sigkill_bootstrap"
         await client.wait(2)
         if gone_at is None:
+            seen = kernel_state(python_pid)  # running its code, or already exiting, stuck on the disk?
+            late = await _wait_pid_gone(python_pid, LATE_GONE_WAIT_S)
+            record["late_gone_ms"] = _ms(sent, late)
+            ended = f"gone {record['late_gone_ms']:.0f} ms after the kill" if late else "still alive after that"
             raise _Failed(
                 "orphan",
                 f"after SIGKILL of the bootstrap (pid {client.pid}) the Python child (pid {python_pid}) "
-                f"was still alive {KILL_ORPHAN_DEADLINE_S:g}s later",
+                f"was still alive {KILL_ORPHAN_DEADLINE_S:g}s later ({seen}; {ended})",
             )
         record["shutdown_ms"] = _ms(sent, gone_at)
         return

@@ -75,6 +75,22 @@ def _wchan(pid: int) -> str:
         return "-"
 
 
+#: ``PF_EXITING`` in /proc/<pid>/stat's flags: the process has begun to exit (Linux).
+_PF_EXITING = 0x4
+
+
+def kernel_state(pid: int) -> str:
+    """What the kernel says of ``pid`` right now (Linux): its state letter, whether it is
+    already exiting, and where it waits; '-' when unreadable (gone, or not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return "-"
+    exiting = int(fields[6]) & _PF_EXITING if len(fields) > 6 and fields[6].isdigit() else 0
+    return f"state {fields[0]}{', exiting' if exiting else ''}, wchan={_wchan(pid)}"
+
+
 def alive(pid: int) -> bool:
     """True if ``pid`` exists and is not a zombie."""
     try:

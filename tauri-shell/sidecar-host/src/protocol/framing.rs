@@ -74,7 +74,11 @@ impl LineSplitter {
         if pos > 0 {
             self.buf.drain(..pos);
         }
-        if self.buf.len() > self.max_frame_bytes {
+        // One byte of slack: a line at the cap may end in the CR of a CRLF whose LF is
+        // still to come, and how the stream was chunked must not change the answer.
+        let held = self.buf.len();
+        let cap = self.max_frame_bytes;
+        if held > cap + 1 || (held == cap + 1 && self.buf.last() != Some(&b'\r')) {
             self.discarding = true;
             self.discarded = self.buf.len();
             self.buf.clear();
