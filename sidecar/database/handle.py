@@ -35,10 +35,14 @@ class QueryHandle:
 
     cursor: the duckdb cursor (a connection of its own to the shared database).
     cancelled: set once the owner was cancelled; work checks it between statements.
+    read_only_begun: the cursor came with a READ ONLY transaction begun (closing it rolls back).
     """
 
-    def __init__(self, cursor: Any, on_close: Callable[[QueryHandle], None] | None = None) -> None:
+    def __init__(
+        self, cursor: Any, on_close: Callable[[QueryHandle], None] | None = None, read_only_begun: bool = False
+    ) -> None:
         self.cursor = cursor
+        self.read_only_begun = read_only_begun
         self.cancelled = False
         self._busy = threading.Event()
         self._busy.set()  # "set" means idle: no thread is running on the cursor

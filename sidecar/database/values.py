@@ -89,7 +89,7 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _quote_literal(text: str) -> str:
+def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -119,7 +119,7 @@ def projection(duck_type: Any, expr: str, depth: int = 0) -> str:
         return f"list_transform({expr}, lambda {var}: {inner})"
     if kind == "struct":
         fields = ", ".join(
-            f"{_quote_ident(name)} := {projection(child, f'struct_extract({expr}, {_quote_literal(name)})', depth + 1)}"
+            f"{_quote_ident(name)} := {projection(child, f'struct_extract({expr}, {quote_literal(name)})', depth + 1)}"
             for name, child in _children(duck_type)
         )
         return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({fields}) END"
