@@ -153,7 +153,7 @@ class Database:
             # A bare cursor is a few microseconds of in-memory setup (no I/O, no statement):
             # cheaper than the thread hop that would carry it.
             cursor = self._connection.cursor()
-        handle = QueryHandle(cursor, on_close=self._handles.discard)
+        handle = QueryHandle(cursor, on_close=self._handles.discard, background=progress)
         self._handles.add(handle)
         return handle
 

@@ -58,6 +58,26 @@ def lower_current_thread() -> None:
         _lowered.done = True
 
 
+def idle_current_thread() -> None:
+    """Put the calling thread under SCHED_IDLE: it runs only when no other thread wants the CPU.
+
+    For threads that run jobs (and DuckDB's own pool threads, which run their
+    queries' tasks): nice 10 still left 16 busy job threads taking turns with the
+    event loop's, and a ping's p95 at ~8 ms on 2 cores (bench/RESULTS.md, section
+    5); an idle-class thread yields to any normal one at once. The calling thread
+    cannot leave the class again without privilege, so only threads that run
+    nothing else are put there. Linux only; where the kernel refuses, nice 10.
+    """
+    if not _LINUX:
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        _lowered.done = True
+    except (OSError, AttributeError) as exc:
+        log.debug("cannot make a thread idle-class", extra={"ctx": {"error": str(exc)}})
+        lower_current_thread()
+
+
 def lower_threads_started_since(before: set[int]) -> None:
     """Lower every thread that did not exist in ``before`` (those DuckDB started), and the caller."""
     for tid in thread_ids() - before:
