@@ -305,6 +305,8 @@ def decode_rows(fetched: list[tuple[Any, ...]], decoders: list[values.Decoder | 
     changed: dict[int, list[Any]] = {}
     for index, dec in active:
         column = [row[index] for row in fetched]
+        if dec is values.float_decoder and _all_finite(column):
+            continue  # the DOUBLE decoder only ever changes NaN and the infinities
         decoded = list(map(dec, column))
         if decoded != column:  # nan != "NaN", a blob != its base64 text: any real change shows
             changed[index] = decoded
@@ -314,6 +316,17 @@ def decode_rows(fetched: list[tuple[Any, ...]], decoders: list[values.Decoder | 
     for index, decoded in changed.items():
         columns[index] = decoded
     return list(zip(*columns, strict=True))
+
+
+def _all_finite(column: list[Any]) -> bool:
+    """True when every value is a finite float, tested by one C-level sum instead of a call per value
+    (a NULL makes sum() raise, NaN or an infinity makes it non-finite, and so does an overflow of
+    finite values, which then takes the per-value path: never a wrong "finite")."""
+    try:
+        total = sum(column)
+    except TypeError:
+        return False
+    return bool(total - total == 0.0)
 
 
 def _fetch_plain(cursor: Any, limit: int) -> Rows:

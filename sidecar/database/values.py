@@ -182,7 +182,7 @@ def decoder(duck_type: Any) -> Decoder | None:
     """A function turning a value fetched through :func:`projection` into JSON; None for identity."""
     kind = duck_type.id
     if kind in ("float", "double"):
-        return _float
+        return float_decoder
     if kind == "blob":
         return _blob
     if kind == "time with time zone":
@@ -218,7 +218,7 @@ def _float_value(value: float) -> float | str:
     return "Infinity" if value > 0 else "-Infinity"
 
 
-def _float(value: float | None) -> float | str | None:
+def float_decoder(value: float | None) -> float | str | None:
     # value - value is 0.0 exactly for finite floats (nan and inf give nan): one
     # arithmetic test instead of two function calls, since this runs per value.
     if value is None or value - value == 0.0:

@@ -222,3 +222,22 @@ async def test_ready_cursors_see_what_was_committed_after_they_began(tmp_path: P
     assert not (tmp_path / "engine.duckdb.wal").exists(), "ready cursors kept the close from checkpointing"
     with duckdb.connect(str(tmp_path / "engine.duckdb"), read_only=True) as check:
         assert check.execute("SELECT count(*) FROM late").fetchone() == (2,)
+
+
+def test_double_columns_keep_nan_infinities_nulls_and_overflowing_sums(connection: Any) -> None:
+    """decode_rows skips a DOUBLE column whose sum is finite; everything else goes value by value."""
+    plans = Plans()
+    cases = {
+        "SELECT x FROM (VALUES (1.5::DOUBLE), (2.25)) v(x)": [(1.5,), (2.25,)],
+        "SELECT x FROM (VALUES (1.5::DOUBLE), ('nan'::DOUBLE)) v(x)": [(1.5,), ("NaN",)],
+        "SELECT x FROM (VALUES ('-inf'::DOUBLE), (NULL)) v(x)": [("-Infinity",), (None,)],
+        "SELECT x FROM (VALUES (1.7e308::DOUBLE), (1.7e308), ('inf'::DOUBLE)) v(x)": [
+            (1.7e308,),
+            (1.7e308,),
+            ("Infinity",),
+        ],
+        "SELECT x FROM (VALUES (1.7e308::DOUBLE), (1.7e308)) v(x)": [(1.7e308,), (1.7e308,)],
+    }
+    for sql, want in cases.items():
+        for _ in range(2):
+            assert [tuple(row) for row in _read(connection, plans, sql).rows] == want, sql
