@@ -9,6 +9,9 @@ database opens, and the worker threads that call into it) keeps the loop
 answering, cancelling and notifying promptly; DuckDB still gets every cycle the
 loop does not use.
 
+Jobs go further: their work runs in threads of their own under SCHED_IDLE
+(:func:`idle_current_thread`, used by ``QueryHandle(background=True)``).
+
 Linux only: there a thread's nice value is its own (``setpriority`` with a
 thread id). Elsewhere these functions do nothing. Raising a nice value needs
 no privilege; nothing here ever lowers one.
