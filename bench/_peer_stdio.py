@@ -43,8 +43,9 @@ class StdioPeer(Subject):
 
     command: Command
     ready: str = "lifecycle"
-    #: Busy-poll for answers instead of sleeping in read() (bench/rpc.py's "host polls" rows).
-    host_polls: bool = False
+    #: Poll for an answer up to this long before sleeping in read() (bench/rpc.py's "host polls"
+    #: row: what the sidecar's own reader does, so an idle host costs nothing); None: read() at once.
+    host_polls: float | None = None
     process: subprocess.Popen[bytes] = field(init=False)
     pid: int = field(init=False)
     spawned_at: float = field(init=False)
@@ -94,22 +95,24 @@ class StdioPeer(Subject):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not select.select([self._out], [], [], remaining)[0]:
                     raise BenchError(f"{self.command.argv[0]}: no output line in time")
-            chunk = self._poll_read() if self.host_polls else os.read(self._out, READ_CHUNK)
+            chunk = self._poll_read(self.host_polls) if self.host_polls else os.read(self._out, READ_CHUNK)
             if not chunk:
                 raise BenchError(f"{self.command.argv[0]}: stdout closed (exit status {self.process.poll()})")
             self._buffer += chunk
 
-    def _poll_read(self) -> bytes:
-        """Busy-poll the non-blocking stdout pipe: a host that never sleeps between request and answer."""
+    def _poll_read(self, budget_s: float) -> bytes:
+        """Poll the non-blocking stdout pipe for up to ``budget_s``, then sleep in read()."""
         os.set_blocking(self._out, False)
         try:
-            while True:
+            give_up = time.perf_counter() + budget_s
+            while time.perf_counter() < give_up:
                 try:
                     return os.read(self._out, READ_CHUNK)
                 except BlockingIOError:
                     continue
         finally:
             os.set_blocking(self._out, True)
+        return os.read(self._out, READ_CHUNK)
 
     def _wait_ready_line(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S

@@ -15,5 +15,5 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sidecar-cargo-target}
 cd tauri-shell
 # The lock, exactly (issue-log 0011), when node_modules is missing or older than the lock.
 [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
-SIDECAR_BINARY=launcher ./scripts/prepare-sidecar.sh
+SIDECAR_PREPARE=launcher ./scripts/prepare-sidecar.sh
 exec npx tauri dev "$@"

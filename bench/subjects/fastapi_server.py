@@ -10,6 +10,7 @@ Endpoints (DuckDB work runs in FastAPI's thread pool, each request on its own cu
 * ``GET /health``        ``{"status": "ok"}``; what the launcher polls
 * ``GET /ping``          ``{"pong": true, "ts": ...}`` (what ``system.ping`` answers)
 * ``POST /query``        ``{"sql"}`` -> ``{columns, rows, row_count}``
+* ``POST /rows``         the same, encoded with msgspec (the 10,000-row page: FastAPI's best shot at many rows)
 * ``GET /table/{name}``  every row of a table as ``{columns, rows, row_count}``
 
     python bench/subjects/fastapi_server.py --db PATH --port N
@@ -66,6 +67,10 @@ def build_app(connection: duckdb.DuckDBPyConnection) -> FastAPI:
         result = rows_of(body.sql)
         result["rows"] = [list(r) for r in result["rows"]]
         return result
+
+    @app.post("/rows")
+    def rows(body: QueryBody) -> Response:
+        return Response(_encode(rows_of(body.sql)), media_type="application/json")
 
     @app.get("/table/{name}")
     def table(name: str) -> Response:

@@ -72,10 +72,15 @@ def register_db_methods(registry: Registry) -> None:
 
         started = time.monotonic()
 
-        async def work(handle: QueryHandle) -> Any:
-            return await handle.run(run_query, params.sql, params.params, limit, params.allow_write)
+        plans = engine.database.plans
 
-        rows = await _bounded("db.query", params.timeout_ms, lambda: engine.database.using(work))
+        async def work(handle: QueryHandle) -> Any:
+            return await handle.run(
+                run_query, params.sql, params.params, limit, params.allow_write, plans, handle.read_only_begun
+            )
+
+        read_only = not params.allow_write
+        rows = await _bounded("db.query", params.timeout_ms, lambda: engine.database.using(work, read_only=read_only))
         return QueryResult(
             columns=rows.columns,
             rows=rows.rows,

@@ -36,6 +36,8 @@ from sidecar.database import thread_priority
 from sidecar.database.errors import clean_message, is_duckdb_error, open_failure_kind
 from sidecar.database.files import database_bytes
 from sidecar.database.handle import QueryHandle
+from sidecar.database.plans import Plans
+from sidecar.database.ready_cursors import ReadyCursors
 
 log = logging.getLogger("sidecar.engine")
 
@@ -74,6 +76,9 @@ class Database:
         self._options = options
         self._allowed_directories = list(allowed_directories or [])
         self._connection: Any = None
+        self._ready: ReadyCursors | None = None
+        #: What db.query learnt about the SQL texts it ran (plans.py); for this database only.
+        self.plans = Plans()
         self._lock: anyio.Lock | None = None
         self._handles: set[QueryHandle] = set()
         self._closed = False
@@ -105,6 +110,7 @@ class Database:
                 kind = open_failure_kind(exc)  # never "locked" for a damaged file ("block" holds "lock")
                 raise ApplicationError(kind, f"cannot open {self.path}: {clean_message(exc)}") from exc
             self._connection = connection
+            self._ready = ReadyCursors(connection)
             self.duckdb_version = version
             log.info(
                 "database opened",
@@ -126,28 +132,36 @@ class Database:
             raise
         return connection, duckdb.__version__
 
-    async def handle(self, progress: bool = False) -> QueryHandle:
+    async def handle(self, progress: bool = False, read_only: bool = False) -> QueryHandle:
         """A fresh cursor for one request or job (opens the database on first use).
 
         ``progress``: the owner will read ``QueryHandle.progress()`` (jobs do;
-        requests do not).
+        requests do not). ``read_only``: the cursor may come with a READ ONLY
+        transaction already begun (``QueryHandle.read_only_begun``; see ready_cursors.py).
         """
         await self.open()
         if self._closed or self._connection is None:
             raise ApplicationError("shutting_down", "the database is closed: the sidecar is stopping")
+        begun = None if not read_only or self._ready is None else self._ready.take()
+        if begun is not None:
+            handle = QueryHandle(begun, on_close=self._handles.discard, read_only_begun=True)
+            self._handles.add(handle)
+            return handle
         if progress:
             cursor = await anyio.to_thread.run_sync(_new_progress_cursor, self._connection)
         else:
             # A bare cursor is a few microseconds of in-memory setup (no I/O, no statement):
             # cheaper than the thread hop that would carry it.
             cursor = self._connection.cursor()
-        handle = QueryHandle(cursor, on_close=self._handles.discard)
+        handle = QueryHandle(cursor, on_close=self._handles.discard, background=progress)
         self._handles.add(handle)
         return handle
 
-    async def using(self, work: Callable[[QueryHandle], Awaitable[Any]], progress: bool = False) -> Any:
+    async def using(
+        self, work: Callable[[QueryHandle], Awaitable[Any]], progress: bool = False, read_only: bool = False
+    ) -> Any:
         """Run ``work`` with a fresh handle, closing it afterwards."""
-        handle = await self.handle(progress)
+        handle = await self.handle(progress, read_only)
         try:
             return await work(handle)
         finally:
@@ -157,6 +171,7 @@ class Database:
         """Interrupt running statements, CHECKPOINT, close the file. Idempotent."""
         self._closed = True
         connection, self._connection = self._connection, None
+        ready, self._ready = self._ready, None
         if connection is None:
             return
         for handle in list(self._handles):
@@ -166,7 +181,9 @@ class Database:
                 await anyio.sleep(0.02)
         started = time.monotonic()
         # Abandon-on-cancel: the shutdown hook's time bound must hold even if a checkpoint hangs.
-        await anyio.to_thread.run_sync(_checkpoint_and_close, connection, list(self._handles), abandon_on_cancel=True)
+        await anyio.to_thread.run_sync(
+            _checkpoint_and_close, connection, list(self._handles), ready, abandon_on_cancel=True
+        )
         self._handles.clear()
         log.info(
             "database closed", extra={"ctx": {"path": str(self.path), "ms": round((time.monotonic() - started) * 1000)}}
@@ -190,7 +207,9 @@ def _new_progress_cursor(connection: Any) -> Any:
     return cursor
 
 
-def _checkpoint_and_close(connection: Any, handles: list[QueryHandle]) -> None:
+def _checkpoint_and_close(connection: Any, handles: list[QueryHandle], ready: ReadyCursors | None) -> None:
+    if ready is not None:
+        ready.close()
     for handle in handles:
         try:
             handle.cursor.close()

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 
 from sidecar.database import thread_priority
@@ -35,10 +37,21 @@ class QueryHandle:
 
     cursor: the duckdb cursor (a connection of its own to the shared database).
     cancelled: set once the owner was cancelled; work checks it between statements.
+    read_only_begun: the cursor came with a READ ONLY transaction begun (closing it rolls back).
+    background: the owner is a job: its work runs in a thread of its own at idle priority
+    (thread_priority.idle_current_thread) instead of the shared worker threads requests use.
     """
 
-    def __init__(self, cursor: Any, on_close: Callable[[QueryHandle], None] | None = None) -> None:
+    def __init__(
+        self,
+        cursor: Any,
+        on_close: Callable[[QueryHandle], None] | None = None,
+        read_only_begun: bool = False,
+        background: bool = False,
+    ) -> None:
         self.cursor = cursor
+        self.read_only_begun = read_only_begun
+        self.background = background
         self.cancelled = False
         self._busy = threading.Event()
         self._busy.set()  # "set" means idle: no thread is running on the cursor
@@ -58,7 +71,8 @@ class QueryHandle:
                     raise _CancelledBeforeStart()
                 phase[0] = "running"
             try:
-                thread_priority.lower_current_thread()
+                if not self.background:
+                    thread_priority.lower_current_thread()
                 return work(self.cursor, *args)
             finally:
                 done.set()
@@ -66,6 +80,8 @@ class QueryHandle:
 
         self._busy.clear()
         try:
+            if self.background:
+                return await _in_idle_thread(target)
             return await anyio.to_thread.run_sync(target, abandon_on_cancel=True)
         except anyio.get_cancelled_exc_class():
             self.cancelled = True
@@ -125,6 +141,37 @@ class QueryHandle:
             self.cursor.close()
         except Exception:  # already closed with the database
             pass
+
+
+async def _in_idle_thread(target: Callable[[], T]) -> T:
+    """``to_thread.run_sync(target, abandon_on_cancel=True)`` in a new thread at idle priority.
+
+    A thread of its own because a thread cannot leave SCHED_IDLE again without
+    privilege, so one of the shared workers (which also run requests) must never
+    enter it. A thread per job run costs ~0.1 ms against a job's seconds.
+    """
+    token = anyio.lowlevel.current_token()
+    finished = anyio.Event()
+    outcome: list[tuple[bool, Any]] = []
+
+    def body() -> None:
+        thread_priority.idle_current_thread()
+        try:
+            outcome.append((True, target()))
+        except BaseException as exc:  # handed to the awaiting task, as to_thread would
+            outcome.append((False, exc))
+        finally:
+            try:
+                anyio.from_thread.run_sync(finished.set, token=token)
+            except Exception:  # the event loop has ended: nobody waits for this any more
+                pass
+
+    threading.Thread(target=body, name="sidecar-job-duckdb", daemon=True).start()
+    await finished.wait()
+    succeeded, value = outcome[0]
+    if succeeded:
+        return value  # type: ignore[no-any-return]
+    raise value
 
 
 class _CancelledBeforeStart(Exception):

@@ -28,7 +28,9 @@ from typing import Any, Final
 
 from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 from sidecar.database import values
+from sidecar.database.errors import duckdb_kind
 from sidecar.database.messages import Column
+from sidecar.database.plans import GUARD_ERROR, ROW_ALIAS, Plan, Plans, described, guard_clause, row_type
 
 READ_ONLY_TYPES: Final = frozenset({"SELECT", "EXPLAIN"})
 #: Types that change data or the catalog, accepted with allow_write (MULTI: PIVOT's CREATE TYPE + SELECT).
@@ -65,7 +67,6 @@ _FORBIDDEN_WHY: Final = {
 }
 #: EXPLAIN [ANALYZE] [(options)] in front of the statement it explains (ANALYZE runs it).
 _EXPLAIN_PREFIX: Final = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
-_VIEW: Final = "_sidecar_rows"
 
 
 @dataclass
@@ -117,8 +118,41 @@ def check_statements(cursor: Any, statements: list[Any], allow_write: bool) -> N
         raise ApplicationError("forbidden_statement", f"refused: {why}", statement_type=kind)
 
 
-def run_query(cursor: Any, sql: str, params: Any, limit: int, allow_write: bool) -> Rows:
-    """Run every statement of ``sql``; return the rows of the last one."""
+def run_query(
+    cursor: Any,
+    sql: str,
+    params: Any,
+    limit: int,
+    allow_write: bool,
+    plans: Plans | None = None,
+    begun: bool = False,
+) -> Rows:
+    """Run every statement of ``sql``; return the rows of the last one.
+
+    plans: what earlier calls learnt about ``sql`` (plans.py); None runs without.
+    begun: the cursor already holds a READ ONLY transaction (Database.handle(read_only=True));
+    closing the cursor rolls it back.
+    """
+    statements = _checked_statements(cursor, sql, params, allow_write, plans)
+    if allow_write:
+        return _run_all(cursor, statements, params, limit, None)
+    if not begun:
+        cursor.execute("BEGIN TRANSACTION READ ONLY")
+    try:
+        return _run_all(cursor, statements, params, limit, plans)
+    finally:
+        if not begun:
+            rollback_quietly(cursor)
+
+
+def _checked_statements(
+    cursor: Any, sql: str, params: Any, allow_write: bool, plans: Plans | None
+) -> list[tuple[str, Any]]:
+    """(type, statement) for each statement of ``sql``, checked; a single one that passed before comes
+    from ``plans`` as its text (the check is a function of the text alone)."""
+    known = plans.checked.get((sql, allow_write)) if plans is not None else None
+    if known is not None:
+        return [known]
     statements = split_statements(cursor, sql)
     if params is not None and len(statements) > 1:
         raise RpcError(
@@ -127,13 +161,10 @@ def run_query(cursor: Any, sql: str, params: Any, limit: int, allow_write: bool)
             data={"path": "$.params", "detail": f"sql holds {len(statements)} statements"},
         )
     check_statements(cursor, statements, allow_write)
-    if allow_write:
-        return _run_all(cursor, statements, params, limit)
-    cursor.execute("BEGIN TRANSACTION READ ONLY")
-    try:
-        return _run_all(cursor, statements, params, limit)
-    finally:
-        rollback_quietly(cursor)
+    typed = [(statement_type(statement), statement) for statement in statements]
+    if plans is not None and len(typed) == 1:
+        plans.checked.put((sql, allow_write), (typed[0][0], statement_text(typed[0][1])))
+    return typed
 
 
 def rollback_quietly(cursor: Any) -> None:
@@ -144,12 +175,15 @@ def rollback_quietly(cursor: Any) -> None:
         pass
 
 
-def _run_all(cursor: Any, statements: list[Any], params: Any, limit: int) -> Rows:
-    for statement in statements[:-1]:
+def _run_all(cursor: Any, statements: list[tuple[str, Any]], params: Any, limit: int, plans: Plans | None) -> Rows:
+    for _, statement in statements[:-1]:
         cursor.execute(statement)
-    last = statements[-1]
-    if statement_type(last) == "SELECT":
-        return fetch_select(cursor, statement_text(last), params, limit)
+    kind, last = statements[-1]
+    if kind == "SELECT":
+        text = last if isinstance(last, str) else statement_text(last)
+        if plans is not None:
+            return select_planned(cursor, plans, text, params, limit)
+        return fetch_select(cursor, text, params, limit)
     cursor.execute(last, params) if params is not None else cursor.execute(last)
     return _fetch_plain(cursor, limit)
 
@@ -174,30 +208,87 @@ def lossless_projection(
     relation: creating that temporary view cost about 3 ms per query, ten times
     the query itself.
     """
+    plan = make_plan(relation, sql)
+    return plan.columns, _limited(plan.sql, limit), plan.decoders
+
+
+def make_plan(relation: Any, sql: str) -> Plan:
+    """The projection of ``sql`` (bound as ``relation``), guarded where its row type can be (plans.py)."""
     types = list(relation.types)
     names = [str(name) for name in relation.columns]
-    aliases = [f"c{i}" for i in range(len(names))]
-    exprs = ", ".join(
-        f"{values.projection(duck_type, f'{_VIEW}.{alias}')} AS {alias}"
-        for duck_type, alias in zip(types, aliases, strict=True)
-    )
-    # Positional aliases: duplicate column names (SELECT 1 AS a, 2 AS a) stay distinct.
-    # The newlines keep a trailing "-- comment" in sql from swallowing the parenthesis.
-    projected = f"SELECT {exprs} FROM (\n{sql}\n) AS {_VIEW}({', '.join(aliases)})"
-    if limit is not None:
-        projected += f" LIMIT {int(limit)}"
     columns = [Column(name=name, type=str(duck_type)) for name, duck_type in zip(names, types, strict=True)]
-    return columns, projected, [values.decoder(duck_type) for duck_type in types]
+    decoders = [values.decoder(duck_type) for duck_type in types]
+    expected = row_type(names, types)
+    # The newlines keep a trailing "-- comment" in sql from swallowing the parenthesis.
+    wrapped = f"FROM (\n{sql}\n) AS {ROW_ALIAS}"
+    if expected is not None and not any(values.needs_rewrite(duck_type) for duck_type in types):
+        star = f"SELECT * {wrapped}"
+        return Plan(columns, star, star, decoders, expected, [(c.name, c.type) for c in columns])
+    # Positional references (#1, #2 ...): duplicate column names (SELECT 1 AS a, 2 AS a) stay distinct,
+    # and the subquery keeps its own names, which typeof() of the row (the guard) compares.
+    exprs = ", ".join(values.projection(duck_type, f"#{i + 1}") for i, duck_type in enumerate(types))
+    unguarded = f"SELECT {exprs} {wrapped}"
+    guarded = None if expected is None else f"{unguarded} WHERE {guard_clause(expected)}"
+    return Plan(columns, unguarded, guarded, decoders, expected)
+
+
+def _limited(sql: str, limit: int | None) -> str:
+    return sql if limit is None else f"{sql} LIMIT {int(limit)}"
 
 
 def fetch_select(cursor: Any, sql: str, params: Any, limit: int) -> Rows:
     """Rows of one SELECT-like statement, at most ``limit``, encoded losslessly."""
+    return _fetch_fresh(cursor, sql, params, limit)[0]
+
+
+def _fetch_fresh(cursor: Any, sql: str, params: Any, limit: int) -> tuple[Rows, Plan | None]:
+    """Bind, then fetch; also the plan for the next call (None if this result does not confirm it)."""
     relation = select_relation(cursor, sql, params)
-    columns, projected, decoders = lossless_projection(relation, sql, limit + 1)
-    result = cursor.execute(projected, params) if params is not None else cursor.execute(projected)
+    plan = make_plan(relation, sql)
+    result = _execute(cursor, _limited(plan.sql, limit + 1), params)
+    if plan.described is not None and described(result.description) != plan.described:
+        return _rows(plan, result, limit), None  # DuckDB describes it otherwise than the bind: never planned
+    return _rows(plan, result, limit), plan
+
+
+def _execute(cursor: Any, sql: str, params: Any) -> Any:
+    return cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+
+
+def _rows(plan: Plan, result: Any, limit: int) -> Rows:
     fetched = result.fetchall()
     truncated = len(fetched) > limit
-    return Rows(columns, decode_rows(fetched[:limit], decoders), truncated)
+    return Rows(plan.columns, decode_rows(fetched[:limit], plan.decoders), truncated)
+
+
+def select_planned(cursor: Any, plans: Plans, sql: str, params: Any, limit: int) -> Rows:
+    """Like :func:`fetch_select`, inside a READ ONLY transaction, through the plan of an earlier call
+    when it still holds (plans.py): one DuckDB statement instead of a bind and a statement."""
+    plan = plans.get(sql)
+    stale: Plan | None = None
+    if plan is not None and plan.guarded_sql is not None:
+        try:
+            result = _execute(cursor, _limited(plan.guarded_sql, limit + 1), params)
+        except Exception as exc:
+            # Stale: the guard's error, or a binder error of the old projection over columns of
+            # another type (raised before anything ran). Any other error is the query's own.
+            if GUARD_ERROR not in str(exc) and duckdb_kind(exc) not in ("binder", "catalog"):
+                raise
+            stale = plan
+            # The error aborted the transaction: start a fresh READ ONLY one for the bind below.
+            cursor.execute("ROLLBACK")
+            cursor.execute("BEGIN TRANSACTION READ ONLY")
+        else:
+            if plan.described is not None and described(result.description) != plan.described:
+                stale = plan  # other columns now (a file the query reads changed, say)
+            else:
+                rows = _rows(plan, result, limit)
+                if rows.rows or plan.described is not None:
+                    return rows
+                # No row reached the guard: the columns may be stale; bind afresh below.
+    rows, fresh = _fetch_fresh(cursor, sql, params, limit)
+    plans.put(sql, fresh, stale)
+    return rows
 
 
 def decode_rows(fetched: list[tuple[Any, ...]], decoders: list[values.Decoder | None]) -> list[Any]:
@@ -214,6 +305,8 @@ def decode_rows(fetched: list[tuple[Any, ...]], decoders: list[values.Decoder | 
     changed: dict[int, list[Any]] = {}
     for index, dec in active:
         column = [row[index] for row in fetched]
+        if dec is values.float_decoder and _all_finite(column):
+            continue  # the DOUBLE decoder only ever changes NaN and the infinities
         decoded = list(map(dec, column))
         if decoded != column:  # nan != "NaN", a blob != its base64 text: any real change shows
             changed[index] = decoded
@@ -223,6 +316,17 @@ def decode_rows(fetched: list[tuple[Any, ...]], decoders: list[values.Decoder | 
     for index, decoded in changed.items():
         columns[index] = decoded
     return list(zip(*columns, strict=True))
+
+
+def _all_finite(column: list[Any]) -> bool:
+    """True when every value is a finite float, tested by one C-level sum instead of a call per value
+    (a NULL makes sum() raise, NaN or an infinity makes it non-finite, and so does an overflow of
+    finite values, which then takes the per-value path: never a wrong "finite")."""
+    try:
+        total = sum(column)
+    except TypeError:
+        return False
+    return bool(total - total == 0.0)
 
 
 def _fetch_plain(cursor: Any, limit: int) -> Rows:

@@ -9,6 +9,9 @@ database opens, and the worker threads that call into it) keeps the loop
 answering, cancelling and notifying promptly; DuckDB still gets every cycle the
 loop does not use.
 
+Jobs go further: their work runs in threads of their own under SCHED_IDLE
+(:func:`idle_current_thread`, used by ``QueryHandle(background=True)``).
+
 Linux only: there a thread's nice value is its own (``setpriority`` with a
 thread id). Elsewhere these functions do nothing. Raising a nice value needs
 no privilege; nothing here ever lowers one.
@@ -56,6 +59,26 @@ def lower_current_thread() -> None:
     if _LINUX and not getattr(_lowered, "done", False):
         lower(threading.get_native_id())
         _lowered.done = True
+
+
+def idle_current_thread() -> None:
+    """Put the calling thread under SCHED_IDLE: it runs only when no other thread wants the CPU.
+
+    For threads that run jobs (and DuckDB's own pool threads, which run their
+    queries' tasks): nice 10 still left 16 busy job threads taking turns with the
+    event loop's, and a ping's p95 at ~8 ms on 2 cores (bench/RESULTS.md, section
+    5); an idle-class thread yields to any normal one at once. The calling thread
+    cannot leave the class again without privilege, so only threads that run
+    nothing else are put there. Linux only; where the kernel refuses, nice 10.
+    """
+    if not _LINUX:
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        _lowered.done = True
+    except (OSError, AttributeError) as exc:
+        log.debug("cannot make a thread idle-class", extra={"ctx": {"error": str(exc)}})
+        lower_current_thread()
 
 
 def lower_threads_started_since(before: set[int]) -> None:

@@ -89,7 +89,7 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _quote_literal(text: str) -> str:
+def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -119,7 +119,7 @@ def projection(duck_type: Any, expr: str, depth: int = 0) -> str:
         return f"list_transform({expr}, lambda {var}: {inner})"
     if kind == "struct":
         fields = ", ".join(
-            f"{_quote_ident(name)} := {projection(child, f'struct_extract({expr}, {_quote_literal(name)})', depth + 1)}"
+            f"{_quote_ident(name)} := {projection(child, f'struct_extract({expr}, {quote_literal(name)})', depth + 1)}"
             for name, child in _children(duck_type)
         )
         return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({fields}) END"
@@ -182,7 +182,7 @@ def decoder(duck_type: Any) -> Decoder | None:
     """A function turning a value fetched through :func:`projection` into JSON; None for identity."""
     kind = duck_type.id
     if kind in ("float", "double"):
-        return _float
+        return float_decoder
     if kind == "blob":
         return _blob
     if kind == "time with time zone":
@@ -218,7 +218,7 @@ def _float_value(value: float) -> float | str:
     return "Infinity" if value > 0 else "-Infinity"
 
 
-def _float(value: float | None) -> float | str | None:
+def float_decoder(value: float | None) -> float | str | None:
     # value - value is 0.0 exactly for finite floats (nan and inf give nan): one
     # arithmetic test instead of two function calls, since this runs per value.
     if value is None or value - value == 0.0:

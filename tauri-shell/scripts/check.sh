@@ -9,6 +9,11 @@
 #                                   systems. A target rustup cannot add is skipped, saying so)
 #   cargo fmt --all --check
 #   tsc -p tsconfig.json --noEmit                            (the frontend)
+#   tsc -p tauri-plugin-sidecar/tsconfig.json                (the plugin's guest-js and its type
+#                                  tests: each @ts-expect-error sample must fail to compile)
+#   npm run gen-types -- --check                             (guest-js/generated.ts is what
+#                                  rpc.discover of the sidecar from source, with the example app
+#                                  this shell embeds, gives)
 # Runs all of them, then exits 1 if any failed.
 #
 # Installs only what those checks need, and only when it is missing:
@@ -67,9 +72,11 @@ for target in x86_64-pc-windows-gnu aarch64-apple-darwin; do
 done
 run cargo fmt --all --check
 run node_modules/.bin/tsc -p tsconfig.json --noEmit
+run node_modules/.bin/tsc -p tauri-plugin-sidecar/tsconfig.json
+run npm run --silent gen-types -- --check
 
 if [ -n "$failed" ]; then
     echo "check: FAILED:$failed" >&2
     exit 1
 fi
-echo "check: clippy (Linux, Windows, macOS), rustfmt and tsc passed" >&2
+echo "check: clippy (Linux, Windows, macOS), rustfmt, tsc (frontend, guest-js and its type tests) and the generated guest types passed" >&2

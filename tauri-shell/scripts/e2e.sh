@@ -36,7 +36,7 @@ cp "$CARGO_TARGET_DIR"/debug/bundle/deb/*.deb "$artifacts/"
 basetemp=$(mktemp -d /tmp/sidecar-shell-e2e.XXXXXX)
 status=0
 SIDECAR_SHELL_E2E=1 SIDECAR_SHELL_APP="$CARGO_TARGET_DIR/debug/sidecar-shell" \
-    .venv/bin/python -m pytest tests/tauri/test_tauri_capability.py tests/tauri/test_tauri_deb.py tests/tauri/test_tauri_e2e.py -v \
+    .venv/bin/python -m pytest tests/tauri/test_tauri_capability.py tests/tauri/test_tauri_docs.py tests/tauri/test_tauri_deb.py tests/tauri/test_tauri_e2e.py -v \
     --basetemp "$basetemp" --junitxml "$artifacts/junit.xml" "$@" || status=$?
 .venv/bin/python - "$artifacts" <<'PY'
 import json, sys, xml.etree.ElementTree as ET

@@ -3,7 +3,8 @@
 
 import { initSchedules, loadSchedules, onScheduleNotification, setReady } from "./schedules-panel.js";
 import * as sidecar from "./sidecar-client.js";
-import type { CommandError, Grant, LogLine, Notification, SidecarState } from "./sidecar-client.js";
+import { initWordfreq, setWordfreqAvailable } from "./wordfreq-panel.js";
+import type { AnyNotification, CommandError, Grant, JobRecord, LogLine, QueryResult, SidecarState } from "./sidecar-client.js";
 
 const MAX_LOG_LINES = 500;
 const QUERY_ROW_LIMIT = 1000;
@@ -54,6 +55,7 @@ function showState(state: SidecarState): void {
   const ready = state.state === "ready";
   for (const id of ["run-query", "export-query", "pick-ingest", "submit-ingest"]) ($(id) as HTMLButtonElement).disabled = !ready;
   setReady(ready);
+  setWordfreqAvailable(ready, available);
   if (ready) void refreshAfterReady();
 }
 
@@ -78,6 +80,7 @@ async function refreshAfterReady(): Promise<void> {
   $("jobs-unavailable").hidden = available.has("jobs.submit");
   if (available.has("jobs.list")) void loadJobs();
   $("schedules-unavailable").hidden = available.has("schedules.list");
+  setWordfreqAvailable(true, available);
   if (available.has("schedules.list")) void loadSchedules();
 }
 
@@ -95,14 +98,6 @@ function appendLog(line: LogLine): void {
 }
 
 // ------------------------------------------------------------------ query console
-
-interface QueryResult {
-  columns: { name: string; type?: string }[];
-  rows: unknown[][] | Record<string, unknown>[];
-  row_count?: number;
-  truncated?: boolean;
-  elapsed_ms?: number;
-}
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return "NULL";
@@ -137,7 +132,7 @@ async function runQuery(): Promise<void> {
   if (!sql) return;
   text($("query-meta"), "running...");
   try {
-    renderResult(await sidecar.call<QueryResult>("db.query", { sql, limit: QUERY_ROW_LIMIT }));
+    renderResult(await sidecar.call("db.query", { sql, limit: QUERY_ROW_LIMIT }));
   } catch (err) {
     const e = err as CommandError;
     error.hidden = false;
@@ -170,7 +165,7 @@ async function exportQuery(): Promise<void> {
     const folder = await sidecar.pickExportFolder();
     if (!folder) return; // cancelled
     const path = inFolder(folder.path, exportName());
-    const result = await sidecar.call<{ path: string; row_count: number; bytes: number }>("db.export", { sql, format: "csv", path });
+    const result = await sidecar.call("db.export", { sql, format: "csv", path });
     done.hidden = false;
     done.dataset.path = result.path;
     text(done, `${result.row_count} row${result.row_count === 1 ? "" : "s"} exported to ${result.path} (${result.bytes} bytes)`);
@@ -183,13 +178,8 @@ async function exportQuery(): Promise<void> {
 
 // ------------------------------------------------------------------ jobs
 
-interface Job {
-  job_id: string;
-  type?: string;
-  status: string;
-  progress?: number;
-  message?: string | null;
-}
+/** What the page keeps of a job: the fields of JobRecord that job.status and job.progress update. */
+type Job = Pick<JobRecord, "job_id" | "status"> & Partial<Pick<JobRecord, "type" | "progress" | "message">>;
 
 const jobs = new Map<string, Job>();
 const FINAL = new Set(["succeeded", "failed", "canceled"]);
@@ -236,8 +226,7 @@ function mergeJob(update: Partial<Job> & { job_id: string }): void {
 
 async function loadJobs(): Promise<void> {
   try {
-    const result = await sidecar.call<Job[] | { jobs: Job[] }>("jobs.list", { limit: 50 });
-    const list = Array.isArray(result) ? result : result.jobs ?? [];
+    const { jobs: list } = await sidecar.call("jobs.list", { limit: 50 });
     for (const job of list.reverse()) mergeJob(job);
   } catch (err) {
     appendLog({ ts_ms: Date.now(), source: "host", pid: 0, line: `jobs.list failed: ${(err as CommandError).message}` });
@@ -250,7 +239,7 @@ async function submitIngest(): Promise<void> {
   const error = $("jobs-error");
   error.hidden = true;
   try {
-    const job = await sidecar.call<Job>("jobs.submit", { type: "ingest", payload: { source, table } });
+    const job = await sidecar.call("jobs.submit", { type: "ingest", payload: { source, table } });
     mergeJob({ type: "ingest", ...job });
   } catch (err) {
     const e = err as CommandError;
@@ -296,11 +285,9 @@ async function cancelJob(jobId: string): Promise<void> {
   }
 }
 
-function onNotification(n: Notification): void {
+function onNotification(n: AnyNotification): void {
   if (onScheduleNotification(n)) return;
-  if ((n.method === "job.status" || n.method === "job.progress") && n.params?.job_id) {
-    mergeJob(n.params as Job);
-  }
+  if (n.method === "job.status" || n.method === "job.progress") mergeJob(n.params);
 }
 
 // ------------------------------------------------------------------ wiring
@@ -308,7 +295,7 @@ function onNotification(n: Notification): void {
 async function main(): Promise<void> {
   // Subscribe first, then read the current state: no change can fall between the two.
   await sidecar.onState(showState);
-  await sidecar.onNotification(onNotification);
+  await sidecar.onAnyNotification(onNotification);
   await sidecar.onLog(appendLog);
   const st = await sidecar.status();
   for (const line of st.recent_logs) appendLog(line);
@@ -333,6 +320,7 @@ async function main(): Promise<void> {
   $("pick-ingest").onclick = () => void pickIngestFile();
   $("submit-ingest").onclick = () => void submitIngest();
   initSchedules();
+  initWordfreq();
   ($("sql") as HTMLTextAreaElement).addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) void runQuery();
   });

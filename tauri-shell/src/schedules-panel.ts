@@ -3,28 +3,12 @@
 // It reaches Rust only through ./sidecar-client.js, like the rest of the page.
 
 import * as sidecar from "./sidecar-client.js";
-import type { CommandError, Notification } from "./sidecar-client.js";
+import type { AnyNotification, CommandError, ScheduleRecord, ScheduleSkippedNote } from "./sidecar-client.js";
 
 const MAX_NOTICES = 20;
 
-interface Schedule {
-  schedule_id: string;
-  name: string;
-  trigger: { every_s?: number; cron?: string; timezone?: string };
-  job: { type: string; payload: Record<string, unknown> };
-  enabled: boolean;
-  next_due_at: string | null;
-  last_outcome: string | null;
-  last_job_id: string | null;
-}
-
-interface Skipped {
-  schedule_id: string;
-  due_at: string;
-  count: number;
-  reason: string;
-  error?: { kind: string; message: string };
-}
+type Schedule = ScheduleRecord;
+type Skipped = ScheduleSkippedNote;
 
 const schedules = new Map<string, Schedule>();
 
@@ -95,7 +79,7 @@ function remember(s: Schedule): void {
 
 export async function loadSchedules(): Promise<void> {
   try {
-    const result = await sidecar.call<{ schedules: Schedule[] }>("schedules.list");
+    const result = await sidecar.call("schedules.list");
     for (const s of result.schedules) remember(s);
     showError(null);
   } catch (err) {
@@ -105,7 +89,7 @@ export async function loadSchedules(): Promise<void> {
 
 async function refresh(scheduleId: string): Promise<void> {
   try {
-    remember(await sidecar.call<Schedule>("schedules.get", { schedule_id: scheduleId }));
+    remember(await sidecar.call("schedules.get", { schedule_id: scheduleId }));
   } catch {
     // deleted meanwhile, or the sidecar is restarting: the next list shows the truth
   }
@@ -118,7 +102,7 @@ async function create(): Promise<void> {
     // The app's capability pins the job to maintenance.compact: a page cannot schedule a
     // pipeline, whose SQL would write the database past the console's read-only pin.
     const job = { type: "maintenance.compact", payload: {} };
-    remember(await sidecar.call<Schedule>("schedules.create", { name, trigger: { every_s: every }, job }));
+    remember(await sidecar.call("schedules.create", { name, trigger: { every_s: every }, job }));
     showError(null);
   } catch (err) {
     showError(failed(err));
@@ -133,8 +117,8 @@ async function setEnabled(scheduleId: string): Promise<void> {
     const params = { schedule_id: scheduleId };
     remember(
       s.enabled
-        ? await sidecar.call<Schedule>("schedules.pause", params)
-        : await sidecar.call<Schedule>("schedules.resume", params),
+        ? await sidecar.call("schedules.pause", params)
+        : await sidecar.call("schedules.resume", params),
     );
     showError(null);
   } catch (err) {
@@ -166,11 +150,10 @@ function notice(note: Skipped): void {
 }
 
 /** schedule.fired and schedule.skipped: refresh the row; a skip also becomes a notice. */
-export function onScheduleNotification(n: Notification): boolean {
-  if (n.method !== "schedule.fired" && n.method !== "schedule.skipped") return false;
-  const params = n.params as Skipped;
-  if (n.method === "schedule.skipped") notice(params);
-  void refresh(params.schedule_id);
+export function onScheduleNotification(n: AnyNotification): boolean {
+  if (n.method === "schedule.skipped") notice(n.params);
+  else if (n.method !== "schedule.fired") return false;
+  void refresh(n.params.schedule_id);
   return true;
 }
 

@@ -1,10 +1,11 @@
 """The Tauri app's policy files against what its frontend uses, without building anything.
 
 * ``capabilities/default.json`` grants exactly what ``src/main.ts`` (through
-  ``src/sidecar-client.ts``) uses: the sidecar methods in the ``sidecar_call`` allow-list,
-  the app commands, the core permissions; no plugin permission beyond those.
-* The ready-made permissions in ``permissions/sidecar-call.toml``: ``sidecar-call-app-ui``
-  is the same list as the capability's, ``sidecar-call-read-only`` is the read-only console
+  ``src/sidecar-client.ts`` and the plugin's guest-js) uses: the sidecar methods in the
+  ``sidecar:allow-call`` allow-list, the plugin's other commands, the app's own commands, the
+  core permissions; no other plugin's permission.
+* The plugin's ready-made permissions (``tauri-plugin-sidecar/permissions/``): ``default``
+  is status, the logs path and discovery only, ``call-read-only`` is the read-only console
   (``db.query`` pinned to ``allow_write: false``), and no ready-made entry names or covers a
   privileged method (the host crate's list, every ``test.*`` method the sidecar registers).
 * ``tauri.conf.json``: ``withGlobalTauri`` off, a CSP without ``unsafe-inline``/``unsafe-eval``,
@@ -24,10 +25,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 SHELL = REPO / "tauri-shell"
 APP = SHELL / "src-tauri"
+PLUGIN = SHELL / "tauri-plugin-sidecar"
 
 # The calls main.ts makes through sidecar-client.ts: call("db.query", ...), call<T>("jobs.list", ...).
 CALL = re.compile(r"\bcall(?:<[^(]*?>)?\(\s*\"([^\"]+)\"")
 INVOKE = re.compile(r"\binvoke(?:<[^(]*?>)?\(\s*\"([^\"]+)\"")
+# A guest-js function and the plugin command it sends: `export function status(): ... command<...>("status")`.
+GUEST_FUNCTION = re.compile(r"^export (?:async )?function (\w+)\b.*?\bcommand<.*?>\(\s*\"(\w+)\"", re.S)
 
 
 def capability() -> dict[str, Any]:
@@ -35,19 +39,35 @@ def capability() -> dict[str, Any]:
 
 
 def sidecar_call_entry(cap: dict[str, Any]) -> dict[str, Any]:
-    entries = [p for p in cap["permissions"] if isinstance(p, dict) and p["identifier"] == "allow-sidecar-call"]
+    entries = [p for p in cap["permissions"] if isinstance(p, dict) and p["identifier"] == "sidecar:allow-call"]
     assert len(entries) == 1, entries
     return entries[0]
 
 
 def ready_made() -> dict[str, dict[str, Any]]:
-    data = tomllib.loads((APP / "permissions" / "sidecar-call.toml").read_text())
-    return {p["identifier"]: p for p in data["permission"]} | {s["identifier"]: s for s in data.get("set", [])}
+    """The plugin's hand-written permissions (permissions/*.toml, not the generated ones) and its default set."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted((PLUGIN / "permissions").glob("*.toml")):
+        data = tomllib.loads(path.read_text())
+        found |= {p["identifier"]: p for p in data.get("permission", [])}
+        found |= {s["identifier"]: s for s in data.get("set", [])}
+        if "default" in data:
+            found["default"] = data["default"]
+    return found
+
+
+def guest_commands() -> dict[str, str]:
+    """guest-js function name -> the plugin command it invokes (``status`` -> ``status``)."""
+    text = (PLUGIN / "guest-js" / "index.ts").read_text()
+    chunks = re.split(r"^(?=export )", text, flags=re.M)  # one chunk per exported declaration
+    return dict(found.groups() for chunk in chunks if (found := GUEST_FUNCTION.match(chunk)))
 
 
 def frontend() -> str:
-    """Every module of the page (main.ts and the panels it imports, sidecar-client.ts)."""
-    return "".join(path.read_text() for path in sorted((SHELL / "src").glob("*.ts")))
+    """Every module of the page: main.ts and the panels it imports, sidecar-client.ts, and the
+    plugin's guest-js client they call through (its type tests are not part of the page)."""
+    modules = [*sorted((SHELL / "src").glob("*.ts")), PLUGIN / "guest-js" / "index.ts"]
+    return "".join(path.read_text() for path in modules)
 
 
 def privileged_fixed() -> tuple[set[str], set[str]]:
@@ -105,17 +125,26 @@ def test_the_capability_grants_exactly_the_methods_the_ui_calls() -> None:
     assert pinned["db.query"] == {"allow_write": False}
     # The UI submits ingests only (a pipeline's SQL would write past the read-only pin).
     assert pinned["jobs.submit"] == {"type": "ingest"}
-    assert re.findall(r'call<[^(]*?>\("jobs\.submit", \{ type: "([a-z._]+)"', frontend()) == ["ingest"]
+    assert re.findall(r'call(?:<[^(]*?>)?\("jobs\.submit", \{ type: "([a-z._]+)"', frontend()) == ["ingest"]
     # Schedules the UI creates compact the database, nothing else (the same reason).
     assert pinned["schedules.create"] == {"job": {"type": "maintenance.compact", "payload": {}}}
     assert "schedules.update" not in pinned and "schedules.delete" not in pinned
 
 
+def test_the_guest_parser_sees_the_commands_it_should() -> None:
+    assert guest_commands() == {"call": "call", "status": "status", "restart": "restart", "logsPath": "logs_path"}
+
+
 def test_the_capability_grants_exactly_the_commands_and_core_permissions_the_ui_uses() -> None:
     text = frontend()
-    commands = set(INVOKE.findall(text))
-    expected = {f"allow-{command.replace('_', '-')}" for command in commands}
-    if re.search(r"\blisten(?:<[^(]*?>)?\(", text):
+    # The app's own commands (the pickers), invoked by name in sidecar-client.ts.
+    expected = {f"allow-{command.replace('_', '-')}" for command in INVOKE.findall(text)}
+    # The plugin's commands, through its guest-js functions (sidecar.status(), ...).
+    for function, command in guest_commands().items():
+        if re.search(rf"\bsidecar\.{function}\(", text):
+            expected.add(f"sidecar:allow-{command.replace('_', '-')}")
+    # The guest's on*() listeners use the event plugin; closing the window, the window API.
+    if re.search(r"\bsidecar\.on[A-Z]\w*\(", text):
         expected |= {"core:event:allow-listen", "core:event:allow-unlisten"}
     if "getCurrentWindow().close()" in text:
         expected.add("core:window:allow-close")
@@ -124,23 +153,22 @@ def test_the_capability_grants_exactly_the_commands_and_core_permissions_the_ui_
         f"granted but unused: {sorted(granted - expected)}; used but not granted: {sorted(expected - granted)}"
     )
     assert capability()["windows"] == ["main"]
-    # No plugin permission beyond listening to events and closing the window: no dialog:, fs:, shell:.
-    assert {p.split(":")[0] for p in granted if ":" in p} == {"core"}
+    # No plugin permission beyond the sidecar's, listening to events and closing the window:
+    # no dialog:, fs:, shell:.
+    assert {p.split(":")[0] for p in granted if ":" in p} == {"core", "sidecar"}
 
 
-def test_the_app_ui_permission_is_the_capability_s_list() -> None:
-    sets = ready_made()
-    app_ui = sets["sidecar-call-app-ui"]
-    assert app_ui["commands"]["allow"] == ["sidecar_call"]
-    assert app_ui["scope"]["allow"] == sidecar_call_entry(capability())["allow"]
-    bundle = set(sets["app-ui"]["permissions"])
-    other = {p for p in capability()["permissions"] if isinstance(p, str) and not p.startswith("core:")}
-    assert bundle == {"sidecar-call-app-ui"} | other
+def test_the_plugin_default_is_status_logs_and_discovery() -> None:
+    permissions = ready_made()
+    assert set(permissions["default"]["permissions"]) == {"allow-status", "allow-logs-path", "call-discovery"}
+    discovery = permissions["call-discovery"]
+    assert discovery["commands"]["allow"] == ["call"]
+    assert [rule["method"] for rule in discovery["scope"]["allow"]] == ["rpc.discover", "system.ping"]
 
 
 def test_the_read_only_console_permission() -> None:
-    read_only = ready_made()["sidecar-call-read-only"]
-    assert read_only["commands"]["allow"] == ["sidecar_call"]
+    read_only = ready_made()["call-read-only"]
+    assert read_only["commands"]["allow"] == ["call"]
     rules = {rule["method"]: rule.get("params") for rule in read_only["scope"]["allow"]}
     expected = {
         "system.ping",

@@ -243,8 +243,8 @@ class Session:
         return out["ok"]
 
     def call_error(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Call a sidecar method from the page through sidecar_call; it must fail: its error object."""
-        out = self.invoke_raw("sidecar_call", {"method": method, "params": params})
+        """Call a sidecar method from the page through the plugin's call command; it must fail: its error object."""
+        out = self.invoke_raw("plugin:sidecar|call", {"method": method, "params": params})
         assert "err" in out, f"{method} {params} was answered: {out.get('ok')!r}"
         err = out["err"]
         assert isinstance(err, dict), f"{method}: not a command error: {err!r}"
@@ -319,11 +319,11 @@ class App:
             return False
 
     def sidecar_pid(self) -> int:
-        return int(self.session.invoke("sidecar_status")["pid"])
+        return int(self.session.invoke("plugin:sidecar|status")["pid"])
 
     def sidecar_pids(self) -> set[int]:
         """The spawned pid and the engine's own pid (they differ under a onefile bootstrap)."""
-        status = self.session.invoke("sidecar_status")
+        status = self.session.invoke("plugin:sidecar|status")
         return {int(status["pid"]), int(status["engine_pid"] or status["pid"])}
 
     def close(self) -> None:
@@ -417,9 +417,9 @@ def test_app_starts_the_sidecar_through_externalbin(app: App) -> None:
     assert beside.exists(), f"externalBin copy missing: {beside}"
     cmdline = Path(f"/proc/{sidecar}/cmdline").read_bytes().split(b"\0")
     assert any(b"sidecar" in part for part in cmdline), cmdline
-    status = app.session.invoke("sidecar_status")
+    status = app.session.invoke("plugin:sidecar|status")
     assert status["state"]["state"] == "ready"
-    paths = app.session.invoke("sidecar_logs_path")
+    paths = app.session.invoke("plugin:sidecar|logs_path")
     assert Path(paths["dir"]) == app.tmp / "data" / "logs"  # type: ignore[attr-defined]
     assert app.session.text("#logs-path") == paths["dir"]
     # Live logs reach the page.
@@ -433,7 +433,7 @@ def test_notifications_reach_the_page(app: App) -> None:
     app.session.listen("sidecar:notification", "__notes")
     source = app.tmp / "data" / "imports" / "notes.csv"  # type: ignore[attr-defined]
     job = app.session.invoke(
-        "sidecar_call",
+        "plugin:sidecar|call",
         {"method": "jobs.submit", "params": {"type": "ingest", "payload": {"table": "notes", "source": str(source)}}},
     )
 
@@ -460,7 +460,7 @@ def test_command_errors_are_typed(app: App) -> None:
 
 
 def engine_methods(app: App) -> set[str]:
-    doc = app.session.invoke("sidecar_call", {"method": "rpc.discover"})
+    doc = app.session.invoke("plugin:sidecar|call", {"method": "rpc.discover"})
     return {m["name"] for m in doc.get("methods", [])}
 
 
@@ -484,6 +484,45 @@ def test_query_console_returns_rows(app: App) -> None:
     app.session.click("#run-query")
     wait_until(lambda: app.session.text("#query-error"), 30, "the SQL error")
     assert "sql" in app.session.text("#query-error").lower()
+
+
+def test_an_app_method_is_called_from_the_ui(app: App) -> None:
+    """The example app's wordfreq.count (a method of examples/wordfreq-app, not of the sidecar)
+    from its panel: typed text in, the counts shown. The sidecar must include the app (the
+    source launcher loads it; a Nuitka build must be made with --app examples/wordfreq-app
+    --app-name PlutoDuck):
+    a sidecar without it fails here, it is not skipped. Methods of the app the capability does
+    not list stay refused."""
+    app.session.wait_state("ready")
+    assert "wordfreq.count" in engine_methods(app), (
+        "the sidecar has no wordfreq app: build it with scripts/build-nuitka.sh --app examples/wordfreq-app "
+        "--app-name PlutoDuck (tauri-shell/scripts/prepare-sidecar.sh prefers dist/apps/wordfreq-plutoduck/nuitka/) "
+        "or use SIDECAR_PREPARE=launcher"
+    )
+    wait_until(
+        lambda: app.session.js("return !document.querySelector('#wordfreq-count').disabled"), 10, "Count enabled"
+    )
+    assert app.session.js("return document.querySelector('#wordfreq-unavailable').hidden") is True
+    app.session.type("#wordfreq-text", "The duck saw the goose; the goose saw THE duck.")
+    app.session.type("#wordfreq-top", "2")
+    app.session.click("#wordfreq-count")
+    wait_until(
+        lambda: app.session.text("#wordfreq-summary"),
+        30,
+        f"the counts (error: {app.session.text('#wordfreq-error')!r})",
+    )
+    assert app.session.text("#wordfreq-summary") == "10 words, 4 distinct"
+    words = app.session.js(
+        "return [...document.querySelectorAll('.wordfreq-word')].map(li => [li.dataset.word, Number(li.dataset.count)])"
+    )
+    assert words == [["the", 4], ["duck", 2]], words
+    app.session.screenshot("02b-wordfreq")
+    # The app's error mapping reaches the page: top out of range is -32602 with its path.
+    err = app.session.call_error("wordfreq.count", {"text": "x", "top": -1})
+    assert (err["kind"], err["code"]) == ("rpc_error", -32602), err
+    # An app method the capability does not grant is refused in Rust like a built-in one.
+    err = app.session.call_error("wordfreq.tables", {})
+    assert (err["kind"], err["reason"]) == ("forbidden_method", "not_granted"), err
 
 
 def test_ingest_job_shows_progress_and_can_be_cancelled(app: App) -> None:
@@ -711,7 +750,9 @@ def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
     drop = {"name": "evil", "steps": [{"name": "drop", "sql": "DROP TABLE notes"}]}
     err = session.call_error("jobs.submit", {"type": "pipeline.run", "payload": {"pipeline": drop}})
     assert (err["kind"], err["code"]) == ("rpc_error", -32602), err
-    rows = session.invoke("sidecar_call", {"method": "db.query", "params": {"sql": "SELECT count(*) FROM notes"}})
+    rows = session.invoke(
+        "plugin:sidecar|call", {"method": "db.query", "params": {"sql": "SELECT count(*) FROM notes"}}
+    )
     assert rows["rows"] == [[2]]
     for path in (str(target), str(home / "Documents" / "y.csv"), "../../escape.csv", str(tmp / "picked" / "z.csv")):
         kind = sidecar_refusal("db.export", {"sql": "SELECT 42 AS answer", "format": "csv", "path": path})
@@ -761,7 +802,7 @@ def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
 
     # The sidecar never saw the privileged calls: the same process, still READY.
     session.screenshot("07-hostile-page-refused")
-    status = session.invoke("sidecar_status")
+    status = session.invoke("plugin:sidecar|status")
     assert status["state"]["state"] == "ready" and app.sidecar_pids() == before_pids, status
     # Nothing outside the data dir changed.
     for root, files in watched.items():
@@ -774,7 +815,7 @@ def test_a_hostile_page_reaches_nothing_outside_its_grant(app: App) -> None:
         ("system.shutdown", "privileged"),
         ("settings.set", "not_granted"),
     ):
-        assert f'refused sidecar_call "{method}" from webview "main": {reason} (forbidden_method)' in host_log, method
+        assert f'refused sidecar call "{method}" from webview "main": {reason} (forbidden_method)' in host_log, method
 
 
 def test_a_picked_file_is_ingested_and_an_export_goes_to_a_picked_folder(app: App) -> None:
@@ -840,7 +881,7 @@ def test_restart_relaunches_the_sidecar(app: App) -> None:
     # The grants the user gave this app session were made again in the new process.
     folder = (app.tmp / "export-here").resolve()  # type: ignore[attr-defined]
     params = {"sql": "SELECT 7 AS n", "format": "csv", "path": str(folder / "after-restart.csv")}
-    out = app.session.invoke("sidecar_call", {"method": "db.export", "params": params})
+    out = app.session.invoke("plugin:sidecar|call", {"method": "db.export", "params": params})
     assert Path(out["path"]) == folder / "after-restart.csv"
     assert (folder / "after-restart.csv").read_text().split() == ["n", "7"]
 

@@ -42,7 +42,7 @@ pub use process::{
 };
 
 // First launches one at a time (the launch lock, issue-log 0012).
-pub use process::{default_launch_lock_path, LaunchLock, LAUNCH_LOCK_WAIT};
+pub use process::{default_launch_lock_path, launch_lock_path_for, LaunchLock, DEFAULT_APP_NAME, LAUNCH_LOCK_WAIT};
 
 // Keeping one alive: the supervisor, its policies and states.
 pub use process::{

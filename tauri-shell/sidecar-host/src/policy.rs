@@ -129,7 +129,7 @@ fn is_well_formed(name: &str) -> bool {
 /// Params by name, as a JSON object.
 pub type Params = serde_json::Map<String, Value>;
 
-/// One entry of a `sidecar_call` scope, as written in a capability or a
+/// One entry of the `sidecar:allow-call` scope, as written in a capability or a
 /// permission file: `{"method": "db.query"}`, `{"method": "jobs.*"}`, optionally with
 /// pinned params: `{"method": "db.query", "params": {"allow_write": false}}` (in an
 /// allow entry: those members are forced on every call it grants; a deny entry
@@ -264,7 +264,7 @@ impl Refusal {
     pub fn explain(self, method: &str) -> String {
         match self {
             Refusal::NotGranted => format!(
-                "{method:?} is not granted to this window: add it to the allow-list of the sidecar_call permission in the window's capability"
+                "{method:?} is not granted to this window: add it to the allow-list of the sidecar:allow-call permission in the window's capability"
             ),
             Refusal::Denied => format!("{method:?} is denied to this window by its capability"),
             Refusal::Privileged => format!(

@@ -62,12 +62,12 @@ pub(crate) fn signal(pid: u32, signal: i32) {
     }
 }
 
-/// `/tmp/sidecar-launch-<uid>.lock`: `/tmp`, not `$TMPDIR`, so that hosts started
+/// `/tmp/sidecar-launch-<uid>-<app>.lock`: `/tmp`, not `$TMPDIR`, so that hosts started
 /// from different environments agree; the uid keeps users (and their caches) apart.
-pub(crate) fn launch_lock_path() -> PathBuf {
+pub(crate) fn launch_lock_path(app: &str) -> PathBuf {
     // SAFETY: getuid(2) cannot fail.
     let uid = unsafe { libc::getuid() };
-    PathBuf::from("/tmp").join(format!("sidecar-launch-{uid}.lock"))
+    PathBuf::from("/tmp").join(format!("sidecar-launch-{uid}-{app}.lock"))
 }
 
 /// Open (creating, mode 0600) the lock file: close-on-exec, so no child inherits it

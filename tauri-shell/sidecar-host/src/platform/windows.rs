@@ -194,9 +194,9 @@ fn resume_threads(pid: u32) -> io::Result<()> {
     }
 }
 
-/// `<GetTempPath()>\sidecar-launch.lock`: the per-user temp dir (`%TMP%`, else `%TEMP%`, ...).
-pub(crate) fn launch_lock_path() -> PathBuf {
-    std::env::temp_dir().join("sidecar-launch.lock")
+/// `<GetTempPath()>\sidecar-launch-<app>.lock`: the per-user temp dir (`%TMP%`, else `%TEMP%`, ...).
+pub(crate) fn launch_lock_path(app: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("sidecar-launch-{app}.lock"))
 }
 
 /// Open (creating) the lock file. std opens handles non-inheritable, so no child

@@ -11,11 +11,15 @@
 //! `ready_timeout` at the latest, or when the spawn fails. A warm start waits for
 //! another launch's bootstrap (~100 ms), a cold one for its extraction (seconds).
 //!
-//! Where: ONE file per user for every sidecar binary ([`default_launch_lock_path`]):
-//! `/tmp/sidecar-launch-<uid>.lock` on Unix (`/tmp`, not `$TMPDIR`, so hosts started
-//! from different environments agree), `<GetTempPath()>\sidecar-launch.lock` on
-//! Windows. Not one per binary path: every copy of one build shares one extraction
-//! folder (`<cache>/PlutoDuck/sidecar/<version>-<build id>`), and copies are normal
+//! Where: ONE file per user and app name for every sidecar binary of that app
+//! ([`launch_lock_path_for`]; [`default_launch_lock_path`] for [`DEFAULT_APP_NAME`]):
+//! `/tmp/sidecar-launch-<uid>-<app>.lock` on Unix (`/tmp`, not `$TMPDIR`, so hosts started
+//! from different environments agree), `<GetTempPath()>\sidecar-launch-<app>.lock` on
+//! Windows, `<app>` being the app name the binary was built with, every character outside
+//! `[A-Za-z0-9._-]` replaced by `_` (the Python and Node hosts apply the same rule). Per app
+//! because the extraction folder is the app's own (`<cache>/<app>/sidecar/<version>-<build
+//! id>`): two apps never race on one folder, so they need not wait for each other. Not one
+//! per binary path: every copy of one build shares one extraction folder, and copies are normal
 //! (`dist/nuitka/`, `src-tauri/binaries/`, the target dir, `/usr/bin` in the .deb).
 //! Not a content hash or the build id: reading 35 MB per launch, or Nuitka's
 //! bootstrap data, to learn it; and two builds of the same sources share a folder
@@ -65,20 +69,43 @@ pub enum LaunchLock {
 }
 
 impl LaunchLock {
-    /// The lock file it uses, `None` when off.
+    /// The lock file it uses for the default app name, `None` when off.
     pub fn path(&self) -> Option<PathBuf> {
+        self.path_for(DEFAULT_APP_NAME)
+    }
+
+    /// The lock file it uses for a sidecar built with `app_name`, `None` when off.
+    pub fn path_for(&self, app_name: &str) -> Option<PathBuf> {
         match self {
-            LaunchLock::Default => Some(default_launch_lock_path()),
+            LaunchLock::Default => Some(launch_lock_path_for(app_name)),
             LaunchLock::File(path) => Some(path.clone()),
             LaunchLock::Off => None,
         }
     }
 }
 
-/// The lock file every host on this machine uses for this user:
-/// `/tmp/sidecar-launch-<uid>.lock` on Unix, `<GetTempPath()>\sidecar-launch.lock` on Windows.
+/// The app name a sidecar is built with unless its app package says otherwise (this
+/// repository's own app): it names the extraction folder, the data folder and the
+/// keychain service.
+pub const DEFAULT_APP_NAME: &str = "PlutoDuck";
+
+/// The lock file every host on this machine uses for this user and the default app name:
+/// `/tmp/sidecar-launch-<uid>-PlutoDuck.lock` on Unix, `<GetTempPath()>\sidecar-launch-PlutoDuck.lock`
+/// on Windows.
 pub fn default_launch_lock_path() -> PathBuf {
-    platform::launch_lock_path()
+    launch_lock_path_for(DEFAULT_APP_NAME)
+}
+
+/// The lock file for the sidecars of `app_name`: `/tmp/sidecar-launch-<uid>-<app>.lock`
+/// (`<GetTempPath()>\sidecar-launch-<app>.lock` on Windows). Characters other than ASCII
+/// letters, digits, `.`, `_` and `-` become `_` (per char), so a name cannot reach another
+/// folder; the Python and Node hosts apply the same rule.
+pub fn launch_lock_path_for(app_name: &str) -> PathBuf {
+    let safe: String = app_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .collect();
+    platform::launch_lock_path(&safe)
 }
 
 /// A held launch lock; dropping it releases it.
@@ -109,9 +136,9 @@ pub(super) struct Acquired {
     pub(super) note: Option<String>,
 }
 
-/// Take the lock `lock` names, waiting at most `wait`; never fails (see the module docs).
-pub(super) async fn acquire(lock: &LaunchLock, wait: Duration) -> Acquired {
-    let Some(path) = lock.path() else {
+/// Take the lock `lock` names for `app_name`, waiting at most `wait`; never fails (see the module docs).
+pub(super) async fn acquire(lock: &LaunchLock, app_name: &str, wait: Duration) -> Acquired {
+    let Some(path) = lock.path_for(app_name) else {
         return Acquired { held: None, note: None };
     };
     let started = Instant::now();
@@ -151,23 +178,54 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn the_default_is_one_file_per_user_in_tmp() {
+    fn the_default_is_one_file_per_user_and_app_in_tmp() {
         // SAFETY: getuid cannot fail.
         let uid = unsafe { libc::getuid() };
-        assert_eq!(default_launch_lock_path(), PathBuf::from(format!("/tmp/sidecar-launch-{uid}.lock")));
+        assert_eq!(default_launch_lock_path(), PathBuf::from(format!("/tmp/sidecar-launch-{uid}-PlutoDuck.lock")));
         assert_eq!(LaunchLock::Default.path(), Some(default_launch_lock_path()));
         assert_eq!(LaunchLock::Off.path(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn each_app_name_gets_its_own_file() {
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        assert_eq!(launch_lock_path_for(DEFAULT_APP_NAME), default_launch_lock_path());
+        assert_eq!(launch_lock_path_for("WordFreq"), PathBuf::from(format!("/tmp/sidecar-launch-{uid}-WordFreq.lock")));
+        assert_eq!(
+            launch_lock_path_for("../My App"),
+            PathBuf::from(format!("/tmp/sidecar-launch-{uid}-.._My_App.lock")),
+            "a name never leaves /tmp"
+        );
+        assert_eq!(LaunchLock::Default.path_for("WordFreq"), Some(launch_lock_path_for("WordFreq")));
+        let file = LaunchLock::File(PathBuf::from("/run/x.lock"));
+        assert_eq!(file.path_for("WordFreq"), Some(PathBuf::from("/run/x.lock")), "an explicit file wins");
+    }
+
+    #[tokio::test]
+    async fn two_app_names_do_not_wait_for_each_other() {
+        let first = acquire(&LaunchLock::Default, "SidecarHostTestAppA", LAUNCH_LOCK_WAIT).await;
+        assert!(first.held.is_some(), "{:?}", first.note);
+        let other = acquire(&LaunchLock::Default, "SidecarHostTestAppB", Duration::from_millis(200)).await;
+        assert!(other.held.is_some(), "another app's launch waited: {:?}", other.note);
+        let same = acquire(&LaunchLock::Default, "SidecarHostTestAppA", Duration::from_millis(200)).await;
+        assert!(same.held.is_none(), "the same app's second launch did not wait: {:?}", same.note);
+        drop((first, other));
+        for app in ["SidecarHostTestAppA", "SidecarHostTestAppB"] {
+            let _ = std::fs::remove_file(launch_lock_path_for(app));
+        }
     }
 
     #[tokio::test]
     async fn a_second_launch_waits_for_the_first_to_release() {
         let dir = scratch("wait");
         let lock = LaunchLock::File(dir.join("launch.lock"));
-        let first = acquire(&lock, LAUNCH_LOCK_WAIT).await;
+        let first = acquire(&lock, DEFAULT_APP_NAME, LAUNCH_LOCK_WAIT).await;
         assert!(first.held.is_some(), "{:?}", first.note);
         let waiter = {
             let lock = lock.clone();
-            tokio::spawn(async move { acquire(&lock, Duration::from_secs(5)).await })
+            tokio::spawn(async move { acquire(&lock, DEFAULT_APP_NAME, Duration::from_secs(5)).await })
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!waiter.is_finished(), "the second launch did not wait");
@@ -181,9 +239,9 @@ mod tests {
     async fn the_wait_is_bounded_and_then_the_launch_goes_ahead() {
         let dir = scratch("bounded");
         let lock = LaunchLock::File(dir.join("launch.lock"));
-        let holder = acquire(&lock, LAUNCH_LOCK_WAIT).await;
+        let holder = acquire(&lock, DEFAULT_APP_NAME, LAUNCH_LOCK_WAIT).await;
         let started = Instant::now();
-        let late = acquire(&lock, Duration::from_millis(200)).await;
+        let late = acquire(&lock, DEFAULT_APP_NAME, Duration::from_millis(200)).await;
         assert!(started.elapsed() >= Duration::from_millis(200));
         assert!(late.held.is_none());
         assert!(late.note.unwrap().contains("still held by another launch"));
@@ -194,10 +252,10 @@ mod tests {
     #[tokio::test]
     async fn an_unusable_lock_file_is_logged_not_fatal() {
         let lock = LaunchLock::File(PathBuf::from("/no/such/dir/launch.lock"));
-        let got = acquire(&lock, LAUNCH_LOCK_WAIT).await;
+        let got = acquire(&lock, DEFAULT_APP_NAME, LAUNCH_LOCK_WAIT).await;
         assert!(got.held.is_none());
         assert!(got.note.unwrap().contains("not usable"));
-        assert!(acquire(&LaunchLock::Off, LAUNCH_LOCK_WAIT).await.note.is_none());
+        assert!(acquire(&LaunchLock::Off, DEFAULT_APP_NAME, LAUNCH_LOCK_WAIT).await.note.is_none());
     }
 
     #[cfg(unix)]
@@ -207,7 +265,7 @@ mod tests {
         let target = dir.join("someone-elses-file");
         std::fs::write(&target, "keep me").unwrap();
         std::os::unix::fs::symlink(&target, dir.join("launch.lock")).unwrap();
-        let got = acquire(&LaunchLock::File(dir.join("launch.lock")), LAUNCH_LOCK_WAIT).await;
+        let got = acquire(&LaunchLock::File(dir.join("launch.lock")), DEFAULT_APP_NAME, LAUNCH_LOCK_WAIT).await;
         assert!(got.held.is_none(), "{:?}", got.note);
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
         let _ = std::fs::remove_dir_all(dir);

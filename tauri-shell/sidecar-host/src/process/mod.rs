@@ -42,7 +42,7 @@ pub use child::SidecarProcess;
 pub use events::ProcessEvent;
 pub use host_calls::{Grant, GrantKind, GrantMode, GRANT_METHOD, MAX_REMEMBERED_GRANTS, REVOKE_METHOD};
 pub use host_key::{HOST_KEY_BYTES, HOST_KEY_ENV, HOST_KEY_MASK, HOST_KEY_PARAM};
-pub use launch_lock::{default_launch_lock_path, LaunchLock, LAUNCH_LOCK_WAIT};
+pub use launch_lock::{default_launch_lock_path, launch_lock_path_for, LaunchLock, DEFAULT_APP_NAME, LAUNCH_LOCK_WAIT};
 pub use log::{HostLog, LogLine, LogSource, StderrRing, LOG_BROADCAST_CAPACITY, LOG_ROTATE_BYTES};
 pub use path::{check_executable, external_bin_file_name, sidecar_path_beside_current_exe, sidecar_path_in};
 pub use state::{IllegalTransition, SidecarState, StateName};
@@ -156,6 +156,10 @@ pub struct SidecarConfig {
     pub launch_lock: LaunchLock,
     /// Longest wait for the launch lock before spawning without it.
     pub launch_lock_wait: Duration,
+    /// The app name the sidecar was built with (its extraction, data and keychain folder
+    /// name): [`LaunchLock::Default`] takes that app's lock file ([`launch_lock_path_for`]).
+    /// Default [`DEFAULT_APP_NAME`].
+    pub app_name: String,
 }
 
 impl SidecarConfig {
@@ -175,6 +179,7 @@ impl SidecarConfig {
             log: HostLog::disabled(),
             launch_lock: LaunchLock::Default,
             launch_lock_wait: LAUNCH_LOCK_WAIT,
+            app_name: DEFAULT_APP_NAME.to_owned(),
         }
     }
 
@@ -233,6 +238,14 @@ impl SidecarConfig {
     /// Wait at most this long for the launch lock.
     pub fn launch_lock_wait(mut self, wait: Duration) -> Self {
         self.launch_lock_wait = wait;
+        self
+    }
+
+    /// The app name the sidecar binary was built with (`[tool.sidecar] app-name`), so the
+    /// default launch lock is that app's. It does not change what the sidecar itself uses
+    /// (that is baked into the binary; `--app-name` overrides it at run time).
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = name.into();
         self
     }
 }

@@ -48,7 +48,7 @@ impl SidecarProcess {
         let host_key =
             HostKey::generate().map_err(|e| Error::SpawnFailed { path: program.clone(), reason: e.to_string() })?;
         // Held until BOOT; dropped (released) on the error returns below.
-        let lock = launch_lock::acquire(&config.launch_lock, config.launch_lock_wait).await;
+        let lock = launch_lock::acquire(&config.launch_lock, &config.app_name, config.launch_lock_wait).await;
         let mut command = Command::new(&program);
         command
             .args(&config.args)

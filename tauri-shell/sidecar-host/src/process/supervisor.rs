@@ -21,6 +21,7 @@ use super::state::{SidecarState, StateName};
 use super::stop::StopReport;
 use super::{HostLog, LogLine, SupervisorConfig};
 use crate::error::{Error, Result};
+use crate::protocol::RawJson;
 
 /// Commands that may wait for the actor (restart and stop requests are rare).
 const COMMAND_CAPACITY: usize = 8;
@@ -297,6 +298,17 @@ impl Supervisor {
     /// Call `method` with an explicit timeout.
     pub async fn call_with_timeout(&self, method: &str, params: Option<Value>, timeout: Duration) -> Result<Value> {
         self.ready_process()?.call_with_timeout(method, params, timeout).await
+    }
+
+    /// Call `method` and get the result's JSON text as the sidecar sent it (host key
+    /// masked), without decoding it: for passing a result on (to a webview) unchanged.
+    pub async fn call_raw(&self, method: &str, params: Option<Value>, timeout: Duration) -> Result<RawJson> {
+        self.ready_process()?.call_raw(method, params, timeout).await
+    }
+
+    /// The default per-call timeout (the sidecar config's `call_timeout`).
+    pub fn call_timeout(&self) -> Duration {
+        self.shared.config.sidecar.call_timeout
     }
 
     /// Call a host-only method (the host key is added to `params`, an object or `None`)

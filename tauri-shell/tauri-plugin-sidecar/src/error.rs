@@ -1,20 +1,20 @@
-//! The one error type the commands return to the frontend.
+//! The one error type the plugin's commands return to the frontend (and its Rust API returns).
 
 use serde::Serialize;
 
-/// The `kind` of a method refused by the shell before it reached the sidecar.
+/// The `kind` of a method refused by the plugin before it reached the sidecar.
 pub const FORBIDDEN_METHOD: &str = "forbidden_method";
 
-/// A command error as the frontend sees it: `{kind, message, code?, data?, method?, reason?}`.
+/// An error as the frontend sees it: `{kind, message, code?, data?, method?, reason?}`.
 ///
 /// `kind` is the host error's stable name (`not_running`, `call_timeout`,
 /// `rpc_error`, ...); for `rpc_error`, `code` and `data` are the sidecar's
 /// JSON-RPC error (with `data.kind` such as `sql_syntax` or `forbidden_path`).
-/// `forbidden_method` is the shell's own refusal of a method the window's
+/// `forbidden_method` is the plugin's own refusal of a method the window's
 /// capability does not grant: it never reached the sidecar; `method` names it
 /// and `reason` says why (`not_granted`, `denied`, `privileged`, `malformed`).
 #[derive(Debug, Serialize)]
-pub struct CommandError {
+pub struct Error {
     /// Stable machine-readable name.
     pub kind: String,
     /// Actionable human-readable message.
@@ -33,32 +33,26 @@ pub struct CommandError {
     pub reason: Option<&'static str>,
 }
 
-impl From<sidecar_host::Error> for CommandError {
+impl From<sidecar_host::Error> for Error {
     fn from(err: sidecar_host::Error) -> Self {
         let (code, data) = match &err {
             sidecar_host::Error::Rpc { error, .. } => (Some(error.code), error.data.clone()),
             _ => (None, None),
         };
-        CommandError { kind: err.kind().to_owned(), message: err.to_string(), code, data, method: None, reason: None }
+        Error { kind: err.kind().to_owned(), message: err.to_string(), code, data, method: None, reason: None }
     }
 }
 
-impl CommandError {
-    /// An error made by the shell itself (not the host crate).
-    pub fn shell(kind: &str, message: impl Into<String>) -> Self {
-        CommandError {
-            kind: kind.to_owned(),
-            message: message.into(),
-            code: None,
-            data: None,
-            method: None,
-            reason: None,
-        }
+impl Error {
+    /// An error made by the plugin itself (not the host crate): `invalid_argument`, or an
+    /// app's own kind for commands built on the plugin (`dialog_open`).
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        Error { kind: kind.to_owned(), message: message.into(), code: None, data: None, method: None, reason: None }
     }
 
-    /// The shell refused `method` for the calling window (it was not sent to the sidecar).
+    /// The plugin refused `method` for the calling window (it was not sent to the sidecar).
     pub fn forbidden_method(method: &str, refusal: sidecar_host::policy::Refusal) -> Self {
-        CommandError {
+        Error {
             kind: FORBIDDEN_METHOD.to_owned(),
             message: refusal.explain(method),
             code: None,
@@ -68,3 +62,14 @@ impl CommandError {
         }
     }
 }
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The plugin's result type.
+pub type Result<T> = std::result::Result<T, Error>;

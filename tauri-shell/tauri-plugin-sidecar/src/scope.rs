@@ -1,18 +1,18 @@
-//! The gate between a webview and the sidecar: which methods `sidecar_call` forwards.
+//! The gate between a webview and the sidecar: which methods the `call` command forwards.
 //!
 //! A window may call the methods its capability grants, the Tauri way: the
-//! `sidecar_call` permission carries a scope whose allow (and deny) entries are
+//! `sidecar:allow-call` permission carries a scope whose allow (and deny) entries are
 //! [`MethodRule`]s, e.g.
 //!
 //! ```json
-//! { "identifier": "allow-sidecar-call", "allow": [{ "method": "db.query" }, { "method": "jobs.*" }] }
+//! { "identifier": "sidecar:allow-call", "allow": [{ "method": "db.query" }, { "method": "jobs.*" }] }
 //! ```
 //!
-//! or one of the ready-made permissions in `permissions/` (`sidecar-call-read-only`,
-//! `sidecar-call-app-ui`). Tauri hands the command the scopes of the capabilities
+//! or one of the ready-made permissions in `permissions/` (`sidecar:call-read-only`,
+//! `sidecar:call-discovery`). Tauri hands the command the scopes of the capabilities
 //! that matched the calling window ([`CommandScope`], [`GlobalScope`]); the
 //! [`MethodPolicy`] built from them decides. Deny by default (the bare
-//! `allow-sidecar-call` grants nothing), and privileged methods are refused whatever a
+//! `sidecar:allow-call` grants nothing), and privileged methods are refused whatever a
 //! capability lists: the fixed list of the host crate plus what the running sidecar's
 //! `rpc.discover` marks host-only (read once per process). The host's own Rust code
 //! calls the supervisor directly and is not gated.
@@ -31,8 +31,8 @@ struct Discovered {
     privileged: Arc<Privileged>,
 }
 
-/// Decides each `sidecar_call` of a webview.
-pub struct Gate {
+/// Decides each `call` of a webview.
+pub(crate) struct Gate {
     discovered: tokio::sync::Mutex<Option<Discovered>>,
 }
 
@@ -44,13 +44,13 @@ impl Default for Gate {
 
 impl Gate {
     /// A gate that has read no discovery yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Gate { discovered: tokio::sync::Mutex::new(None) }
     }
 
     /// The [`Permit`] (with any pinned params) if the calling window may call `method`,
     /// else why not.
-    pub async fn check(
+    pub(crate) async fn check(
         &self,
         supervisor: &Supervisor,
         scope: &CommandScope<MethodRule>,
@@ -97,7 +97,7 @@ impl Gate {
 
 /// `text` cut to at most `max` bytes (at a char boundary), for log lines about
 /// what an untrusted caller sent.
-pub fn shorten(text: &str, max: usize) -> String {
+pub(crate) fn shorten(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
