@@ -103,6 +103,10 @@ async def test_stdin_eof_is_a_normal_shutdown(data_dir: Path) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 async def test_signals_are_a_signal_shutdown(data_dir: Path, signum: signal.Signals) -> None:
+    if signum == signal.SIGHUP and binary_packager() == "nuitka" and signal.getsignal(signum) == signal.SIG_IGN:
+        # Under nohup the bootstrap inherits SIGHUP ignored and, as it installs no handler of its
+        # own for it, lives on: nothing this test can check (the Python child sets its own).
+        pytest.skip("SIGHUP is ignored in this process (nohup?), and so in the Nuitka bootstrap it spawns")
     async with running_sidecar(data_dir) as sidecar:
         await sidecar.call("system.ping")
         sent = time.monotonic()
