@@ -9,12 +9,10 @@ import duckdb
 import pytest
 
 from sidecar_host import RpcCallError
-from tests.fixtures.engine.support import collecting, write_csv
+from tests.fixtures.engine.support import LONG_QUERY, collecting, write_csv
 from tests.support import running_sidecar
 
 pytestmark = pytest.mark.anyio
-
-LONG_QUERY = "SELECT count(*) FROM range(4000000000) t(i) WHERE i % 7 = 3"
 
 
 async def test_submit_is_validated(data_dir: Path) -> None:

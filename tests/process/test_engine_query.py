@@ -11,13 +11,12 @@ import duckdb
 import pytest
 
 from sidecar_host import RpcCallError
+from tests.fixtures.engine.support import LONG_QUERY
 from tests.support import running_sidecar
 
 pytestmark = pytest.mark.anyio
 
 #: A query DuckDB needs many seconds for on this machine (it is always interrupted).
-LONG_QUERY = "SELECT count(*) FROM range(4000000000) t(i) WHERE i % 7 = 3"
-
 TYPED = r"""
 SELECT
   42::INTEGER AS i, 9007199254740993::BIGINT AS big, 170141183460469231731687303715884105727::HUGEINT AS huge,

@@ -24,6 +24,7 @@ import pytest
 
 from sidecar_host import RpcCallError, SidecarClient, SidecarExited
 from sidecar_host.records import SHUTDOWN_REQUEST_TIMEOUT_S, SIGTERM_TIMEOUT_S
+from tests.fixtures.engine.support import LONG_QUERY
 from tests.support import REPO, running_sidecar, sidecar_args, sidecar_env, wait_gone
 
 SHIM_SOURCE = REPO / "tests" / "fixtures" / "stall_sync" / "stall_sync.c"
@@ -31,6 +32,17 @@ SHIM_SOURCE = REPO / "tests" / "fixtures" / "stall_sync" / "stall_sync.c"
 STALL_S = "60"
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD shim: Linux only")
+
+
+def ended_within_the_step(sidecar: SidecarClient, python_pid: int, status: int | None, reason: str, said: str) -> str:
+    """The stop fitted the host's step: status 0, both pids gone, ``SHUTDOWN reason=<reason>``.
+    ``said`` opens the message of a failed status; returns the stderr tail."""
+    left = wait_gone([python_pid, sidecar.pid], 0.5)
+    stderr = "\n".join(sidecar.stderr_tail(80))
+    assert status == 0, f"{said} (status {status}); stderr:\n{stderr}"
+    assert left == [], f"still alive: {left}"
+    assert sidecar.shutdown is not None and sidecar.shutdown.get("reason") == reason
+    return stderr
 
 
 @pytest.fixture
@@ -65,12 +77,10 @@ async def test_a_stop_does_not_wait_for_a_stalled_flush(
             await sidecar.call("system.shutdown")
             step = SHUTDOWN_REQUEST_TIMEOUT_S
         status = await sidecar.wait(step)
-        left = wait_gone([python_pid, sidecar.pid], 0.5)
-        stderr = "\n".join(sidecar.stderr_tail(60))
-        assert status == 0, f"not ended within the host's {step:g} s step (status {status}); stderr:\n{stderr}"
-        assert left == [], f"still alive: {left}"
-        assert sidecar.shutdown is not None
-        assert sidecar.shutdown.get("reason") == ("signal" if stop == "sigterm" else "normal")
+        reason = "signal" if stop == "sigterm" else "normal"
+        stderr = ended_within_the_step(
+            sidecar, python_pid, status, reason, f"not ended within the host's {step:g} s step"
+        )
         assert "files not flushed at shutdown" in stderr
 
     flag.unlink()
@@ -100,11 +110,9 @@ async def test_a_stop_does_not_wait_for_a_log_write_that_hangs(
         flag.touch()  # from now on a write to the log file hangs for a minute
         sidecar.send_signal(signal.SIGTERM)
         status = await sidecar.wait(SIGTERM_TIMEOUT_S)
-        left = wait_gone([python_pid, sidecar.pid], 0.5)
-        stderr = "\n".join(sidecar.stderr_tail(60))
-        assert status == 0, f"not ended within the host's SIGTERM step (status {status}); stderr:\n{stderr}"
-        assert left == [], f"still alive: {left}"
-        assert sidecar.shutdown is not None and sidecar.shutdown.get("reason") == "signal"
+        stderr = ended_within_the_step(
+            sidecar, python_pid, status, "signal", "not ended within the host's SIGTERM step"
+        )
         assert "log writer" in stderr
 
 
@@ -128,16 +136,9 @@ async def test_a_worker_thread_stuck_in_a_blocking_call_does_not_hold_the_exit(d
             sent = time.monotonic()
             sidecar.send_signal(signal.SIGTERM)
             status = await sidecar.wait(SIGTERM_TIMEOUT_S)
-        left = wait_gone([python_pid, sidecar.pid], 0.5)
-        stderr = "\n".join(sidecar.stderr_tail(60))
-        assert status == 0, f"status {status} {time.monotonic() - sent:.1f} s after SIGTERM; stderr:\n{stderr}"
-        assert left == [], f"still alive: {left}"
-        assert sidecar.shutdown is not None and sidecar.shutdown.get("reason") == "signal"
+        said = f"{time.monotonic() - sent:.1f} s after SIGTERM"
+        stderr = ended_within_the_step(sidecar, python_pid, status, "signal", said)
         assert "without waiting for threads" in stderr
-
-
-#: Runs for minutes unless interrupted (DuckDB's interrupt() ends it within milliseconds).
-LONG_QUERY = "SELECT count(*) FROM range(4000000000) t(i) WHERE i % 7 = 3"
 
 
 @pytest.mark.anyio
@@ -159,12 +160,7 @@ async def test_a_stop_while_a_job_runs_on_a_stalled_disk(data_dir: Path, tmp_pat
         sent = time.monotonic()
         sidecar.send_signal(signal.SIGTERM)
         status = await sidecar.wait(SIGTERM_TIMEOUT_S)
-        took = time.monotonic() - sent
-        left = wait_gone([python_pid, sidecar.pid], 0.5)
-        stderr = "\n".join(sidecar.stderr_tail(80))
-        assert status == 0, f"status {status} {took:.1f} s after SIGTERM; stderr:\n{stderr}"
-        assert left == [], f"still alive: {left}"
-        assert sidecar.shutdown is not None and sidecar.shutdown.get("reason") == "signal"
+        ended_within_the_step(sidecar, python_pid, status, "signal", f"{time.monotonic() - sent:.1f} s after SIGTERM")
 
     flag.unlink()
     async with running_sidecar(data_dir) as again:
