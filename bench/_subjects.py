@@ -47,6 +47,25 @@ def clean_env(work: Path) -> dict[str, str]:
     return env
 
 
+def compile_bytecode(python: Path) -> str:
+    """Write the ``.pyc`` files of the sidecar, the comparison subjects and ``python``'s site-packages.
+
+    A start from source measured without them compiles every imported module again: ``uv``
+    installs without bytecode, and a ``PYTHONDONTWRITEBYTECODE=1`` environment (this machine's)
+    never writes it, which made the source sidecar and the FastAPI and MCP subjects 1.2-2x slower
+    to start than on a user's machine (issue-log 0060). Returns what was compiled, for the record.
+    """
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    folders = [str(REPO / "sidecar"), str(SUBJECTS), purelib]
+    subprocess.run([str(python), "-m", "compileall", "-q", "-j", "0", *folders], check=True, stdout=subprocess.DEVNULL)
+    return "compiled before the runs: " + ", ".join(folders)
+
+
 def binary_path(packager: str) -> Path:
     """dist/<packager>/sidecar-<target triple>[.exe], as the build scripts write it."""
     name = f"sidecar-{buildinfo.target_triple()}{'.exe' if sys.platform == 'win32' else ''}"

@@ -41,7 +41,16 @@ from _paths import buildinfo
 from _peer_http import fastapi_peer
 from _peer_stdio import StdioPeer
 from _stats import ratio, summarize
-from _subjects import SIDECAR_PACKAGERS, Command, binary_path, clean_env, python_subject, remove_tree, sidecar_command
+from _subjects import (
+    SIDECAR_PACKAGERS,
+    Command,
+    binary_path,
+    clean_env,
+    compile_bytecode,
+    python_subject,
+    remove_tree,
+    sidecar_command,
+)
 
 TARGET_WARM_NUITKA_P50_MS = 100.0
 
@@ -103,6 +112,7 @@ def launch(start: Callable[[], Any]) -> tuple[float | None, float]:
 def run(runs: int, python: Path, extra: list[str]) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sidecar-bench-startup-"))
     machine = machine_info()
+    bytecode = compile_bytecode(python)
     try:
         found, skipped = variants(work, python, extra)
         # Warm-up: page cache, each data dir's first-run work, the Nuitka extraction
@@ -134,6 +144,7 @@ def run(runs: int, python: Path, extra: list[str]) -> dict[str, Any]:
     return {
         "machine": machine,
         "runs": runs,
+        "bytecode": bytecode,
         "variants": results,
         "skipped": skipped,
         "sizes_bytes": {p: binary_path(p).stat().st_size for p in SIDECAR_PACKAGERS if binary_path(p).is_file()},
@@ -167,7 +178,7 @@ def render(document: dict[str, Any]) -> str:
         f"### Startup: launch -> ready ({m['date_utc']}, {m['cpu']}, {m['cpus']} CPUs)\n",
         f"{document['runs']} interleaved launches per variant after one warm-up each; milliseconds. "
         "Ready is READY for the sidecar, the first 200 from `/health` for FastAPI and the `initialize` "
-        "answer for MCP.\n",
+        "answer for MCP. Python subjects start from compiled bytecode (`.pyc` written before the runs).\n",
         markdown_table(
             ["variant", "first line p50", "ready p50", "ready p95", "ready min", "ready p50 / source"], rows
         ),

@@ -73,3 +73,56 @@ def test_a_clash_names_both_sides(monkeypatch: pytest.MonkeyPatch) -> None:
         load_apps(
             [BakedApp("x", "probe_app:register_other"), BakedApp("x", "probe_app:register_other")], build_registry()
         )
+
+
+def _dist(site: Path, name: str, entry_points: str | None) -> None:
+    info = site / f"{name}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    if entry_points is not None:
+        (info / "entry_points.txt").write_text(entry_points)
+
+
+def test_the_prefilter_sees_a_declared_app_and_only_then_scans(tmp_path: Path) -> None:
+    from importlib.machinery import PathFinder
+
+    from sidecar.apps.loader import may_declare_apps
+
+    site = tmp_path / "site"
+    _dist(site, "plain", None)
+    _dist(site, "tool", "[console_scripts]\ntool = tool:main\n")
+    search = [str(tmp_path / "absent"), str(site)]
+    assert may_declare_apps(search, [PathFinder]) is False
+    _dist(site, "app", "[console_scripts]\nx = y:z\n\n[sidecar.apps]\napp = app_pkg:register\n")
+    assert may_declare_apps(search, [PathFinder]) is True
+
+
+def test_the_prefilter_defers_to_the_real_scan_where_it_cannot_see(tmp_path: Path) -> None:
+    from importlib.machinery import PathFinder
+
+    from sidecar.apps.loader import may_declare_apps
+
+    (tmp_path / "site").mkdir()
+    zipped = tmp_path / "bundle.zip"
+    zipped.write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip archive
+    assert may_declare_apps([str(tmp_path / "site"), str(zipped)], [PathFinder]) is True
+    egg = tmp_path / "site" / "old.egg-info"
+    egg.mkdir()
+    (egg / "entry_points.txt").write_text("[sidecar.apps]\nold = old:register\n")
+    assert may_declare_apps([str(tmp_path / "site")], [PathFinder]) is True
+
+    class OtherFinder:
+        def find_distributions(self, *args: object) -> list[object]:
+            return []
+
+    assert may_declare_apps([], [PathFinder, OtherFinder()]) is True
+
+
+def test_without_apps_installed_the_scan_is_skipped_and_agrees_with_importlib_metadata() -> None:
+    import importlib.metadata
+
+    from sidecar.apps.loader import ENTRY_POINT_GROUP, installed_entries, may_declare_apps
+
+    declared = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    assert may_declare_apps(sys.path, sys.meta_path) is bool(declared)
+    assert [app.name for app in installed_entries()] == sorted(entry.name for entry in declared)
