@@ -127,3 +127,28 @@ def test_compare_revisions_runs_two_revisions_side_by_side(tmp_path: Path) -> No
             and _positive(side["paged_s"]["p50"])
         )
         assert side["exit_status"] == 0
+
+
+def test_app_roundtrip_without_the_release_app_says_how_to_build_it(tmp_path: Path) -> None:
+    """The app benchmark needs a release Tauri build that CI does not make (too slow): without
+    it the script exits 77 (what bench/run-all.sh reports as skipped), names the one command
+    that builds it, and writes nothing."""
+    missing = tmp_path / "no-app" / "sidecar-shell"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "app_roundtrip.py"),
+            "--app",
+            str(missing),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 77, done.stderr
+    assert "app_roundtrip: skipped:" in done.stderr and str(missing) in done.stderr
+    assert "tauri-shell/scripts/build-bench-app.sh" in done.stderr
+    assert done.stdout == "" and not (tmp_path / "out").exists()
