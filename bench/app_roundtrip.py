@@ -73,12 +73,14 @@ QUERY_ROWS = 10
 TARGET_PING_P50_US = 500.0
 TARGET_PAGE_VS_STDIO = 1.3
 TARGET_VS_FASTAPI = 3.0
-SUBJECTS = ("tauri", "fastapi", "stdio")
+SUBJECTS = ("tauri", "fastapi", "stdio", "ipc-floor")
 OPS = ("ping", "query", "page")
+OPS_OF = {"ipc-floor": ("ping",)}  # the others run every operation
 WHAT = {
     "tauri": "page -> invoke(plugin:sidecar|call) -> plugin -> sidecar-host -> Nuitka sidecar",
     "fastapi": "page -> fetch() -> FastAPI/uvicorn on localhost (the seeds' design)",
     "stdio": "the same sidecar binary straight over stdio (bench/_peer_stdio.py): the engine's own time",
+    "ipc-floor": "page -> invoke(plugin:event|unlisten) of no listener: Tauri's IPC with no plugin work (reference)",
 }
 
 # One batch set in the page: spec.batches batches of spec.n calls, one in flight at a time.
@@ -88,6 +90,8 @@ const spec = arguments[0], done = arguments[arguments.length - 1];
 const rpc = window.__TAURI_INTERNALS__;
 const call = spec.subject === "tauri"
   ? () => rpc.invoke("plugin:sidecar|call", {method: spec.method, params: spec.params})
+  : spec.subject === "ipc-floor"
+  ? () => rpc.invoke("plugin:event|unlisten", {event: "bench:none", eventId: 0}).then(() => ({pong: true}))
   : () => fetch(spec.url, spec.body === null ? {} :
         {method: "POST", headers: {"content-type": "application/json"}, body: spec.body})
       .then(r => { if (!r.ok) throw new Error(spec.url + ": HTTP " + r.status); return r.json(); });
@@ -255,12 +259,12 @@ def run(app_path: Path, rounds: int, sizes: Sizes, python: Path) -> dict[str, An
                         return page.batches_ms(subject, op, n, batches)
 
                     for subject in SUBJECTS:  # warm-up: the database opened, caches and preflight primed
-                        for op in OPS:
+                        for op in OPS_OF.get(subject, OPS):
                             once(subject, op, max(2, sizes.n[op] // 5), 1)
                     for r in range(rounds):
                         order = SUBJECTS[r % len(SUBJECTS) :] + SUBJECTS[: r % len(SUBJECTS)]
                         for subject in order:
-                            for op in OPS:
+                            for op in OPS_OF.get(subject, OPS):
                                 batch_ms = once(subject, op, sizes.n[op], sizes.batches[op])
                                 per_call_us[subject][op] += [ms * 1000 / sizes.n[op] for ms in batch_ms]
                             print(f"round {r + 1}/{rounds}: {subject} done", file=sys.stderr)
@@ -291,7 +295,7 @@ def run(app_path: Path, rounds: int, sizes: Sizes, python: Path) -> dict[str, An
     subjects: dict[str, Any] = {}
     for subject in SUBJECTS:
         entry: dict[str, Any] = {"what": WHAT[subject]}
-        for op in OPS:
+        for op in OPS_OF.get(subject, OPS):
             entry[f"{op}_us"] = summarize(per_call_us[subject][op])
         subjects[subject] = entry
     return {
@@ -384,7 +388,8 @@ def render(document: dict[str, Any]) -> str:
     for name, entry in subjects.items():
         row: list[Any] = [f"`{name}`", entry["what"]]
         for op in OPS:
-            row += [entry[f"{op}_us"]["p50"], entry[f"{op}_us"]["p95"]]
+            summary = entry.get(f"{op}_us")
+            row += [summary["p50"], summary["p95"]] if summary else [None, None]
         rows.append(row)
     for op_row in (("tauri", "stdio", "Tauri hop (tauri - stdio)"),):
         tauri, stdio, label = op_row
@@ -448,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         sizes, rounds = Sizes({"ping": 20, "query": 10, "page": 2}, {"ping": 2, "query": 2, "page": 2}), 1
     else:
-        sizes = Sizes({"ping": 200, "query": 50, "page": 5}, {"ping": 10, "query": 10, "page": 8})
+        sizes = Sizes({"ping": 200, "query": 50, "page": 5}, {"ping": 15, "query": 15, "page": 12})
         rounds = args.rounds
     started = time.monotonic()
     document = run(args.app, rounds, sizes, args.python)
