@@ -5,7 +5,7 @@
 
 Needs the release app with the bench-only CSP, built by one command:
 
-    tauri-shell/scripts/build-bench-app.sh     (dist/app-bench/: ~19 min cold, ~1-2 min warm, 2 vCPUs)
+    tauri-shell/scripts/build-bench-app.sh     (dist/app-bench/: ~8 min cold, ~1-2 min warm, 2 vCPUs)
 
 It is ``tauri build --no-bundle --config src-tauri/tauri.bench.conf.json``: the shipped
 tauri.conf.json stays as it is; the overlay adds ``http://127.0.0.1:*`` to ``connect-src`` (the
@@ -58,7 +58,7 @@ from typing import Any
 from _machine import machine_info
 from _outputs import bar_chart, markdown_table, standard_arguments, write_outputs
 from _paths import REPO, buildinfo
-from _peer_http import fastapi_peer
+from _peer_http import HttpPeer, fastapi_peer
 from _peer_stdio import StdioPeer
 from _stats import ratio, summarize
 from _subjects import BenchError, Command, clean_env, remove_tree
@@ -68,18 +68,19 @@ from tests.tauri.webdriver import AppDriver, pid_alive, private_xvfb, tauri_driv
 
 SKIPPED = 77  # the exit status of a run that could not happen here (automake's "skipped")
 DEFAULT_APP = REPO / "dist" / "app-bench" / "sidecar-shell"
-BUILD_HINT = "build it with tauri-shell/scripts/build-bench-app.sh (~19 min cold, ~1-2 min warm on 2 vCPUs)"
+BUILD_HINT = "build it with tauri-shell/scripts/build-bench-app.sh (~8 min cold, ~1-2 min warm on 2 vCPUs)"
 QUERY_ROWS = 10
 TARGET_PING_P50_US = 500.0
 TARGET_PAGE_VS_STDIO = 1.3
 TARGET_VS_FASTAPI = 3.0
-SUBJECTS = ("tauri", "fastapi", "stdio", "ipc-floor")
+SUBJECTS = ("tauri", "fastapi", "stdio", "fastapi-direct", "ipc-floor")
 OPS = ("ping", "query", "page")
 OPS_OF = {"ipc-floor": ("ping",)}  # the others run every operation
 WHAT = {
     "tauri": "page -> invoke(plugin:sidecar|call) -> plugin -> sidecar-host -> Nuitka sidecar",
     "fastapi": "page -> fetch() -> FastAPI/uvicorn on localhost (the seeds' design)",
     "stdio": "the same sidecar binary straight over stdio (bench/_peer_stdio.py): the engine's own time",
+    "fastapi-direct": "the same FastAPI calls from Python (bench/_peer_http.py): FastAPI without the webview",
     "ipc-floor": "page -> invoke(plugin:event|unlisten) of no listener: Tauri's IPC with no plugin work (reference)",
 }
 
@@ -226,6 +227,13 @@ def stdio_batches_ms(peer: StdioPeer, op: str, n: int, batches: int) -> list[flo
     return [sum(samples_us[i * n : (i + 1) * n]) / 1000 for i in range(batches)]
 
 
+def http_batches_ms(http: HttpPeer, op: str, n: int, batches: int) -> list[float]:
+    """FastAPI's calls from Python, grouped into batches of ``n`` (ms per batch)."""
+    call = CALLS[op]
+    samples_us = http.sequential_us(call.path, call.body, n * batches, 0)
+    return [sum(samples_us[i * n : (i + 1) * n]) / 1000 for i in range(batches)]
+
+
 def run(app_path: Path, rounds: int, sizes: Sizes, python: Path) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sidecar-bench-app-"))
     machine = machine_info()
@@ -256,6 +264,8 @@ def run(app_path: Path, rounds: int, sizes: Sizes, python: Path) -> dict[str, An
                     def once(subject: str, op: str, n: int, batches: int) -> list[float]:
                         if subject == "stdio":
                             return stdio_batches_ms(stdio, op, n, batches)
+                        if subject == "fastapi-direct":
+                            return http_batches_ms(http, op, n, batches)
                         return page.batches_ms(subject, op, n, batches)
 
                     for subject in SUBJECTS:  # warm-up: the database opened, caches and preflight primed
@@ -391,16 +401,16 @@ def render(document: dict[str, Any]) -> str:
             summary = entry.get(f"{op}_us")
             row += [summary["p50"], summary["p95"]] if summary else [None, None]
         rows.append(row)
-    for op_row in (("tauri", "stdio", "Tauri hop (tauri - stdio)"),):
-        tauri, stdio, label = op_row
-        rows.append(
-            [label, "what the webview, IPC, plugin and host add"]
-            + [
-                cell
-                for op in OPS
-                for cell in (round((_p50(subjects, tauri, op) or 0) - (_p50(subjects, stdio, op) or 0), 1), None)
-            ]
-        )
+    differences = (
+        ("tauri", "stdio", "Tauri hop (tauri - stdio)", "what the webview, IPC, plugin and host add to the engine"),
+        ("fastapi", "fastapi-direct", "webview's fetch (fastapi - fastapi-direct)", "what the webview adds to HTTP"),
+    )
+    for slower, faster, label, what in differences:
+        cells: list[Any] = []
+        for op in OPS:
+            a, b = _p50(subjects, slower, op), _p50(subjects, faster, op)
+            cells += [round(a - b, 1) if a is not None and b is not None else None, None]
+        rows.append([label, what, *cells])
     m, app = document["machine"], document["app"]
     n, b = document["calls_per_batch"], document["batches_per_round"]
     out = [

@@ -4,7 +4,7 @@
 # the FastAPI reference the bench fetches from the page). The shipped tauri.conf.json is not
 # touched; `tauri build --config` merges the overlay into it for this build only.
 #
-#   tauri-shell/scripts/build-bench-app.sh        (about 19 min cold, 1-2 min warm on 2 vCPUs)
+#   tauri-shell/scripts/build-bench-app.sh        (about 8 min cold, 1-2 min warm on 2 vCPUs)
 #
 # The sidecar it bundles is the Nuitka onefile prepare-sidecar.sh places (SIDECAR_PREPARE=nuitka:
 # build it first with scripts/build-nuitka.sh --app examples/wordfreq-app --app-name PlutoDuck).
