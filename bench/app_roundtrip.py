@@ -25,6 +25,15 @@ Subjects, interleaved by round (round r visits them in a rotated order):
 * ``stdio``    the same sidecar binary spoken to straight over stdio by bench/_peer_stdio.py (what
                bench/rpc.py measures): the engine's own time, for the ratio the Tauri hop adds.
 
+References (not contenders; they split the hop into its parts):
+
+* ``fastapi-direct`` the same FastAPI calls from Python (bench/_peer_http.py): with ``fastapi``, what
+                     the webview's own ``fetch()`` costs;
+* ``ipc-floor``      ``invoke("plugin:event|unlisten")`` of no listener, a core command the default
+                     capability grants: Tauri's IPC round trip with no plugin work (ping only);
+* ``json-parse``     ``JSON.parse`` in the page of the query's and the page's answer text (fetched
+                     once, untimed): what decoding the answer costs the webview whatever the path.
+
 Calls: ``system.ping`` (FastAPI ``GET /ping``), the small query and the 10,000-row page of
 bench/rpc.py (``db.query``; FastAPI ``POST /query`` and ``POST /rows``). In the page, each batch
 is N calls back to back, one in flight at a time (sequential awaits), timed as a whole with
@@ -73,15 +82,16 @@ QUERY_ROWS = 10
 TARGET_PING_P50_US = 500.0
 TARGET_PAGE_VS_STDIO = 1.3
 TARGET_VS_FASTAPI = 3.0
-SUBJECTS = ("tauri", "fastapi", "stdio", "fastapi-direct", "ipc-floor")
+SUBJECTS = ("tauri", "fastapi", "stdio", "fastapi-direct", "ipc-floor", "json-parse")
 OPS = ("ping", "query", "page")
-OPS_OF = {"ipc-floor": ("ping",)}  # the others run every operation
+OPS_OF = {"ipc-floor": ("ping",), "json-parse": ("query", "page")}  # the others run every operation
 WHAT = {
     "tauri": "page -> invoke(plugin:sidecar|call) -> plugin -> sidecar-host -> Nuitka sidecar",
     "fastapi": "page -> fetch() -> FastAPI/uvicorn on localhost (the seeds' design)",
     "stdio": "the same sidecar binary straight over stdio (bench/_peer_stdio.py): the engine's own time",
     "fastapi-direct": "the same FastAPI calls from Python (bench/_peer_http.py): FastAPI without the webview",
     "ipc-floor": "page -> invoke(plugin:event|unlisten) of no listener: Tauri's IPC with no plugin work (reference)",
+    "json-parse": "JSON.parse in the page of the answer's text, no call: what decoding it costs the webview (reference)",
 }
 
 # One batch set in the page: spec.batches batches of spec.n calls, one in flight at a time.
@@ -89,8 +99,10 @@ WHAT = {
 PAGE_SCRIPT = """
 const spec = arguments[0], done = arguments[arguments.length - 1];
 const rpc = window.__TAURI_INTERNALS__;
-const call = spec.subject === "tauri"
-  ? () => rpc.invoke("plugin:sidecar|call", {method: spec.method, params: spec.params})
+const invoke = () => rpc.invoke("plugin:sidecar|call", {method: spec.method, params: spec.params});
+let text = null;  // json-parse: the answer's text, fetched once before the clock starts
+const call = spec.subject === "tauri" ? invoke
+  : spec.subject === "json-parse" ? async () => JSON.parse(text)
   : spec.subject === "ipc-floor"
   ? () => rpc.invoke("plugin:event|unlisten", {event: "bench:none", eventId: 0}).then(() => ({pong: true}))
   : () => fetch(spec.url, spec.body === null ? {} :
@@ -107,6 +119,7 @@ const check = a => {
   return null;
 };
 (async () => {
+  if (spec.subject === "json-parse") text = JSON.stringify(await invoke());
   const batches = [];
   for (let b = 0; b < spec.batches; b++) {
     const answers = new Array(spec.n);
