@@ -343,7 +343,9 @@ def _read(path: str | None) -> str:
 
 def app_info(app_path: Path) -> dict[str, Any]:
     """Which app and sidecar were measured: paths, sizes, the sidecar's build manifest's commit, Tauri's version."""
-    info: dict[str, Any] = {"app": str(app_path), "profile": "release", "csp_overlay": "tauri.bench.conf.json"}
+    shown = app_path.resolve()
+    shown_app = str(shown.relative_to(REPO)) if shown.is_relative_to(REPO) else str(shown)
+    info: dict[str, Any] = {"app": shown_app, "profile": "release", "csp_overlay": "tauri.bench.conf.json"}
     sidecar = app_path.parent / "sidecar"
     info["sidecar_bytes"] = sidecar.stat().st_size
     for manifest in [*sorted((REPO / "dist").glob("apps/*/nuitka/manifest.json")), REPO / "dist/nuitka/manifest.json"]:
