@@ -8,7 +8,7 @@
 # the scripts compare subjects side by side in one run, but a neighbour that
 # comes and goes still adds noise. Takes ~15-25 minutes on 2 cores (the 1 GB
 # ingest alone needs ~4 GB of free disk for a moment).
-# app_roundtrip (the real Tauri app's calls timed from its page, ~3 minutes) needs the
+# app_roundtrip (the real Tauri app's calls timed from its page, ~2 minutes) needs the
 # release app: tauri-shell/scripts/build-bench-app.sh builds it (~8 min cold, ~1-2 warm);
 # it is not built here, and without it the script says so and is skipped (exit status 77).
 set -euo pipefail
