@@ -163,9 +163,12 @@ class HttpPeer(Subject):
         return status
 
 
-def fastapi_peer(db: Path, env: dict[str, str], python: Path = DEFAULT_PYTHON) -> HttpPeer:
-    """The FastAPI subject on a fresh port, serving the DuckDB file ``db``."""
+def fastapi_peer(
+    db: Path, env: dict[str, str], python: Path = DEFAULT_PYTHON, cors_origin: str | None = None
+) -> HttpPeer:
+    """The FastAPI subject on a fresh port, serving the DuckDB file ``db`` (CORS for ``cors_origin``)."""
     port = free_port()
+    cors = ("--cors-origin", cors_origin) if cors_origin else ()
     return HttpPeer(
-        python_subject("fastapi_server.py", "--db", str(db), "--port", str(port), env=env, python=python), port
+        python_subject("fastapi_server.py", "--db", str(db), "--port", str(port), *cors, env=env, python=python), port
     )

@@ -13,7 +13,11 @@ Endpoints (DuckDB work runs in FastAPI's thread pool, each request on its own cu
 * ``POST /rows``         the same, encoded with msgspec (the 10,000-row page: FastAPI's best shot at many rows)
 * ``GET /table/{name}``  every row of a table as ``{columns, rows, row_count}``
 
-    python bench/subjects/fastapi_server.py --db PATH --port N
+    python bench/subjects/fastapi_server.py --db PATH --port N [--cors-origin ORIGIN]
+
+``--cors-origin`` (bench/app_roundtrip.py: the webview's origin, e.g. ``tauri://localhost``)
+answers CORS for that origin, so a page in the Tauri app can ``fetch()`` it as the seeds'
+design did; the preflight is cached (``max_age``) as a real app would have it.
 """
 
 from __future__ import annotations
@@ -41,8 +45,18 @@ def _json_default(value: Any) -> Any:
 _encode = msgspec.json.Encoder(enc_hook=_json_default).encode
 
 
-def build_app(connection: duckdb.DuckDBPyConnection) -> FastAPI:
+def build_app(connection: duckdb.DuckDBPyConnection, cors_origins: list[str] | None = None) -> FastAPI:
     app = FastAPI()
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+            max_age=600,
+        )
 
     def rows_of(sql: str) -> dict[str, Any]:
         cursor = connection.cursor()
@@ -86,10 +100,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cors-origin", action="append", help="an origin allowed to fetch (repeatable)")
     args = parser.parse_args()
     connection = duckdb.connect(args.db)
     uvicorn.run(
-        build_app(connection),
+        build_app(connection, args.cors_origin),
         host="127.0.0.1",
         port=args.port,
         log_level="warning",
