@@ -12,57 +12,10 @@ import pytest
 
 from sidecar_host import RpcCallError
 from tests.fixtures.engine.support import LONG_QUERY
+from tests.fixtures.engine.typed_values import EXPECTED, TYPED
 from tests.support import running_sidecar
 
 pytestmark = pytest.mark.anyio
-
-#: A query DuckDB needs many seconds for on this machine (it is always interrupted).
-TYPED = r"""
-SELECT
-  42::INTEGER AS i, 9007199254740993::BIGINT AS big, 170141183460469231731687303715884105727::HUGEINT AS huge,
-  12.340::DECIMAL(10,3) AS dec, 0.1::FLOAT AS f, 'nan'::DOUBLE AS nan, '-infinity'::DOUBLE AS ninf,
-  'héllo'::VARCHAR AS s, '\xAA\xBB\x00'::BLOB AS b, true AS t,
-  DATE '2024-02-29' AS d, 'infinity'::DATE AS dinf, DATE '0001-01-01' - 366 AS dbc,
-  TIMESTAMP '2024-01-02 03:04:05.123456' AS ts, TIMESTAMP_NS '2024-01-02 03:04:05.123456789' AS tns,
-  TIMESTAMPTZ '2024-01-02 03:04:05+00' AS tz, TIME '23:59:59.5' AS tm, TIMETZ '01:02:03+05:30' AS ttz,
-  INTERVAL '1 year 2 months 3 days 04:05:06.5' AS iv, -INTERVAL '1 day 1 second' AS niv,
-  '00000000-0000-0000-0000-000000000001'::UUID AS u, [1, NULL, 3] AS l, [[1.5::DECIMAL(3,1)]] AS nested,
-  {'a': 1, 'when': DATE '2024-01-01', 'amt': 2.50::DECIMAL(4,2)} AS st, MAP {'k1': 10, 'k2': 20} AS m,
-  MAP {1: [INTERVAL '1 day']} AS mi, union_value(num := 7) AS un, [1, 2]::INTEGER[2] AS arr,
-  NULL::DECIMAL(5,2) AS nd, NULL::STRUCT(a INTEGER) AS ns, 'x' AS dup, 'y' AS dup
-"""
-
-EXPECTED: dict[str, Any] = {
-    "i": 42,
-    "big": 9007199254740993,
-    "huge": "170141183460469231731687303715884105727",
-    "dec": "12.340",
-    "f": 0.1,
-    "nan": "NaN",
-    "ninf": "-Infinity",
-    "s": "héllo",
-    "b": "qrsA",
-    "t": True,
-    "d": "2024-02-29",
-    "dinf": "infinity",
-    "dbc": "0000-01-01",
-    "ts": "2024-01-02T03:04:05.123456",
-    "tns": "2024-01-02T03:04:05.123456789",
-    "tm": "23:59:59.5",
-    "ttz": "01:02:03+05:30",
-    "iv": "P1Y2M3DT4H5M6.5S",
-    "niv": "P-1DT-1S",
-    "u": "00000000-0000-0000-0000-000000000001",
-    "l": [1, None, 3],
-    "nested": [["1.5"]],
-    "st": {"a": 1, "when": "2024-01-01", "amt": "2.50"},
-    "m": [{"key": "k1", "value": 10}, {"key": "k2", "value": 20}],
-    "mi": [{"key": 1, "value": ["P1D"]}],
-    "un": {"tag": "num", "value": "7"},
-    "arr": [1, 2],
-    "nd": None,
-    "ns": None,
-}
 
 
 async def test_values_are_encoded_without_loss(data_dir: Path) -> None:
