@@ -35,6 +35,25 @@ async def test_values_are_encoded_without_loss(data_dir: Path) -> None:
     assert result["row_count"] == 1 and result["truncated"] is False and result["elapsed_ms"] >= 0
 
 
+async def test_the_column_layout_is_the_transposed_row_layout(data_dir: Path) -> None:
+    """layout "columns" through the real sidecar: the same values per column as the rows give, a
+    truncated page and an empty one, and a layout that does not exist refused at $.layout."""
+    many = "SELECT i, i / 4.0 AS x, 'n' || i AS s, TIMESTAMP_NS '2024-01-01' + i * INTERVAL 1 SECOND AS ts FROM range(50) t(i)"
+    async with running_sidecar(data_dir) as sidecar:
+        for sql, limit in ((TYPED, 10), (f"{many} ORDER BY i DESC", 20), (f"{many} WHERE i < 0", 20)):
+            rows = await sidecar.call("db.query", {"sql": sql, "limit": limit})
+            columns = await sidecar.call("db.query", {"sql": sql, "limit": limit, "layout": "columns"})
+            assert columns["rows"] == [] and columns["columns"] == rows["columns"]
+            width = len(rows["columns"])
+            assert columns["data"] == [[row[index] for row in rows["rows"]] for index in range(width)]
+            assert (columns["row_count"], columns["truncated"]) == (rows["row_count"], rows["truncated"])
+            assert "data" not in rows
+        assert columns["data"] == [[], [], [], []]
+        with pytest.raises(RpcCallError) as wrong:
+            await sidecar.call("db.query", {"sql": "SELECT 1", "layout": "cols"})
+        assert wrong.value.code == -32602 and wrong.value.data["path"] == "$.layout"
+
+
 async def test_read_only_unless_allowed_and_stable_error_kinds(data_dir: Path) -> None:
     async with running_sidecar(data_dir) as sidecar:
         with pytest.raises(RpcCallError) as refused:
