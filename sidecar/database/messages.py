@@ -48,7 +48,7 @@ class QueryResult(Struct, omit_defaults=True):
     truncated: bool
     elapsed_ms: float
     # Each column is a list of values or, when DuckDB wrote its JSON, that text (msgspec.Raw).
-    data: list[Any] | None = None
+    data: list[list[Any]] | None = None
 
 
 ExportFormat = Literal["parquet", "csv", "json"]

@@ -133,3 +133,28 @@ def test_params_other_statements_and_the_read_only_guard(connection: Any) -> Non
     assert len(explained.data or []) == len(explained.columns) == 2 and explained.count == 1
     selected = _query(connection, None, "INSERT INTO w VALUES (3); SELECT a FROM w ORDER BY a", "columns", write=True)
     assert _wire(selected.data) == [[1, 2, 3]]
+
+
+def test_dates_and_timestamps_at_the_edges_of_four_digit_years_render_iso(connection: Any) -> None:
+    """The common-case test of the temporal rendering (values._iso_temporal) is a range comparison:
+    the values just inside and outside it, and the infinities, keep their ISO text in both layouts."""
+    cases = {
+        "TIMESTAMP '0001-01-01 00:00:00'": "0001-01-01T00:00:00",
+        "TIMESTAMP '9999-12-31 23:59:59.999999'": "9999-12-31T23:59:59.999999",
+        "TIMESTAMP '10000-01-01 00:00:00'": "+10000-01-01T00:00:00",
+        "TIMESTAMP '0001-01-01' - INTERVAL 1 SECOND": "0000-12-31T23:59:59",
+        "TIMESTAMP '0044-03-15 (BC)'": "-0043-03-15T00:00:00",
+        "'-infinity'::TIMESTAMP": "-infinity",
+        "'infinity'::TIMESTAMP_NS": "infinity",
+        "TIMESTAMP_MS '0010-01-02 03:04:05.5'": "0010-01-02T03:04:05.5",
+        "TIMESTAMP_S '2024-01-02 03:04:05'": "2024-01-02T03:04:05",
+        "DATE '0001-01-01'": "0001-01-01",
+        "DATE '9999-12-31'": "9999-12-31",
+        "DATE '10000-01-01'": "+10000-01-01",
+        "DATE '0001-01-01' - 1": "0000-12-31",
+        "'-infinity'::DATE": "-infinity",
+    }
+    sql = "SELECT " + ", ".join(f"{literal} AS c{index}" for index, literal in enumerate(cases))
+    by_rows = _query(connection, Plans(), sql, "rows")
+    assert list(by_rows.rows[0]) == list(cases.values())
+    _assert_transposed(by_rows, _query(connection, Plans(), sql, "columns"))
