@@ -88,6 +88,35 @@ def paged_query(peer: StdioPeer, rows: int, page_size: int, rss_interval_s: floa
     return Transfer(seconds, len(received), wire, None, start_rss, peak.peak or None, pages)
 
 
+def paged_columns(peer: StdioPeer, rows: int, page_size: int, rss_interval_s: float = RSS_INTERVAL_S) -> Transfer:
+    """Every row by keyset-paged db.query in the column layout (``layout: "columns"``), timed until the
+    last page is decoded on the host; the host keeps one list per column, extended page by page."""
+    kept: list[list[Any]] = [[] for _ in COLUMNS]
+    wire = 0
+    pages = 0
+    after = -1
+    params: dict[str, Any] = {"sql": PAGE_SQL, "limit": page_size, "layout": "columns"}
+    start_rss = tree_rss_bytes(peer.pid)
+    with PeakRss(peer.pid, rss_interval_s) as peak:
+        start = time.perf_counter()
+        while True:
+            result, moved = rpc(peer, "db.query", {**params, "params": {"after": after}})
+            data = result["data"]
+            for column, values in zip(kept, data, strict=True):
+                column.extend(values)
+            wire += moved
+            pages += 1
+            if not result["truncated"] or not data[0]:
+                break
+            after = data[0][-1]
+        seconds = time.perf_counter() - start
+    if any(len(column) != rows for column in kept) or kept[0] != list(range(rows)):
+        raise BenchError(f"received columns of {[len(c) for c in kept]} values, expected ids 0..{rows - 1}")
+    if [column["name"] for column in result["columns"]] != COLUMNS:
+        raise BenchError(f"unexpected columns {result['columns']!r}")
+    return Transfer(seconds, rows, wire, None, start_rss, peak.peak or None, pages)
+
+
 def export_parquet(peer: StdioPeer, rows: int, target: Path, rss_interval_s: float = RSS_INTERVAL_S) -> Transfer:
     """db.export of the whole table to a Parquet file at ``target``, timed over the call; the file is deleted."""
     params = {"sql": EXPORT_SQL, "format": "parquet", "path": str(target)}

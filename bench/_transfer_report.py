@@ -100,7 +100,7 @@ def render(document: dict[str, Any]) -> str:
     lines += [
         "Method: every subject started once (binaries: after one launch that fills the extraction cache) and warmed with `SELECT 42`; paths run in rotated order each repeat. "
         "Paged query: keyset pages (`WHERE id > $after ORDER BY id`) until `truncated` is false, timed until every "
-        "page is decoded on the host, ids checked complete and in order. Export: the time of the `db.export` call "
+        'page is decoded on the host, ids checked complete and in order. Columns: the same pages with `layout: "columns"` (one JSON array per column), decoded with msgspec and kept as one list per column. Export: the time of the `db.export` call '
         "(Parquet written, handed over by path; the host's own read of the file is not included), file checked "
         "and deleted. FastAPI: `GET /table/bench_rows`, body decoded with msgspec. "
         "time / FastAPI's: the path's median over `json/fastapi`'s (below 1: quicker than FastAPI). "

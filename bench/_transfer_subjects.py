@@ -14,7 +14,7 @@ from _peer_stdio import StdioPeer
 from _process_tree import tree_rss_bytes
 from _subjects import SIDECAR_PACKAGERS, BenchError, Command, binary_path, clean_env, sidecar_command
 from _transfer_data import fastapi_database, sidecar_data_dir
-from _transfer_paths import Transfer, export_parquet, fastapi_table, paged_query, rpc
+from _transfer_paths import Transfer, export_parquet, fastapi_table, paged_columns, paged_query, rpc
 
 _decode = msgspec.json.decode
 
@@ -93,6 +93,14 @@ def start_subjects(
                 f"paged db.query, sidecar {variant}",
                 peer.pid,
                 lambda _r, p=peer: paged_query(p, rows, page_size),
+            )
+        )
+        routes.append(
+            Route(
+                f"columns/{variant}",
+                f"paged db.query, layout columns, sidecar {variant}",
+                peer.pid,
+                lambda _r, p=peer: paged_columns(p, rows, page_size),
             )
         )
         routes.append(

@@ -25,7 +25,8 @@ small query (``SELECT i, i * 2 FROM range(10)``: ``db.query``; the MCP tool
 ``query``; ``POST /query``), each on its own DuckDB cursor in a worker thread,
 and a 10,000-row page of (BIGINT, DOUBLE, VARCHAR, TIMESTAMP) as JSON
 (``db.query``; FastAPI's ``POST /rows``, the rows encoded with msgspec, its
-fastest JSON; not asked of MCP), sequential only.
+fastest JSON; not asked of MCP), sequential only, also in ``db.query``'s column
+layout (``layout: "columns"``, one JSON array per column; "columns page" below).
 
 * sequential: one request at a time, the round trip of each, pooled over the
   rounds; p50 (median) and p95 quoted.
@@ -78,6 +79,7 @@ class Subject:
     ping: tuple[str, Any]
     query: tuple[str, Any] | None
     page: tuple[str, Any] | None = None
+    page_columns: tuple[str, Any] | None = None
 
 
 @dataclass
@@ -97,6 +99,7 @@ def subjects(work: Path, python: Path) -> tuple[list[Subject], dict[str, str]]:
     sidecar_ping = ("system.ping", None)
     sidecar_query = ("db.query", {"sql": QUERY_SQL})
     sidecar_page = ("db.query", {"sql": PAGE_SQL, "limit": PAGE_ROWS})
+    sidecar_page_columns = ("db.query", {"sql": PAGE_SQL, "limit": PAGE_ROWS, "layout": "columns"})
     for variant in ("source", *SIDECAR_PACKAGERS):
         command = sidecar_command(variant, work / f"data-{variant}", env, python)
         if command is None:
@@ -111,6 +114,7 @@ def subjects(work: Path, python: Path) -> tuple[list[Subject], dict[str, str]]:
                 sidecar_ping,
                 sidecar_query,
                 sidecar_page,
+                sidecar_page_columns,
             )
         )
         if variant == "source":
@@ -171,6 +175,9 @@ def measure(
         rates["query"].append(peer.pipelined_per_s(*subject.query, counts.query_pipe))
     if subject.page is not None:
         samples["page"] += peer.sequential_us(*subject.page, counts.page_seq, max(2, counts.page_seq // 10))
+    if subject.page_columns is not None:
+        warm = max(2, counts.page_seq // 10)
+        samples["page_columns"] += peer.sequential_us(*subject.page_columns, counts.page_seq, warm)
 
 
 def run(rounds: int, counts: Counts, python: Path) -> dict[str, Any]:
@@ -178,8 +185,8 @@ def run(rounds: int, counts: Counts, python: Path) -> dict[str, Any]:
     machine = machine_info()
     found, skipped = subjects(work, python)
     peers: dict[str, Any] = {}
-    samples = {s.name: {"ping": [], "query": [], "page": []} for s in found}
-    rates = {s.name: {"ping": [], "query": [], "page": []} for s in found}
+    samples = {s.name: {"ping": [], "query": [], "page": [], "page_columns": []} for s in found}
+    rates = {s.name: {"ping": [], "query": [], "page": [], "page_columns": []} for s in found}
     try:
         for subject in found:
             peers[subject.name] = subject.start()
@@ -200,7 +207,7 @@ def run(rounds: int, counts: Counts, python: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for subject in found:
         entry: dict[str, Any] = {"what": subject.what, "exit_status": exits[subject.name]}
-        for op in ("ping", "query", "page"):
+        for op in ("ping", "query", "page", "page_columns"):
             if samples[subject.name][op]:
                 entry[f"{op}_sequential_us"] = summarize(samples[subject.name][op])
             if rates[subject.name][op]:
@@ -231,6 +238,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     vs_fastapi = ratio(_p50(results, "fastapi", "ping"), ping)
     query_share = ratio(_p50(results, "source", "query"), _p50(results, "fastapi", "query"))
     page_share = ratio(_p50(results, "source", "page"), _p50(results, "fastapi", "page"))
+    columns_share = ratio(_p50(results, "source", "page_columns"), _p50(results, "fastapi", "page"))
     pipelined = results.get("source", {}).get("ping_pipelined_per_s")
     return [
         {
@@ -254,6 +262,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "met": page_share is not None and page_share <= TARGET_PAGE_VS_FASTAPI,
         },
         {
+            "target": f"{PAGE_ROWS:,}-row page, layout columns, p50 <= {TARGET_PAGE_VS_FASTAPI}x FastAPI's rows",
+            "value": columns_share,
+            "met": columns_share is not None and columns_share <= TARGET_PAGE_VS_FASTAPI,
+        },
+        {
             "target": f">= {TARGET_PIPELINED_PER_S:,} pipelined pings/s from source",
             "value": pipelined,
             "met": pipelined is not None and pipelined >= TARGET_PIPELINED_PER_S,
@@ -269,6 +282,7 @@ def render(document: dict[str, Any]) -> str:
     for name, entry in results.items():
         ping, query = entry.get("ping_sequential_us"), entry.get("query_sequential_us")
         page = entry.get("page_sequential_us")
+        page_columns = entry.get("page_columns_sequential_us")
         rows.append(
             [
                 f"`{name}`",
@@ -280,6 +294,7 @@ def render(document: dict[str, Any]) -> str:
                 entry.get("ping_pipelined_per_s") and f"{entry['ping_pipelined_per_s']:,}",
                 entry.get("query_pipelined_per_s") and f"{entry['query_pipelined_per_s']:,}",
                 page and page["p50"],
+                page_columns and page_columns["p50"],
                 ratio(ping and ping["p50"], source_ping),
                 ratio(query and query["p50"], source_query),
             ]
@@ -303,6 +318,7 @@ def render(document: dict[str, Any]) -> str:
                 "pings/s pipelined",
                 "queries/s pipelined",
                 f"{PAGE_ROWS // 1000}k-row page p50",
+                f"{PAGE_ROWS // 1000}k columns page p50",
                 "ping p50 / source",
                 "query p50 / source",
             ],
@@ -333,6 +349,7 @@ def chart(document: dict[str, Any]) -> Callable[[Path], None]:
                 "ping p50 (us)": [_p50(results, n, "ping") for n in names],
                 "small query p50 (us)": [_p50(results, n, "query") for n in names],
                 f"{PAGE_ROWS:,}-row page p50 (us)": [_p50(results, n, "page") for n in names],
+                f"{PAGE_ROWS:,}-row page, columns, p50 (us)": [_p50(results, n, "page_columns") for n in names],
             },
             "microseconds",
             log=True,

@@ -17,6 +17,9 @@ Paths (a binary that is not built is skipped and recorded as such):
   ``limit`` = ``--page-size`` until ``truncated`` is false. The clock runs from
   the first request until the last page is decoded on the host (msgspec, as
   ``StdioPeer.call`` does); the rows are kept, as a host would keep them.
+* ``columns/<variant>`` the same pages with ``layout: "columns"`` (one JSON array
+  per column, DuckDB's own JSON where it is exact); the host decodes each page with
+  msgspec and extends one list per column; the ids must be 0..N-1 in order.
 * ``export/<variant>`` ``db.export`` to Parquet, handed over by path: the time
   of the call. The file must exist and hold every row; it is deleted after each
   repeat. Reading it back is left out (the host reads it when and how it likes).

@@ -76,7 +76,14 @@ def register_db_methods(registry: Registry) -> None:
 
         async def work(handle: QueryHandle) -> Any:
             return await handle.run(
-                run_query, params.sql, params.params, limit, params.allow_write, plans, handle.read_only_begun
+                run_query,
+                params.sql,
+                params.params,
+                limit,
+                params.allow_write,
+                plans,
+                handle.read_only_begun,
+                params.layout,
             )
 
         read_only = not params.allow_write
@@ -84,9 +91,10 @@ def register_db_methods(registry: Registry) -> None:
         return QueryResult(
             columns=rows.columns,
             rows=rows.rows,
-            row_count=len(rows.rows),
+            row_count=rows.count,
             truncated=rows.truncated,
             elapsed_ms=round((time.monotonic() - started) * 1000, 3),
+            data=rows.data,
         )
 
     @registry.method("db.export")

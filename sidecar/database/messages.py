@@ -7,6 +7,7 @@ from msgspec import Meta, Struct
 
 SqlText = Annotated[str, Meta(min_length=1)]
 QueryParamValues = list[Any] | dict[str, Any] | None
+QueryLayout = Literal["rows", "columns"]
 
 
 class Column(Struct):
@@ -22,6 +23,8 @@ class QueryParams(Struct, forbid_unknown_fields=True):
     limit: most rows returned (default and maximum are the settings query_default_limit and query_max_limit).
     timeout_ms: stop the query (interrupted) after this long; the error is -32004.
     allow_write: false (default) runs in a READ ONLY transaction and accepts only SELECT-like and EXPLAIN statements.
+    layout: "rows" (default): ``rows`` holds one array of values per row; "columns": ``rows`` is empty and
+    ``data`` holds one array of values per column, in the rows' order (the same values, transposed).
     """
 
     sql: SqlText
@@ -29,10 +32,12 @@ class QueryParams(Struct, forbid_unknown_fields=True):
     limit: Annotated[int, Meta(ge=0)] | None = None
     timeout_ms: Annotated[int, Meta(gt=0)] | None = None
     allow_write: bool = False
+    layout: QueryLayout = "rows"
 
 
-class QueryResult(Struct):
-    """columns: name and DuckDB type of each column. rows: arrays of JSON values (see the value table).
+class QueryResult(Struct, omit_defaults=True):
+    """columns: name and DuckDB type of each column. rows: arrays of JSON values (see the value table);
+    empty in the columns layout. data: only in the columns layout, one array of JSON values per column.
     row_count: rows returned. truncated: true if the statement had more rows than ``limit``.
     elapsed_ms: time spent in DuckDB, fetching included.
     """
@@ -42,6 +47,8 @@ class QueryResult(Struct):
     row_count: int
     truncated: bool
     elapsed_ms: float
+    # Each column is a list of values or, when DuckDB wrote its JSON, that text (msgspec.Raw).
+    data: list[list[Any]] | None = None
 
 
 ExportFormat = Literal["parquet", "csv", "json"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
-from sidecar.database import values
+from sidecar.database import columns, values
 from sidecar.database.errors import duckdb_kind
 from sidecar.database.messages import Column
 from sidecar.database.plans import GUARD_ERROR, ROW_ALIAS, Plan, Plans, described, guard_clause, row_type
@@ -71,11 +71,22 @@ _EXPLAIN_PREFIX: Final = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^)]*
 
 @dataclass
 class Rows:
-    """What a statement produced: its columns, up to ``limit`` rows, and whether more existed."""
+    """What a statement produced: its columns, up to ``limit`` rows, and whether more existed.
+
+    In the column layout ``rows`` is empty and ``data`` holds one JSON array per column
+    (columns.py); ``row_count`` is then the rows those arrays hold.
+    """
 
     columns: list[Column]
     rows: list[Any]  # tuples or lists, both encoded as JSON arrays
     truncated: bool
+    data: list[Any] | None = None
+    row_count: int | None = None
+
+    @property
+    def count(self) -> int:
+        """Rows returned, in either layout."""
+        return len(self.rows) if self.row_count is None else self.row_count
 
 
 def split_statements(cursor: Any, sql: str) -> list[Any]:
@@ -126,20 +137,22 @@ def run_query(
     allow_write: bool,
     plans: Plans | None = None,
     begun: bool = False,
+    layout: str = "rows",
 ) -> Rows:
     """Run every statement of ``sql``; return the rows of the last one.
 
     plans: what earlier calls learnt about ``sql`` (plans.py); None runs without.
     begun: the cursor already holds a READ ONLY transaction (Database.handle(read_only=True));
     closing the cursor rolls it back.
+    layout: "rows" (arrays of values) or "columns" (one array per column, columns.py).
     """
     statements = _checked_statements(cursor, sql, params, allow_write, plans)
     if allow_write:
-        return _run_all(cursor, statements, params, limit, None)
+        return _run_all(cursor, statements, params, limit, None, layout)
     if not begun:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
     try:
-        return _run_all(cursor, statements, params, limit, plans)
+        return _run_all(cursor, statements, params, limit, plans, layout)
     finally:
         if not begun:
             rollback_quietly(cursor)
@@ -175,17 +188,25 @@ def rollback_quietly(cursor: Any) -> None:
         pass
 
 
-def _run_all(cursor: Any, statements: list[tuple[str, Any]], params: Any, limit: int, plans: Plans | None) -> Rows:
+def _run_all(
+    cursor: Any, statements: list[tuple[str, Any]], params: Any, limit: int, plans: Plans | None, layout: str
+) -> Rows:
     for _, statement in statements[:-1]:
         cursor.execute(statement)
     kind, last = statements[-1]
     if kind == "SELECT":
         text = last if isinstance(last, str) else statement_text(last)
+        if layout == "columns":
+            return select_columns(cursor, plans, text, params, limit)
         if plans is not None:
             return select_planned(cursor, plans, text, params, limit)
         return fetch_select(cursor, text, params, limit)
     cursor.execute(last, params) if params is not None else cursor.execute(last)
-    return _fetch_plain(cursor, limit)
+    rows = _fetch_plain(cursor, limit)
+    if layout == "columns":
+        data = columns.transpose(rows.rows, len(rows.columns))
+        return Rows(rows.columns, [], rows.truncated, data, len(rows.rows))
+    return rows
 
 
 def statement_text(statement: Any) -> str:
@@ -270,14 +291,8 @@ def select_planned(cursor: Any, plans: Plans, sql: str, params: Any, limit: int)
         try:
             result = _execute(cursor, _limited(plan.guarded_sql, limit + 1), params)
         except Exception as exc:
-            # Stale: the guard's error, or a binder error of the old projection over columns of
-            # another type (raised before anything ran). Any other error is the query's own.
-            if GUARD_ERROR not in str(exc) and duckdb_kind(exc) not in ("binder", "catalog"):
-                raise
+            _restart_if_stale(cursor, exc)
             stale = plan
-            # The error aborted the transaction: start a fresh READ ONLY one for the bind below.
-            cursor.execute("ROLLBACK")
-            cursor.execute("BEGIN TRANSACTION READ ONLY")
         else:
             if plan.described is not None and described(result.description) != plan.described:
                 stale = plan  # other columns now (a file the query reads changed, say)
@@ -289,6 +304,61 @@ def select_planned(cursor: Any, plans: Plans, sql: str, params: Any, limit: int)
     rows, fresh = _fetch_fresh(cursor, sql, params, limit)
     plans.put(sql, fresh, stale)
     return rows
+
+
+def _restart_if_stale(cursor: Any, exc: Exception) -> None:
+    """Re-raise ``exc`` unless it says a remembered plan is stale; then begin a fresh READ ONLY transaction.
+
+    Stale: the guard's error, or a binder error of the old projection over columns of
+    another type (raised before anything ran). Any other error is the query's own.
+    """
+    if GUARD_ERROR not in str(exc) and duckdb_kind(exc) not in ("binder", "catalog"):
+        raise exc
+    # The error aborted the transaction: start a fresh READ ONLY one for the bind that follows.
+    cursor.execute("ROLLBACK")
+    cursor.execute("BEGIN TRANSACTION READ ONLY")
+
+
+def select_columns(cursor: Any, plans: Plans | None, sql: str, params: Any, limit: int) -> Rows:
+    """A SELECT's page in the column layout (columns.py), through the same plans as the row layout.
+
+    A remembered plan runs with its guard (a plan of pass-through columns gets one here: the
+    aggregate's description cannot show the rows' columns); a stale one, or an empty page,
+    binds afresh exactly as :func:`select_planned` does.
+    """
+    plan = plans.get(sql) if plans is not None else None
+    stale: Plan | None = None
+    if plan is not None and plan.guarded_sql is not None and plan.row_type is not None:
+        guarded = plan.guarded_sql if plan.described is None else f"{plan.sql} WHERE {guard_clause(plan.row_type)}"
+        try:
+            page = _columns_page(cursor, guarded, plan.decoders, params, limit)
+        except Exception as exc:
+            _restart_if_stale(cursor, exc)
+            stale = plan
+        else:
+            if page.row_count:
+                return Rows(plan.columns, [], page.truncated, page.data, page.row_count)
+    fresh = make_plan(select_relation(cursor, sql, params), sql)
+    page = _columns_page(cursor, fresh.sql, fresh.decoders, params, limit)
+    if plans is not None and fresh.described is None:
+        # Plans of pass-through columns are confirmed by a row page's description, so only the row
+        # layout keeps them; a rendered plan is guarded and kept here just as there.
+        plans.put(sql, fresh, stale)
+    return Rows(fresh.columns, [], page.truncated, page.data, page.row_count)
+
+
+def _columns_page(
+    cursor: Any, plan_sql: str, decoders: list[values.Decoder | None], params: Any, limit: int
+) -> columns.Columns:
+    through_python: set[int] = set()
+    while True:
+        row = _execute(cursor, columns.columns_sql(plan_sql, decoders, limit, through_python), params).fetchone()
+        inexact = columns.inexact_doubles(decoders, through_python, row)
+        if not inexact:
+            return columns.decode_columns(decoders, through_python, row, limit)
+        # NaN, an infinity or -0.0: DuckDB's JSON would lose it, so those columns come through Python
+        # (the same READ ONLY snapshot; every column of the answer is from this second run).
+        through_python |= inexact
 
 
 def decode_rows(fetched: list[tuple[Any, ...]], decoders: list[values.Decoder | None]) -> list[Any]:

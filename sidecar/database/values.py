@@ -169,13 +169,29 @@ def _iso_temporal(kind: str, expr: str) -> str:
         f"WHEN {digits} > 9999 THEN '+' || CAST({digits} AS VARCHAR) "
         f"ELSE lpad(CAST({digits} AS VARCHAR), 4, '0') END"
     )
+    if kind == "timestamp with time zone":
+        # A four-digit year of DuckDB's text depends on the session's offset: read from the text.
+        common_case = f"substr({text}, 5, 1) = '-' AND NOT {bc}"
+    else:
+        # Years 1 to 9999 AD by a comparison of the value (the same rows as a four-digit AD year in
+        # its text): one cast to text per value instead of three, which halved the rendering's cost.
+        common_case = (
+            f"CAST({expr} AS {'DATE' if kind == 'date' else 'TIMESTAMP'}) BETWEEN {_COMMON_RANGE[kind == 'date']}"
+        )
     rendered = (
-        f"CASE WHEN {expr} IS NULL THEN NULL WHEN NOT isfinite({expr}) THEN {text} "
-        f"WHEN substr({text}, 5, 1) = '-' AND NOT {bc} THEN {common} ELSE {iso_year} || {rest} END"
+        f"CASE WHEN {expr} IS NULL THEN NULL WHEN {common_case} THEN {common} "
+        f"WHEN NOT isfinite({expr}) THEN {text} ELSE {iso_year} || {rest} END"
     )
     if kind == "timestamp with time zone":
         return f"regexp_replace({rendered}, '([+-]\\d\\d)$', '\\1:00')"
     return rendered
+
+
+#: The values whose DuckDB text has a four-digit AD year (by [is_date]).
+_COMMON_RANGE: Final = {
+    False: "TIMESTAMP '0001-01-01 00:00:00' AND TIMESTAMP '9999-12-31 23:59:59.999999'",
+    True: "DATE '0001-01-01' AND DATE '9999-12-31'",
+}
 
 
 def decoder(duck_type: Any) -> Decoder | None:

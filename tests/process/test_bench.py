@@ -57,6 +57,10 @@ def test_rpc_bench_measures_every_subject(tmp_path: Path) -> None:
     # The 10,000-row page: the sidecar (every built variant) and FastAPI.
     for name in ("source", "fastapi", *(p for p in ("nuitka", "pyinstaller") if p in subjects)):
         assert _positive(subjects[name]["page_sequential_us"]["p50"]), name
+    # The same page in the column layout, from the sidecar only.
+    for name in ("source", *(p for p in ("nuitka", "pyinstaller") if p in subjects)):
+        assert _positive(subjects[name]["page_columns_sequential_us"]["p50"]), name
+    assert "page_columns_sequential_us" not in subjects["fastapi"]
     # Every stdio subject ended on stdin EOF with status 0 (FastAPI gets SIGTERM).
     assert all(entry["exit_status"] == 0 for name, entry in subjects.items() if name != "fastapi")
     for packager in ("nuitka", "pyinstaller"):
@@ -66,6 +70,7 @@ def test_rpc_bench_measures_every_subject(tmp_path: Path) -> None:
         "ping p50 >= 20x faster than FastAPI",
         "small query p50 <= 0.5x FastAPI's",
         "10,000-row page p50 <= 0.5x FastAPI's",
+        "10,000-row page, layout columns, p50 <= 0.5x FastAPI's rows",
         ">= 50,000 pipelined pings/s from source",
     ]
     assert all(isinstance(t["met"], bool) for t in document["targets"])
@@ -86,7 +91,7 @@ def test_startup_bench_times_every_variant(tmp_path: Path) -> None:
 def test_transfer_bench_moves_every_row_by_every_path(tmp_path: Path) -> None:
     document = run_bench("transfer", tmp_path)
     paths = document["paths"]
-    assert {"query/source", "export/source", "json/fastapi"} <= set(paths)
+    assert {"query/source", "columns/source", "export/source", "json/fastapi"} <= set(paths)
     for name, entry in paths.items():
         assert entry["rows"] == document["config"]["rows"], name  # every row arrived (the script checks ids too)
         assert _positive(entry["seconds"]["p50"]) and _positive(entry["mb_moved"]), name

@@ -12,57 +12,10 @@ import pytest
 
 from sidecar_host import RpcCallError
 from tests.fixtures.engine.support import LONG_QUERY
+from tests.fixtures.engine.typed_values import EXPECTED, TYPED
 from tests.support import running_sidecar
 
 pytestmark = pytest.mark.anyio
-
-#: A query DuckDB needs many seconds for on this machine (it is always interrupted).
-TYPED = r"""
-SELECT
-  42::INTEGER AS i, 9007199254740993::BIGINT AS big, 170141183460469231731687303715884105727::HUGEINT AS huge,
-  12.340::DECIMAL(10,3) AS dec, 0.1::FLOAT AS f, 'nan'::DOUBLE AS nan, '-infinity'::DOUBLE AS ninf,
-  'héllo'::VARCHAR AS s, '\xAA\xBB\x00'::BLOB AS b, true AS t,
-  DATE '2024-02-29' AS d, 'infinity'::DATE AS dinf, DATE '0001-01-01' - 366 AS dbc,
-  TIMESTAMP '2024-01-02 03:04:05.123456' AS ts, TIMESTAMP_NS '2024-01-02 03:04:05.123456789' AS tns,
-  TIMESTAMPTZ '2024-01-02 03:04:05+00' AS tz, TIME '23:59:59.5' AS tm, TIMETZ '01:02:03+05:30' AS ttz,
-  INTERVAL '1 year 2 months 3 days 04:05:06.5' AS iv, -INTERVAL '1 day 1 second' AS niv,
-  '00000000-0000-0000-0000-000000000001'::UUID AS u, [1, NULL, 3] AS l, [[1.5::DECIMAL(3,1)]] AS nested,
-  {'a': 1, 'when': DATE '2024-01-01', 'amt': 2.50::DECIMAL(4,2)} AS st, MAP {'k1': 10, 'k2': 20} AS m,
-  MAP {1: [INTERVAL '1 day']} AS mi, union_value(num := 7) AS un, [1, 2]::INTEGER[2] AS arr,
-  NULL::DECIMAL(5,2) AS nd, NULL::STRUCT(a INTEGER) AS ns, 'x' AS dup, 'y' AS dup
-"""
-
-EXPECTED: dict[str, Any] = {
-    "i": 42,
-    "big": 9007199254740993,
-    "huge": "170141183460469231731687303715884105727",
-    "dec": "12.340",
-    "f": 0.1,
-    "nan": "NaN",
-    "ninf": "-Infinity",
-    "s": "héllo",
-    "b": "qrsA",
-    "t": True,
-    "d": "2024-02-29",
-    "dinf": "infinity",
-    "dbc": "0000-01-01",
-    "ts": "2024-01-02T03:04:05.123456",
-    "tns": "2024-01-02T03:04:05.123456789",
-    "tm": "23:59:59.5",
-    "ttz": "01:02:03+05:30",
-    "iv": "P1Y2M3DT4H5M6.5S",
-    "niv": "P-1DT-1S",
-    "u": "00000000-0000-0000-0000-000000000001",
-    "l": [1, None, 3],
-    "nested": [["1.5"]],
-    "st": {"a": 1, "when": "2024-01-01", "amt": "2.50"},
-    "m": [{"key": "k1", "value": 10}, {"key": "k2", "value": 20}],
-    "mi": [{"key": 1, "value": ["P1D"]}],
-    "un": {"tag": "num", "value": "7"},
-    "arr": [1, 2],
-    "nd": None,
-    "ns": None,
-}
 
 
 async def test_values_are_encoded_without_loss(data_dir: Path) -> None:
@@ -80,6 +33,25 @@ async def test_values_are_encoded_without_loss(data_dir: Path) -> None:
     types = {column["name"]: column["type"] for column in result["columns"]}
     assert types["dec"] == "DECIMAL(10,3)" and types["huge"] == "HUGEINT" and types["st"].startswith("STRUCT(")
     assert result["row_count"] == 1 and result["truncated"] is False and result["elapsed_ms"] >= 0
+
+
+async def test_the_column_layout_is_the_transposed_row_layout(data_dir: Path) -> None:
+    """layout "columns" through the real sidecar: the same values per column as the rows give, a
+    truncated page and an empty one, and a layout that does not exist refused at $.layout."""
+    many = "SELECT i, i / 4.0 AS x, 'n' || i AS s, TIMESTAMP_NS '2024-01-01' + i * INTERVAL 1 SECOND AS ts FROM range(50) t(i)"
+    async with running_sidecar(data_dir) as sidecar:
+        for sql, limit in ((TYPED, 10), (f"{many} ORDER BY i DESC", 20), (f"{many} WHERE i < 0", 20)):
+            rows = await sidecar.call("db.query", {"sql": sql, "limit": limit})
+            columns = await sidecar.call("db.query", {"sql": sql, "limit": limit, "layout": "columns"})
+            assert columns["rows"] == [] and columns["columns"] == rows["columns"]
+            width = len(rows["columns"])
+            assert columns["data"] == [[row[index] for row in rows["rows"]] for index in range(width)]
+            assert (columns["row_count"], columns["truncated"]) == (rows["row_count"], rows["truncated"])
+            assert "data" not in rows
+        assert columns["data"] == [[], [], [], []]
+        with pytest.raises(RpcCallError) as wrong:
+            await sidecar.call("db.query", {"sql": "SELECT 1", "layout": "cols"})
+        assert wrong.value.code == -32602 and wrong.value.data["path"] == "$.layout"
 
 
 async def test_read_only_unless_allowed_and_stable_error_kinds(data_dir: Path) -> None:

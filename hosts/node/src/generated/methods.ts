@@ -58,6 +58,8 @@ export interface ExportResult {
  * limit: most rows returned (default and maximum are the settings query_default_limit and query_max_limit).
  * timeout_ms: stop the query (interrupted) after this long; the error is -32004.
  * allow_write: false (default) runs in a READ ONLY transaction and accepts only SELECT-like and EXPLAIN statements.
+ * layout: "rows" (default): ``rows`` holds one array of values per row; "columns": ``rows`` is empty and
+ * ``data`` holds one array of values per column, in the rows' order (the same values, transposed).
  */
 export interface QueryParams {
   sql: string;
@@ -65,10 +67,12 @@ export interface QueryParams {
   limit?: number | null;
   timeout_ms?: number | null;
   allow_write?: boolean;
+  layout?: "columns" | "rows";
 }
 
 /**
- * columns: name and DuckDB type of each column. rows: arrays of JSON values (see the value table).
+ * columns: name and DuckDB type of each column. rows: arrays of JSON values (see the value table);
+ * empty in the columns layout. data: only in the columns layout, one array of JSON values per column.
  * row_count: rows returned. truncated: true if the statement had more rows than ``limit``.
  * elapsed_ms: time spent in DuckDB, fetching included.
  */
@@ -78,6 +82,7 @@ export interface QueryResult {
   row_count: number;
   truncated: boolean;
   elapsed_ms: number;
+  data?: unknown[][] | null;
 }
 
 /** name: the column's name. type: DuckDB's type, as DuckDB spells it (``DECIMAL(18,3)``, ``INTEGER[]``). */
