@@ -148,11 +148,11 @@ def run_query(
     """
     statements = _checked_statements(cursor, sql, params, allow_write, plans)
     if allow_write:
-        return _run_all(cursor, statements, params, limit, None, layout)
+        return _run_all(cursor, statements, params, limit, None, layout, read_only=False)
     if not begun:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
     try:
-        return _run_all(cursor, statements, params, limit, plans, layout)
+        return _run_all(cursor, statements, params, limit, plans, layout, read_only=True)
     finally:
         if not begun:
             rollback_quietly(cursor)
@@ -189,20 +189,34 @@ def rollback_quietly(cursor: Any) -> None:
 
 
 def _run_all(
-    cursor: Any, statements: list[tuple[str, Any]], params: Any, limit: int, plans: Plans | None, layout: str
+    cursor: Any,
+    statements: list[tuple[str, Any]],
+    params: Any,
+    limit: int,
+    plans: Plans | None,
+    layout: str,
+    *,
+    read_only: bool,
 ) -> Rows:
     for _, statement in statements[:-1]:
         cursor.execute(statement)
     kind, last = statements[-1]
     if kind == "SELECT":
         text = last if isinstance(last, str) else statement_text(last)
-        if layout == "columns":
+        if layout == "columns" and read_only:
+            # DuckDB's JSON per column may need a second run (a NaN, an infinity or -0.0 in a
+            # DOUBLE column): harmless in a READ ONLY transaction, not where the SELECT may write
+            # (nextval() would advance twice), so a writable one is fetched once as rows below.
             return select_columns(cursor, plans, text, params, limit)
-        if plans is not None:
-            return select_planned(cursor, plans, text, params, limit)
-        return fetch_select(cursor, text, params, limit)
-    cursor.execute(last, params) if params is not None else cursor.execute(last)
-    rows = _fetch_plain(cursor, limit)
+        if not read_only:
+            rows = fetch_writable_select(cursor, text, params, limit)
+        elif plans is not None:
+            rows = select_planned(cursor, plans, text, params, limit)
+        else:
+            rows = fetch_select(cursor, text, params, limit)
+    else:
+        cursor.execute(last, params) if params is not None else cursor.execute(last)
+        rows = _fetch_plain(cursor, limit)
     if layout == "columns":
         data = columns.transpose(rows.rows, len(rows.columns))
         return Rows(rows.columns, [], rows.truncated, data, len(rows.rows))
@@ -260,6 +274,23 @@ def _limited(sql: str, limit: int | None) -> str:
 def fetch_select(cursor: Any, sql: str, params: Any, limit: int) -> Rows:
     """Rows of one SELECT-like statement, at most ``limit``, encoded losslessly."""
     return _fetch_fresh(cursor, sql, params, limit)[0]
+
+
+#: The name a writable SELECT's result goes by in the projection over it (fetch_writable_select).
+_ONCE: Final = "_sidecar_once"
+
+
+def fetch_writable_select(cursor: Any, sql: str, params: Any, limit: int) -> Rows:
+    """Rows of a SELECT that may write (allow_write: ``nextval()``), run exactly once.
+
+    DuckDB runs such a statement when it is bound (a relation over it would write again on every
+    read) and keeps its result; the lossless projection then reads that kept result instead of
+    running the text a second time, which advanced a sequence twice per call. The projection over
+    a relation costs ~1-3 ms more than over the text, paid only with allow_write.
+    """
+    relation = select_relation(cursor, sql, params)
+    plan = make_plan(relation, f"SELECT * FROM {_ONCE}")
+    return _rows(plan, relation.query(_ONCE, _limited(plan.sql, limit + 1)), limit)
 
 
 def _fetch_fresh(cursor: Any, sql: str, params: Any, limit: int) -> tuple[Rows, Plan | None]:

@@ -158,3 +158,23 @@ def test_dates_and_timestamps_at_the_edges_of_four_digit_years_render_iso(connec
     by_rows = _query(connection, Plans(), sql, "rows")
     assert list(by_rows.rows[0]) == list(cases.values())
     _assert_transposed(by_rows, _query(connection, Plans(), sql, "columns"))
+
+
+def test_a_writable_select_runs_once_even_when_a_double_needs_python(connection: Any) -> None:
+    """With allow_write the final SELECT may have effects (nextval): the column layout must not
+    run it a second time for a NaN, an infinity or -0.0 the way a READ ONLY page may."""
+    connection.execute("CREATE SEQUENCE ticks START 1")
+    sql = "SELECT nextval('ticks') AS tick, x FROM (VALUES ('NaN'::DOUBLE), (-0.0::DOUBLE), (1.5)) AS v(x)"
+    by_columns = _query(connection, None, sql, "columns", write=True)
+    assert _wire(by_columns.data) == [[1, 2, 3], ["NaN", -0.0, 1.5]]
+    assert connection.execute("SELECT nextval('ticks')").fetchone() == (4,)
+
+
+def test_a_writable_select_runs_once_in_the_row_layout_too(connection: Any) -> None:
+    connection.execute("CREATE SEQUENCE ticks START 1")
+    sql = "SELECT nextval('ticks') AS tick, INTERVAL 1 MONTH AS every FROM range(3)"
+    by_rows = _query(connection, None, sql, "rows", write=True)
+    assert _wire(by_rows.rows) == [[1, "P1M"], [2, "P1M"], [3, "P1M"]]  # still the lossless encoding
+    limited = _query(connection, None, sql, "rows", limit=2, write=True)
+    assert (_wire(limited.rows), limited.truncated) == ([[4, "P1M"], [5, "P1M"]], True)
+    assert connection.execute("SELECT nextval('ticks')").fetchone() == (7,)
