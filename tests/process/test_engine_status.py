@@ -82,7 +82,8 @@ async def test_discovery_lists_every_engine_method_with_its_params(data_dir: Pat
         document = await sidecar.call("rpc.discover")
     methods = {method["name"]: method for method in document["methods"]}
     assert set(methods) >= ENGINE_METHODS
-    assert [p["name"] for p in methods["db.query"]["params"]] == ["sql", "params", "limit", "timeout_ms", "allow_write", "layout"]
+    db_query_params = ["sql", "params", "limit", "timeout_ms", "allow_write", "layout"]
+    assert [p["name"] for p in methods["db.query"]["params"]] == db_query_params
     assert [p["name"] for p in methods["db.query"]["params"] if p["required"]] == ["sql"]
     assert [p["name"] for p in methods["jobs.submit"]["params"]] == ["type", "payload", "run_id"]
     for name in ENGINE_METHODS:
