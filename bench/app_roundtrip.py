@@ -73,7 +73,7 @@ from _stats import ratio, summarize
 from _subjects import BenchError, Command, clean_env, remove_tree
 from rpc import PAGE_ROWS, PAGE_SQL, QUERY_SQL
 
-from tests.tauri.webdriver import AppDriver, pid_alive, private_xvfb, tauri_driver, wait_until
+from tests.tauri.webdriver import AppDriver, pid_alive, private_xvfb, tauri_driver, wait_until, webview_env
 
 SKIPPED = 77  # the exit status of a run that could not happen here (automake's "skipped")
 DEFAULT_APP = REPO / "dist" / "app-bench" / "sidecar-shell"
@@ -192,22 +192,6 @@ def missing_prerequisite(app: Path) -> str | None:
     return None
 
 
-def app_env(work: Path) -> dict[str, str]:
-    """The app's environment: its data dir and a private HOME/XDG (WebKit's caches go there)."""
-    home, xdg = work / "home", work / "xdg"
-    home.mkdir(parents=True, exist_ok=True)
-    return {
-        "SIDECAR_SHELL_DATA_DIR": str(work / "app-data"),
-        "NO_AT_BRIDGE": "1",
-        "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
-        "HOME": str(home),
-        "XDG_CACHE_HOME": str(xdg / "cache"),
-        "XDG_CONFIG_HOME": str(xdg / "config"),
-        "XDG_DATA_HOME": str(xdg / "data"),
-        "XDG_STATE_HOME": str(xdg / "state"),
-    }
-
-
 class PageRunner:
     """Runs batch sets in the app's page, for the tauri and fastapi subjects."""
 
@@ -256,7 +240,9 @@ def run(app_path: Path, rounds: int, sizes: Sizes, python: Path) -> dict[str, An
     checks: dict[str, Any] = {}
     try:
         with private_xvfb() as display:
-            app = AppDriver(app_path, tauri_driver() or "tauri-driver", app_env(work), display, work)
+            app = AppDriver(
+                app_path, tauri_driver() or "tauri-driver", webview_env(work / "app-data", work), display, work
+            )
             try:
                 app.session.wait_state("ready", 60)
                 app.session.cmd("POST", "/timeouts", {"script": 600_000})

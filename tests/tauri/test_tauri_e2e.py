@@ -42,6 +42,7 @@ from tests.tauri.webdriver import (
     private_xvfb,
     tauri_driver,
     wait_until,
+    webview_env,
 )
 
 SHELL = REPO / "tauri-shell"
@@ -97,23 +98,9 @@ def all_gone(pids: set[int]) -> bool:
 
 
 def base_env(tmp: Path) -> dict[str, str]:
-    """The app's environment: its data dir, and a private HOME (the XDG folders, where
-    WebKit keeps its caches, outside it) so a test can tell whether anything wrote there.
-    SIDECAR_TEST_METHODS=1: the sidecar serves test.* (the page must still reach none)."""
-    home, xdg = tmp / "home", tmp / "xdg"
-    home.mkdir(exist_ok=True)
-    return {
-        "SIDECAR_SHELL_DATA_DIR": str(tmp / "data"),
-        "SIDECAR_TEST_METHODS": "1",
-        "SIDECAR_SHELL_HEARTBEAT_S": "1",
-        "NO_AT_BRIDGE": "1",
-        "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
-        "HOME": str(home),
-        "XDG_CACHE_HOME": str(xdg / "cache"),
-        "XDG_CONFIG_HOME": str(xdg / "config"),
-        "XDG_DATA_HOME": str(xdg / "data"),
-        "XDG_STATE_HOME": str(xdg / "state"),
-    }
+    """The app's environment (webview_env) with the sidecar serving test.* (SIDECAR_TEST_METHODS=1:
+    the page must still reach none) and a 1 s heartbeat."""
+    return {**webview_env(tmp / "data", tmp), "SIDECAR_TEST_METHODS": "1", "SIDECAR_SHELL_HEARTBEAT_S": "1"}
 
 
 # The files of the grant flow (picked through the test hook, outside the data dir) and the

@@ -41,6 +41,23 @@ def tauri_driver() -> str | None:
 # ---------------------------------------------------------------- processes
 
 
+def webview_env(data_dir: Path, root: Path) -> dict[str, str]:
+    """The app's environment: its data dir, and a private HOME with the XDG folders (where WebKit
+    keeps its caches) beside it under ``root``, so a run can tell whether anything wrote there."""
+    home, xdg = root / "home", root / "xdg"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "SIDECAR_SHELL_DATA_DIR": str(data_dir),
+        "NO_AT_BRIDGE": "1",
+        "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(xdg / "cache"),
+        "XDG_CONFIG_HOME": str(xdg / "config"),
+        "XDG_DATA_HOME": str(xdg / "data"),
+        "XDG_STATE_HOME": str(xdg / "state"),
+    }
+
+
 def pid_alive(pid: int) -> bool:
     """True if the pid exists and is not a zombie."""
     try:
