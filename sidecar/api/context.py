@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from sidecar.daemon.config import Config
 from sidecar.daemon.lifecycle import Lifecycle
@@ -12,8 +12,7 @@ from sidecar.engine.engine import Engine
 from sidecar.rpc.context import RequestContext
 
 
-@dataclass(frozen=True, slots=True)
-class SidecarState:
+class SidecarState(msgspec.Struct, frozen=True):
     """What the running process offers its methods.
 
     config: the run's configuration. paths: the data folders.

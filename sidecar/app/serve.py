@@ -73,6 +73,7 @@ async def serve(
     started: float,
     launcher_pid: int,
     apps: LoadedApps | None = None,
+    startup_hooks: Sequence[StartupHook] = (),
 ) -> ShutdownReason:
     """Serve requests until something asks us to stop; returns the shutdown reason.
 
@@ -82,6 +83,8 @@ async def serve(
     starts in the background once READY is written, so it never delays it.
     ``apps``: the loaded app packages (their methods are in ``registry`` already); their
     job types run in the engine's pool, their hooks beside the engine's.
+    ``startup_hooks``: run in the background right after READY, before the engine's warm-up
+    (e.g. registering the deferred method namespaces).
     """
     apps = apps or LoadedApps()
     life = Lifecycle(started=started)
@@ -106,7 +109,7 @@ async def serve(
     # Hooks run last-added first: the apps' shutdown hooks run before the engine closes.
     life.hooks.extend(functools.partial(hook, state) for hook in reversed(apps.shutdown_hooks))
     dispatcher = Dispatcher(registry, outbox, state, max_inflight=config.max_inflight, translate_error=translate_error)
-    after_ready: list[StartupHook] = [engine.start_if_state_exists]
+    after_ready: list[StartupHook] = [*startup_hooks, engine.start_if_state_exists]
     after_ready.extend(functools.partial(hook, state) for hook in apps.startup_hooks)
     if os.name == "posix":
         from sidecar.daemon.cache_cleanup import start_after_ready as sweep_old_extractions

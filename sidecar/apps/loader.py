@@ -23,8 +23,9 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, cast
+
+import msgspec
 
 from sidecar.apps.registration import App, AppConflict, AppHook
 from sidecar.daemon.build_info import BakedApp, BuildInfo
@@ -48,15 +49,14 @@ class AppLoadError(Exception):
         self.app = app
 
 
-@dataclass
-class LoadedApps:
+class LoadedApps(msgspec.Struct):
     """Every loaded app with what it added.
 
     apps: in load order. job_types: all their job types by name.
     """
 
-    apps: list[App] = field(default_factory=list)
-    job_types: dict[str, JobType] = field(default_factory=dict)
+    apps: list[App] = msgspec.field(default_factory=list)
+    job_types: dict[str, JobType] = msgspec.field(default_factory=dict)
 
     @property
     def startup_hooks(self) -> list[AppHook]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 import importlib
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 #: The app name of this repository's own app, used when nothing else names one.
 DEFAULT_APP_NAME: Final = "PlutoDuck"
@@ -21,8 +22,7 @@ DEFAULT_APP_NAME: Final = "PlutoDuck"
 BUILD_INFO_MODULE: Final = "sidecar_build_info"
 
 
-@dataclass(frozen=True, slots=True)
-class BakedApp:
+class BakedApp(msgspec.Struct, frozen=True):
     """One app package a binary was built with.
 
     name: its entry name (``sidecar.apps`` entry point name). target: ``module:function``.
@@ -35,8 +35,7 @@ class BakedApp:
     version: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BuildInfo:
+class BuildInfo(msgspec.Struct, frozen=True):
     """app_name: the default app name (data folder, keychain service; the extraction folder's name).
     binary_name: the externalBin name the binary was built for. apps: the app packages baked in,
     or None when running from source (then the entry points are scanned). frozen: a built binary.

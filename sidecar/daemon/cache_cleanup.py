@@ -32,7 +32,6 @@ import fcntl
 import logging
 import os
 import re
-import shutil
 import stat
 import sys
 import time
@@ -109,6 +108,8 @@ def sweep(own: Path, min_age_s: float = MIN_AGE_S, now: float | None = None) -> 
                 continue
             finally:
                 os.close(fd)
+            import shutil  # here, not at the top: this module loads before BOOT, the sweep runs 5 s after READY
+
             shutil.rmtree(sibling)
             removed.append(sibling)
         except OSError as exc:

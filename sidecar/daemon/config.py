@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 DEFAULT_HEARTBEAT_S = 5.0
 DEFAULT_DRAIN_S = 1.0
 DEFAULT_MAX_INFLIGHT = 256
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(msgspec.Struct, frozen=True):
     """Settings for one run.
 
     app_name: the folder name under the platform's app-data dirs (and the keychain service).
@@ -39,4 +38,9 @@ class Config:
     max_inflight: int = DEFAULT_MAX_INFLIGHT
     test_methods: bool = False
     allow_network: bool = False
-    host_key: str | None = field(default=None, repr=False)
+    host_key: str | None = None
+
+    def __repr__(self) -> str:
+        # A Struct's repr lists every field; the host key must never reach a log or a traceback.
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__ if name != "host_key")
+        return f"Config({shown})"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 import anyio
 import anyio.abc
+import msgspec
 
 from sidecar.common.shutdown import ShutdownReason
 
@@ -18,8 +18,7 @@ log = logging.getLogger("sidecar.server")
 ShutdownHook = Callable[[], Awaitable[None]]
 
 
-@dataclass
-class Lifecycle:
+class Lifecycle(msgspec.Struct):
     """Shared facts about this run.
 
     started: monotonic time the process started (for uptime).
@@ -32,8 +31,8 @@ class Lifecycle:
 
     started: float
     reason: ShutdownReason | None = None
-    hooks: list[ShutdownHook] = field(default_factory=list)
-    stopping: anyio.Event = field(default_factory=anyio.Event)
+    hooks: list[ShutdownHook] = msgspec.field(default_factory=list)
+    stopping: anyio.Event = msgspec.field(default_factory=anyio.Event)
     background: anyio.abc.TaskGroup | None = None
 
     def request_shutdown(self, reason: ShutdownReason) -> None:

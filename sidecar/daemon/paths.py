@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 _PRIVATE = 0o700
 #: The umask the sidecar runs with (POSIX): new folders 0700, new files 0600.
@@ -23,8 +24,7 @@ class DataDirError(Exception):
     """A data, log or cache folder cannot be created or written."""
 
 
-@dataclass(frozen=True, slots=True)
-class DataPaths:
+class DataPaths(msgspec.Struct, frozen=True):
     """The sidecar's folders and well-known files.
 
     data_dir: databases, settings, reports.

@@ -20,9 +20,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
+
+import msgspec
 
 from sidecar.common.errors import ApplicationError
 from sidecar.common.ids import new_uuid7
@@ -36,8 +37,7 @@ GrantMode = Literal["read", "write"]
 GrantKind = Literal["file", "folder"]
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
+class Grant(msgspec.Struct, frozen=True):
     """One path the host granted.
 
     grant_id: names it for files.revoke. path: resolved, absolute. mode: read or write.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -44,8 +43,7 @@ def id_key(raw: Raw) -> Any:
     return _decode_id(raw)
 
 
-@dataclass(eq=False)
-class InFlight:
+class InFlight(msgspec.Struct, eq=False):
     """A request being handled.
 
     id_key: the decoded id (the key rpc.cancel looks up).
@@ -59,7 +57,7 @@ class InFlight:
     method: str
     started: float
     cancel_code: ErrorCode = ErrorCode.REQUEST_CANCELLED
-    on_cancel: Callable[[], None] | None = field(default=None, repr=False)
+    on_cancel: Callable[[], None] | None = None
 
     def cancel(self, code: ErrorCode) -> None:
         """Stop the handler; it answers with ``code``."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Final, get_type_hints
 
 import msgspec
@@ -30,8 +29,7 @@ class RegistryError(Exception):
     """A handler was registered wrongly (a programming error, raised at import)."""
 
 
-@dataclass(frozen=True, slots=True)
-class MethodSpec:
+class MethodSpec(msgspec.Struct, frozen=True):
     """What the dispatcher needs to call one method.
 
     name: the JSON-RPC method name.
@@ -93,8 +91,7 @@ class MethodSpec:
         return msgspec.convert(dict(zip(self.field_names, values, strict=False)), self.params_type)
 
 
-@dataclass(frozen=True, slots=True)
-class NotificationSpec:
+class NotificationSpec(msgspec.Struct, frozen=True):
     """A notification the sidecar sends to the host, declared so discovery can describe it.
 
     name: the method, e.g. ``job.status``. params_type: the Struct its params are made from.
@@ -121,24 +118,62 @@ class Registry:
     def __init__(self) -> None:
         self._methods: dict[str, MethodSpec] = {}
         self._notifications: dict[str, NotificationSpec] = {}
+        self._deferred: list[Callable[[Registry], None]] = []
+        self._failed: Exception | None = None
+
+    def defer(self, register: Callable[[Registry], None]) -> None:
+        """Run ``register(self)`` when a method it may add is first needed, instead of now.
+
+        Any lookup of a name not yet registered, any listing (discovery) and any later
+        registration run every deferred group first, so a deferred method is never
+        reported missing and a name can never be taken twice. The sidecar defers the
+        engine's namespaces: importing them and reading their types is a tenth of a start,
+        and ``system.ping``/``system.status`` need none of it before READY.
+        """
+        self._deferred.append(register)
+
+    def complete(self) -> None:
+        """Run the deferred registrations now (a no-op once done). When a group raises, every
+        later call raises that same error, never "method not found" for what it would have added."""
+        if self._failed is not None:
+            raise self._failed
+        while self._deferred:
+            register = self._deferred.pop(0)  # first: what it registers calls complete() again
+            try:
+                register(self)
+            except Exception as exc:
+                self._failed = exc
+                raise
+
+    @property
+    def pending(self) -> bool:
+        """True while deferred registrations have not run."""
+        return bool(self._deferred) or self._failed is not None
 
     def get(self, name: str) -> MethodSpec | None:
-        """The method called ``name``, if registered."""
-        return self._methods.get(name)
+        """The method called ``name``, if registered (running deferred groups when it is not yet)."""
+        spec = self._methods.get(name)
+        if spec is None and self.pending:
+            self.complete()
+            spec = self._methods.get(name)
+        return spec
 
     def __contains__(self, name: str) -> bool:
-        return name in self._methods
+        return self.get(name) is not None
 
     def __iter__(self) -> Iterator[MethodSpec]:
+        self.complete()
         return iter(sorted(self._methods.values(), key=lambda spec: spec.name))
 
     def names(self) -> list[str]:
         """Every registered method name, sorted."""
+        self.complete()
         return sorted(self._methods)
 
     def notification(self, name: str, params_type: type[msgspec.Struct]) -> NotificationSpec:
         """Declare a notification the sidecar sends (``rpc.discover`` lists it under ``x-notifications``,
         so hosts can generate its type); declaring one name twice is refused."""
+        self.complete()
         if name in self._notifications:
             raise RegistryError(f"notification {name!r} declared twice")
         summary = (inspect.getdoc(params_type) or "").partition("\n")[0].strip()
@@ -148,6 +183,7 @@ class Registry:
 
     def notifications(self) -> list[NotificationSpec]:
         """Every declared notification, sorted by name."""
+        self.complete()
         return [self._notifications[name] for name in sorted(self._notifications)]
 
     def method(self, name: str, *, host_only: bool = False) -> Callable[[Handler], Handler]:
@@ -162,6 +198,7 @@ class Registry:
     def add(self, name: str, handler: Handler, *, host_only: bool = False, app: str | None = None) -> MethodSpec:
         """Register a handler; its signature is ``(ctx)`` or ``(ctx, params: Struct)``
         (``app``: the app package adding it, see MethodSpec)."""
+        self.complete()
         if name in self._methods:
             raise RegistryError(f"method {name!r} registered twice")
         hints = get_type_hints(handler)

@@ -19,12 +19,12 @@ import asyncio
 import os
 import sys
 import time
-from dataclasses import dataclass
 from typing import Final
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
+import msgspec
 
 READ_CHUNK: Final = 64 * 1024
 #: How long an empty stdin is polled before the reader sleeps in the event loop's
@@ -41,8 +41,7 @@ READ_SPIN_MAX_BACKOFF: Final = 6
 _POSIX: Final = os.name == "posix"
 
 
-@dataclass(frozen=True)
-class ProtocolFds:
+class ProtocolFds(msgspec.Struct, frozen=True):
     """The private descriptors the protocol owns.
 
     stdin: a duplicate of the original fd 0 (the host's requests).

@@ -105,3 +105,84 @@ def test_error_table_matches_the_protocol_doc() -> None:
     documented = {int(code): kind for code, kind in re.findall(r"^\| `(-3\d{4})` \| `([a-z_]+)` \|", text, re.M)}
     assert documented == {int(code): kind for code, (kind, _) in ERROR_TABLE.items()}
     assert ErrorCode.APPLICATION_ERROR in ERROR_TABLE
+
+
+def _group(registry: Registry, calls: list[str]) -> None:
+    calls.append("ran")
+
+    @registry.method("geo.later")
+    def later(ctx: RequestContext) -> int:
+        """Registered late."""
+        return 1
+
+
+def test_deferred_methods_register_when_first_needed() -> None:
+    calls: list[str] = []
+    registry = Registry()
+
+    @registry.method("geo.now")
+    def now(ctx: RequestContext) -> int:
+        """Registered at once."""
+        return 0
+
+    registry.defer(lambda r: _group(r, calls))
+    assert registry.pending
+    assert registry.get("geo.now") is not None and calls == []  # a registered name never runs the group
+    assert registry.get("geo.later") is not None and calls == ["ran"]
+    assert not registry.pending
+    assert registry.get("geo.missing") is None and calls == ["ran"]  # runs once
+
+
+@pytest.mark.parametrize("use", ["names", "iter", "contains", "missing", "notifications"])
+def test_every_listing_and_lookup_sees_deferred_methods(use: str) -> None:
+    calls: list[str] = []
+    registry = Registry()
+    registry.defer(lambda r: _group(r, calls))
+    if use == "names":
+        assert registry.names() == ["geo.later"]
+    elif use == "iter":
+        assert [spec.name for spec in registry] == ["geo.later"]
+    elif use == "contains":
+        assert "geo.later" in registry
+    elif use == "missing":
+        assert registry.get("geo.other") is None
+    else:
+        registry.notifications()
+    assert calls == ["ran"]
+
+
+def test_a_late_registration_cannot_take_a_deferred_name() -> None:
+    registry = Registry()
+    registry.defer(lambda r: _group(r, []))
+
+    def clash(ctx: RequestContext) -> int:
+        """Same name."""
+        return 2
+
+    with pytest.raises(RegistryError, match="registered twice"):
+        registry.add("geo.later", clash)
+
+
+def test_a_failing_group_keeps_failing_with_its_own_error() -> None:
+    registry = Registry()
+
+    def broken(r: Registry) -> None:
+        raise ImportError("no module named sidecar.api.gone")
+
+    registry.defer(broken)
+    for _ in range(2):
+        with pytest.raises(ImportError, match=r"sidecar\.api\.gone"):
+            registry.get("geo.any")
+    assert registry.pending
+
+
+def test_the_sidecar_surface_defers_all_but_rpc_and_system() -> None:
+    import sidecar.api.surface as surface
+
+    registry = surface.build_registry(test_methods=True)
+    assert registry.pending
+    assert registry.get("system.ping") is not None and registry.pending
+    assert registry.get("db.query") is not None and not registry.pending
+    names = registry.names()
+    assert "test.echo" in names or any(name.startswith("test.") for name in names)
+    assert {name.split(".")[0] for name in names} >= {"rpc", "system", "db", "files", "jobs", "runs"}
