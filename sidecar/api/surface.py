@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import functools
-import importlib
-from typing import Final
 
 from sidecar.api.system import register_system_methods
 from sidecar.rpc.builtins import register_rpc_methods
 from sidecar.rpc.registry import Registry
-
-#: The engine's namespaces: registered on first use, or right after READY (see Registry.defer).
-ENGINE_METHOD_MODULES: Final = (
-    "sidecar.api.db",
-    "sidecar.api.files",
-    "sidecar.api.jobs",
-    "sidecar.api.runs",
-    "sidecar.api.schedules",
-    "sidecar.api.secrets",
-    "sidecar.api.settings",
-)
 
 
 def build_registry(*, test_methods: bool = False) -> Registry:
@@ -35,13 +22,6 @@ def build_registry(*, test_methods: bool = False) -> Registry:
     register_system_methods(registry)
     registry.defer(functools.partial(_register_engine_methods, test_methods=test_methods))
     return registry
-
-
-def import_engine_methods() -> None:
-    """Import the deferred namespaces' modules without registering anything (safe in a worker
-    thread: the registry is only changed on the event loop)."""
-    for name in ENGINE_METHOD_MODULES:
-        importlib.import_module(name)
 
 
 def _register_engine_methods(registry: Registry, *, test_methods: bool) -> None:
@@ -67,10 +47,8 @@ def _register_engine_methods(registry: Registry, *, test_methods: bool) -> None:
 
 
 async def preload_engine_methods(registry: Registry) -> None:
-    """After READY: import the deferred namespaces in a worker thread (the loop keeps answering),
-    then register them on the loop, so the first engine call does not pay for it."""
-    import anyio.to_thread
-
-    if registry.pending:
-        await anyio.to_thread.run_sync(import_engine_methods)
-        registry.complete()
+    """Right after READY: register the deferred namespaces, so the first engine call does not
+    pay for them. On the loop, not in a worker thread: an import racing the loop's own imports
+    (a request's lookup, the engine's warm-up) could meet a circular pair and fail with
+    importlib's deadlock error, which would then stay the registry's error."""
+    registry.complete()
