@@ -214,3 +214,23 @@ async def test_a_frame_nested_too_deep_is_answered_and_the_next_request_served(d
         assert (await sidecar.call("system.ping"))["pong"] is True
     assert sidecar.violations == []
     assert sidecar.stop_result is not None and sidecar.stop_result.shutdown_reason == "normal"
+
+
+def test_engine_methods_are_served_from_the_first_line(data_dir: Path) -> None:
+    """The engine's namespaces are registered after READY; requests written before READY (all
+    of stdin here, written at spawn) are answered as usual, never -32601, and discovery lists
+    every namespace."""
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "settings.get", "params": {"key": "absent"}},
+        {"jsonrpc": "2.0", "id": 2, "method": "rpc.discover"},
+        {"jsonrpc": "2.0", "id": 3, "method": "db.nope"},
+        {"jsonrpc": "2.0", "id": 4, "method": "system.ping"},
+    ]
+    proc = run_once(data_dir, b"".join(json.dumps(r).encode() + b"\n" for r in requests))
+    answers = {frame["id"]: frame for frame in frames(check_stdout(proc.stdout))}
+    assert set(answers) == {1, 2, 3, 4}
+    assert "error" not in answers[1] or answers[1]["error"]["code"] != -32601, answers[1]
+    methods = {m["name"].split(".")[0] for m in answers[2]["result"]["methods"]}
+    assert methods >= {"rpc", "system", "db", "files", "jobs", "runs", "schedules", "secrets", "settings"}
+    assert answers[3]["error"]["code"] == -32601  # a name no namespace has is still unknown
+    assert "result" in answers[4]
