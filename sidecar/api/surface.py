@@ -13,8 +13,8 @@ def build_registry(*, test_methods: bool = False) -> Registry:
     """The registry of every method: rpc.*, system.*, the engine's namespaces and, when asked, test.*.
 
     rpc.* and system.* are registered now; the engine's namespaces (and test.*) are deferred:
-    the first lookup of another name, discovery, or :func:`preload_engine_methods` right after
-    READY registers them. Only light modules load either way (Structs and handlers): DuckDB,
+    the first lookup of another name, discovery, or the server right after READY
+    (``sidecar.app.serve``) registers them. Only light modules load either way (Structs and handlers): DuckDB,
     keyring and the job runners load on the first engine call.
     """
     registry = Registry()
@@ -44,11 +44,3 @@ def _register_engine_methods(registry: Registry, *, test_methods: bool) -> None:
         from sidecar.api.testing import register_test_methods
 
         register_test_methods(registry)
-
-
-async def preload_engine_methods(registry: Registry) -> None:
-    """Right after READY: register the deferred namespaces, so the first engine call does not
-    pay for them. On the loop, not in a worker thread: an import racing the loop's own imports
-    (a request's lookup, the engine's warm-up) could meet a circular pair and fail with
-    importlib's deadlock error, which would then stay the registry's error."""
-    registry.complete()

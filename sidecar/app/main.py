@@ -109,12 +109,11 @@ def _serve(
     config: Config, paths: DataPaths, fds: ProtocolFds, started: float, launcher_pid: int
 ) -> tuple[int, ShutdownReason | None]:
     """Log, build the method surface and serve; returns the exit status and the shutdown reason."""
-    import functools
     import logging
 
     import anyio
 
-    from sidecar.api.surface import build_registry, preload_engine_methods
+    from sidecar.api.surface import build_registry
     from sidecar.app.serve import serve
     from sidecar.daemon.logs import configure_logging
 
@@ -128,9 +127,7 @@ def _serve(
         _close_logs(logs)
         return exit_codes.APP_LOAD_FAILED, None
     try:
-        preload = functools.partial(preload_engine_methods, registry)
-        run = functools.partial(serve, startup_hooks=[preload])
-        reason = anyio.run(run, config, paths, fds, registry, started, launcher_pid, apps)
+        reason = anyio.run(serve, config, paths, fds, registry, started, launcher_pid, apps)
     except KeyboardInterrupt:  # Ctrl-C where signals cannot be received by the loop (Windows)
         log.info("exit", extra={"ctx": {"reason": "signal"}})
         _close_logs(logs)

@@ -73,7 +73,6 @@ async def serve(
     started: float,
     launcher_pid: int,
     apps: LoadedApps | None = None,
-    startup_hooks: Sequence[StartupHook] = (),
 ) -> ShutdownReason:
     """Serve requests until something asks us to stop; returns the shutdown reason.
 
@@ -83,8 +82,7 @@ async def serve(
     starts in the background once READY is written, so it never delays it.
     ``apps``: the loaded app packages (their methods are in ``registry`` already); their
     job types run in the engine's pool, their hooks beside the engine's.
-    ``startup_hooks``: run in the background right after READY, before the engine's warm-up
-    (e.g. registering the deferred method namespaces).
+    The method groups ``registry`` deferred (Registry.defer) are registered first thing after READY.
     """
     apps = apps or LoadedApps()
     life = Lifecycle(started=started)
@@ -109,7 +107,7 @@ async def serve(
     # Hooks run last-added first: the apps' shutdown hooks run before the engine closes.
     life.hooks.extend(functools.partial(hook, state) for hook in reversed(apps.shutdown_hooks))
     dispatcher = Dispatcher(registry, outbox, state, max_inflight=config.max_inflight, translate_error=translate_error)
-    after_ready: list[StartupHook] = [*startup_hooks, engine.start_if_state_exists]
+    after_ready: list[StartupHook] = [functools.partial(_complete_registry, registry), engine.start_if_state_exists]
     after_ready.extend(functools.partial(hook, state) for hook in apps.startup_hooks)
     if os.name == "posix":
         from sidecar.daemon.cache_cleanup import start_after_ready as sweep_old_extractions
@@ -254,6 +252,14 @@ async def _heartbeat(outbox: FrameSink, life: Lifecycle, interval: float) -> Non
         await anyio.sleep(interval)
         seq += 1
         await outbox.send(format_lifecycle("HEARTBEAT", seq=seq, uptime_ms=life.uptime_ms()))
+
+
+async def _complete_registry(registry: Registry) -> None:
+    """Register what was deferred past READY, so the first call to it does not pay for that.
+    On the loop, not in a worker thread: an import racing the loop's own imports (a request's
+    lookup, the engine's warm-up) could meet a circular pair and fail with importlib's deadlock
+    error, which would then stay the registry's error."""
+    registry.complete()
 
 
 async def _run_startup_hook(hook: StartupHook) -> None:

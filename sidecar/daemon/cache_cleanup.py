@@ -93,6 +93,8 @@ def marker_app(marker: Path) -> str:
 
 def sweep(own: Path, min_age_s: float = MIN_AGE_S, now: float | None = None) -> list[Path]:
     """Delete the unused, old sibling folders of ``own``; returns what was deleted."""
+    import shutil  # here, not at the top: this module loads before BOOT, the sweep runs 5 s after READY
+
     now = time.time() if now is None else now
     removed = []
     for sibling in own.parent.iterdir():
@@ -108,8 +110,6 @@ def sweep(own: Path, min_age_s: float = MIN_AGE_S, now: float | None = None) -> 
                 continue
             finally:
                 os.close(fd)
-            import shutil  # here, not at the top: this module loads before BOOT, the sweep runs 5 s after READY
-
             shutil.rmtree(sibling)
             removed.append(sibling)
         except OSError as exc:

@@ -184,5 +184,5 @@ def test_the_sidecar_surface_defers_all_but_rpc_and_system() -> None:
     assert registry.get("system.ping") is not None and registry.pending
     assert registry.get("db.query") is not None and not registry.pending
     names = registry.names()
-    assert "test.echo" in names or any(name.startswith("test.") for name in names)
+    assert any(name.startswith("test.") for name in names)
     assert {name.split(".")[0] for name in names} >= {"rpc", "system", "db", "files", "jobs", "runs"}
