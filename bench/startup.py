@@ -9,8 +9,9 @@ Variants (a binary that is not built is skipped and recorded as such):
 * ``nuitka-cold``       the Nuitka binary after deleting its extraction cache
                         (the first launch after an install or an upgrade)
 * ``nuitka-warm``       the Nuitka binary with its cache in place (every later launch)
-* ``nuitka-bin-direct`` the unpacked Nuitka child started directly: the floor an
-                        exec-style launcher could reach (no bootstrap, no cache check)
+* ``nuitka-bin-direct`` the unpacked Nuitka program started directly: the floor of any
+                        launcher (no bootstrap, no cache check); the exec launcher's
+                        warm launch is this plus its own few stats and an execve
 * ``pyinstaller``       the PyInstaller binary (it unpacks on every launch)
 * ``fastapi``           the FastAPI/uvicorn comparison subject, launch to its
                         first successful ``GET /health`` (polled every 2 ms)
@@ -78,7 +79,10 @@ def variants(
         )
         found["nuitka-warm"] = (stdio(sidecar_command("nuitka", work / "d-warm", env)), None)
         unpacked = Path(manifest["extraction_dir"].replace("{CACHE_DIR}", str(cache_home)))
-        child = unpacked / (nuitka.name.removesuffix(".exe") + ".bin")
+        # The exec launcher unpacks the standalone program under its own name; Nuitka's
+        # onefile bootstrap names its child <name>.bin.
+        launcher = manifest.get("bootstrap") == "launcher"
+        child = unpacked / (nuitka.name if launcher else nuitka.name.removesuffix(".exe") + ".bin")
         direct = Command([str(child), "--data-dir", str(work / "d-direct"), "--heartbeat-interval", "0"], env)
         found["nuitka-bin-direct"] = (stdio(direct), None)
     else:

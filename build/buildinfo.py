@@ -94,6 +94,14 @@ def build_id(extra: list[str] | None = None, trees: list[Path] | None = None) ->
         if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
     )
     files += sorted(p for p in BUILD_DIR.iterdir() if p.is_file() and p.suffix in (".py", ".txt", ".spec"))
+    # The exec launcher's sources and packer decide the one file's first bytes and its format.
+    files += sorted(
+        p
+        for p in (BUILD_DIR / "launcher").rglob("*")
+        if p.is_file()
+        and "target" not in p.relative_to(BUILD_DIR).parts
+        and (p.name in ("Cargo.toml", "Cargo.lock", "pack.py") or p.suffix == ".rs")
+    )
     files += sorted((REPO / "scripts").glob("build-*.sh"))
     for path in files:
         add(str(path.relative_to(REPO)), path.read_bytes())
@@ -205,6 +213,9 @@ def write_manifest(args: argparse.Namespace) -> None:
     manifest = {
         "packager": args.packager,
         "packager_version": args.packager_version,
+        # launcher: build/launcher execs the unpacked program (one process); nuitka/pyinstaller:
+        # the packager's bootstrap, which forks the Python child and waits for it.
+        "bootstrap": args.bootstrap or args.packager,
         "sidecar_version": read_version(),
         "command": command,
         "command_line": shlex.join(command),
@@ -485,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     lst.add_argument("file")
     man = sub.add_parser("manifest")
     man.add_argument("--packager", required=True)
+    man.add_argument(
+        "--bootstrap", default="", help="what the one file starts with: launcher (build/launcher) or the packager's own"
+    )
     man.add_argument("--packager-version", required=True)
     man.add_argument("--binary", required=True)
     man.add_argument("--triple", required=True)

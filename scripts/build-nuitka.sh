@@ -2,6 +2,7 @@
 # Build the sidecar as ONE self-extracting binary with Nuitka (the primary packager).
 #
 #   scripts/build-nuitka.sh [--no-copy] [--copy-to DIR] [--app PATH [--app-name NAME]] [--python PATH] [--jobs N]
+#                           [--bootstrap launcher|nuitka]
 #
 # Output:   dist/nuitka/sidecar-<target-triple>[.exe]  (Tauri externalBin naming)
 #           dist/nuitka/manifest.json                    (command, versions, uv.lock sha256, build env, size, sha256, time, commit, app)
@@ -25,6 +26,13 @@
 #           build-nuitka group (nuitka, zstandard), nothing else. The sidecar package
 #           itself is compiled from this work tree (PYTHONPATH).
 #
+# --bootstrap launcher|nuitka: what the one file starts with (default: launcher on Linux and macOS,
+#           nuitka elsewhere). launcher: Nuitka builds --mode=standalone and build/launcher (a small
+#           Rust program, built with cargo) carries the dist folder as a zstd tar; it unpacks it once
+#           and then execs the program directly, so the host's pid is the Python process and a warm
+#           launch reads nothing (docs/packaging.md, "The exec launcher"). nuitka: Nuitka's own
+#           --mode=onefile bootstrap, which CRC-checks the whole cache folder and forks a child on
+#           every launch (Windows: the launcher has no exec there).
 # --python PATH (or PYTHON=PATH): the interpreter the build env is made from (a venv's
 # base interpreter is used); default .venv/bin/python's, else python3.
 #
@@ -34,6 +42,7 @@
 # entry.py, include-*.txt, exclude-modules.txt, nuitka-bytecode.txt; the version
 # comes from sidecar/_version.py.
 #
+# Prerequisites of the launcher: cargo (rustup; ~/.cargo/bin is searched too).
 # The binary unpacks itself ONCE into a cache folder keyed by version and build id:
 #   {CACHE_DIR}/<app name>/sidecar/<version>-<build-id>   (Linux: ${XDG_CACHE_HOME:-~/.cache}/...)
 # and later launches reuse it (see docs/packaging.md: cold vs warm start, cleanup).
@@ -54,6 +63,7 @@ APP_PATH=""
 APP_NAME_OVERRIDE=""
 JOBS=""
 PACKAGER=nuitka
+BOOTSTRAP=""
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "build-nuitka: error: $*" >&2; exit 1; }
@@ -67,11 +77,20 @@ while [[ $# -gt 0 ]]; do
     --app-name) APP_NAME_OVERRIDE="${2:?--app-name needs a name}"; shift ;;
     --python) PYTHON="${2:?--python needs a path}"; shift ;;
     --jobs) JOBS="${2:?--jobs needs a number}"; shift ;;
+    --bootstrap) BOOTSTRAP="${2:?--bootstrap needs launcher or nuitka}"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
   shift
 done
+
+if [[ -z "$BOOTSTRAP" ]]; then
+  case "$(uname -s)" in Linux|Darwin) BOOTSTRAP=launcher ;; *) BOOTSTRAP=nuitka ;; esac
+fi
+case "$BOOTSTRAP" in
+  launcher|nuitka) ;;
+  *) die "--bootstrap must be launcher or nuitka, not '$BOOTSTRAP'" ;;
+esac
 
 # shellcheck source=build-app.sh
 source "$REPO/scripts/build-app.sh"
@@ -102,6 +121,11 @@ case "$(uname -s)" in
     command -v ccache >/dev/null 2>&1 || say "warning: ccache not found (brew install ccache): rebuilds will be slow"
     ;;
 esac
+if [[ "$BOOTSTRAP" == launcher ]]; then
+  export PATH="$PATH:$HOME/.cargo/bin"
+  command -v cargo >/dev/null 2>&1 \
+    || die "the launcher needs cargo (https://rustup.rs), or build with --bootstrap nuitka"
+fi
 if [[ ${#missing_apt[@]} -gt 0 ]]; then
   if can_apt; then
     apt_install "${missing_apt[@]}"
@@ -152,6 +176,7 @@ OUT_REL="${OUT#"$REPO/"}"
 # running older build is executing (issue-log/0013), and an upgrade gets a fresh
 # folder; the sidecar removes the other folders (docs/packaging.md).
 BUILD_ID="$(info build-id nuitka "$NUITKA_VERSION" "$ZSTANDARD_VERSION" "app=$APP_NAME" "binary=$BINARY_NAME" \
+  "bootstrap=$BOOTSTRAP" \
   ${APP_PATH:+--tree "$APP_PATH"})"
 CACHE_SPEC="{CACHE_DIR}/$APP_NAME/sidecar/$VERSION-$BUILD_ID"
 mkdir -p "$OUT" "$WORK"
@@ -169,16 +194,25 @@ mapfile -t BYTECODE_PACKAGES < <(info list nuitka-bytecode.txt)
 NUITKA_CMD=(
   env "PYTHONPATH=$PYTHONPATH"
   "$PYTHON" -m nuitka
-  --mode=onefile
   --assume-yes-for-downloads
   --output-dir="$WORK"
   --output-filename="$NAME"
-  # Cached extraction: unpack once per version, later launches only check CRCs.
-  --onefile-tempdir-spec="$CACHE_SPEC"
-  --onefile-cache-mode=cached
-  # Files compressed one by one, so a cached launch skips decompressing them.
-  --onefile-as-archive
-  --onefile-child-grace-time="$CHILD_GRACE_MS"
+)
+if [[ "$BOOTSTRAP" == launcher ]]; then
+  # The dist folder only: build/launcher makes the one file (below).
+  NUITKA_CMD+=(--mode=standalone)
+else
+  NUITKA_CMD+=(
+    --mode=onefile
+    # Cached extraction: unpack once per version, later launches only check CRCs.
+    --onefile-tempdir-spec="$CACHE_SPEC"
+    --onefile-cache-mode=cached
+    # Files compressed one by one, so a cached launch skips decompressing them.
+    --onefile-as-archive
+    --onefile-child-grace-time="$CHILD_GRACE_MS"
+  )
+fi
+NUITKA_CMD+=(
   # Keep tests and build tools out even when a library mentions them.
   --noinclude-pytest-mode=nofollow
   --noinclude-setuptools-mode=nofollow
@@ -206,17 +240,32 @@ else
   CCACHE_NOTE="off (ccache not found)"
 fi
 say "sidecar $VERSION${APP_DIST:+ with $APP_DIST $APP_VERSION} as $APP_NAME -> $OUT_REL/$NAME (ccache $CCACHE_NOTE)"
-say "extraction cache: $CACHE_SPEC"
+say "extraction cache: $CACHE_SPEC (bootstrap: $BOOTSTRAP)"
 
 rm -f "$WORK/$NAME"
+rm -rf "$WORK/entry.dist"  # a standalone build's folder is what the launcher packs: never an old one
 start=$(date +%s.%N)
 set +e
 ( cd "$REPO" && "${NUITKA_CMD[@]}" ) 2>&1 | tee "$OUT/build.log" >&2
 status=${PIPESTATUS[0]}
 set -e
-end=$(date +%s.%N)
 [[ $status -eq 0 ]] || die "Nuitka failed (exit $status); see $OUT_REL/build.log"
-[[ -f "$WORK/$NAME" ]] || die "Nuitka reported success but $WORK/$NAME is missing"
+if [[ "$BOOTSTRAP" == launcher ]]; then
+  [[ -x "$WORK/entry.dist/$NAME" ]] || die "Nuitka reported success but $WORK/entry.dist/$NAME is missing"
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/sidecar-cargo-target}"
+  say "building the launcher (cargo, target dir $CARGO_TARGET_DIR)"
+  cargo build --quiet --release --locked --manifest-path "$REPO/build/launcher/Cargo.toml" 2>&1 | tee -a "$OUT/build.log" >&2 \
+    || die "the launcher did not build (cargo); see $OUT_REL/build.log"
+  # Same tree, same bytes: the tar's times and owners are fixed (build/launcher/pack.py).
+  SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-0}" "$PYTHON" "$REPO/build/launcher/pack.py" \
+    --launcher "$CARGO_TARGET_DIR/release/sidecar-launcher" \
+    --tree "$WORK/entry.dist" --exe "$NAME" \
+    --app-name "$APP_NAME" --folder "$VERSION-$BUILD_ID" \
+    --out "$WORK/$NAME" 2>&1 | tee -a "$OUT/build.log" >&2 \
+    || die "packing the dist folder behind the launcher failed; see $OUT_REL/build.log"
+fi
+[[ -f "$WORK/$NAME" ]] || die "the build reported success but $WORK/$NAME is missing"
+end=$(date +%s.%N)
 # Nothing from outside the runtime dependencies may ship (issue-log 0019): checked
 # before the binary replaces the previous one.
 info check-report "$WORK/compilation-report.xml" ${APP_DIST:+--app-dist "$APP_DIST"} \
@@ -244,6 +293,7 @@ CMD_JSON="$WORK/command.json"
 "$PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${NUITKA_CMD[@]}" > "$CMD_JSON"
 info manifest \
   --packager nuitka \
+  --bootstrap "$BOOTSTRAP" \
   --packager-version "$("$PYTHON" -m nuitka --version 2>/dev/null | head -n1)" \
   --binary "$OUT/$NAME" \
   --triple "$TRIPLE" \

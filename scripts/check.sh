@@ -4,6 +4,8 @@
 #   mypy        strict type check of the shipped package (sidecar/) and of the example app
 #   imports     the layer contracts of docs/ARCHITECTURE.md (import-linter, [tool.importlinter]), and the
 #               example app's: it imports only sidecar.sdk (examples/wordfreq-app/.importlinter)
+#   launcher    the exec launcher (build/launcher): cargo fmt --check, clippy -D warnings, its unit tests,
+#               and mypy --strict of its packer
 #   tauri       cargo clippy -D warnings, cargo fmt --check, tsc --noEmit (tauri-shell/scripts/check.sh)
 #   node        tsc of the Node host, its tests and its Electron example (hosts/node/scripts/check.sh)
 #
@@ -21,11 +23,11 @@ checks=()
 for arg in "$@"; do
     case "$arg" in
         --fix) fix=1 ;;
-        ruff | mypy | imports | tauri | node) checks+=("$arg") ;;
-        *) echo "check: unknown check '$arg' (ruff, mypy, imports, tauri, node, --fix)" >&2; exit 2 ;;
+        ruff | mypy | imports | launcher | tauri | node) checks+=("$arg") ;;
+        *) echo "check: unknown check '$arg' (ruff, mypy, imports, launcher, tauri, node, --fix)" >&2; exit 2 ;;
     esac
 done
-[ "${#checks[@]}" -gt 0 ] || checks=(ruff mypy imports tauri node)
+[ "${#checks[@]}" -gt 0 ] || checks=(ruff mypy imports launcher tauri node)
 
 failed=()
 run() {
@@ -51,6 +53,14 @@ for check in "${checks[@]}"; do
             run "import contracts" "$bin/lint-imports" --no-cache
             run "import contracts (example app)" env PYTHONPATH=examples/wordfreq-app/src \
                 "$bin/lint-imports" --no-cache examples/wordfreq-app/.importlinter
+            ;;
+        launcher)
+            launcher=(env "PATH=$PATH:$HOME/.cargo/bin" "CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sidecar-cargo-target}")
+            manifest=(--manifest-path build/launcher/Cargo.toml)
+            run "launcher fmt" "${launcher[@]}" cargo fmt "${manifest[@]}" --check
+            run "launcher clippy" "${launcher[@]}" cargo clippy --quiet --locked "${manifest[@]}" --all-targets -- -D warnings
+            run "launcher unit tests" "${launcher[@]}" cargo test --quiet --locked "${manifest[@]}"
+            run "mypy --strict (launcher packer)" "$bin/mypy" --strict build/launcher/pack.py
             ;;
         tauri) run "tauri-shell checks" bash tauri-shell/scripts/check.sh ;;
         node) run "node host checks" bash hosts/node/scripts/check.sh ;;

@@ -66,8 +66,9 @@ if want binaries; then
     stage "core suite against dist/pyinstaller/sidecar-$triple"
     SIDECAR_BINARY="$PWD/dist/pyinstaller/sidecar-$triple" "$py" -m pytest -q \
         tests/process/test_server_*.py tests/process/test_logging.py
-    stage "process model of both binaries, concurrent first launches of Nuitka"
-    "$py" -m pytest -q tests/packaging/test_packaging_process_model.py tests/packaging/test_concurrent_first_launches.py
+    stage "process model of both binaries, concurrent first launches of Nuitka, its launcher on the real payload"
+    "$py" -m pytest -q tests/packaging/test_packaging_process_model.py tests/packaging/test_concurrent_first_launches.py \
+        tests/packaging/test_launcher_binary.py
     stage "the example app's Nuitka binary (WordFreq): its tests, two app names side by side"
     ./scripts/build-nuitka.sh --app examples/wordfreq-app
     SIDECAR_BINARY="$PWD/dist/apps/wordfreq/nuitka/sidecar-$triple" "${secrets[@]}" "$py" -m pytest -q \

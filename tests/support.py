@@ -40,13 +40,15 @@ def under_test_is_binary() -> bool:
     return bool(os.environ.get("SIDECAR_BINARY"))
 
 
-def binary_packager() -> str:
-    """nuitka, pyinstaller (from the build manifest beside SIDECAR_BINARY), or source."""
+def binary_bootstrap() -> str:
+    """What the binary under test starts with: launcher (build/launcher execs the program: one
+    process), nuitka or pyinstaller (the packager's bootstrap forks a child), or source."""
     binary = os.environ.get("SIDECAR_BINARY")
     if not binary:
         return "source"
     try:
-        return str(json.loads((Path(binary).parent / "manifest.json").read_text())["packager"])
+        manifest = json.loads((Path(binary).parent / "manifest.json").read_text())
+        return str(manifest.get("bootstrap") or manifest["packager"])
     except (OSError, ValueError, KeyError):
         return "unknown"
 

@@ -1,6 +1,7 @@
 """Remove the extraction folders that older or dead sidecars left behind.
 
-Nuitka: the bootstrap unpacks into ``{CACHE_DIR}/<app name>/sidecar/<version>-<build id>/``
+Nuitka: the exec launcher (build/launcher; Nuitka's own onefile bootstrap on Windows) unpacks
+into ``{CACHE_DIR}/<app name>/sidecar/<version>-<build id>/``
 (the app name the binary was built with, sidecar.daemon.build_info) once and reuses it; an upgraded app unpacks into a new folder and nothing ever
 deletes the old one (~125 MB each). PyInstaller: the bootstrap unpacks into a
 fresh ``$TMPDIR/_MEIxxxxxx`` per launch and deletes it after its child; when the
@@ -56,10 +57,20 @@ _held: list[int] = []  # the fd of our shared lock, kept open for the process's 
 
 
 def own_extraction_folder() -> Path | None:
-    """Our unpacked folder when we run from a Nuitka onefile cache folder, else None."""
-    if not os.environ.get("NUITKA_ONEFILE_PARENT"):
-        return None
+    """Our unpacked folder when we run from a Nuitka cache folder, else None.
+
+    Two ways in: Nuitka's onefile bootstrap (it sets ``NUITKA_ONEFILE_PARENT`` in its child) and
+    the exec launcher (build/launcher: it sets ``SIDECAR_LAUNCHER_DIR`` to the folder it execs
+    from). Either way the folder must be the one our executable is in: a variable inherited
+    from elsewhere (a shell, a parent sidecar) names nothing of ours.
+    """
     folder = Path(sys.executable).resolve().parent
+    launcher_dir = os.environ.get("SIDECAR_LAUNCHER_DIR")
+    if launcher_dir:
+        if Path(launcher_dir).resolve() != folder:
+            return None
+    elif not os.environ.get("NUITKA_ONEFILE_PARENT"):
+        return None
     if folder.parent.name != "sidecar" or not _FOLDER.match(folder.name):
         return None
     if folder.parent.parent.name != build_info().app_name:

@@ -1,9 +1,12 @@
 """The onefile process model of the BUILT binaries, checked by pid (Linux).
 
-Both packagers run two processes: the bootstrap the host spawned (the only pid
-the host knows) and the real Python child, which inherits stdin/stdout. These
-tests drive the bootstrap the way a host does and check what happens to the
-child. They run against ``dist/nuitka/sidecar-<triple>`` and
+The Nuitka binary starts with the exec launcher (build/launcher, the default on Linux):
+ONE process, the pid the host spawned is the Python program, so whatever the host
+does to that pid it does to the engine. PyInstaller (and Nuitka built with
+``--bootstrap nuitka``) run two processes: the bootstrap the host spawned (the only
+pid the host knows) and the real Python child, which inherits stdin/stdout. These
+tests drive the spawned process the way a host does and check what happens to the
+Python process. They run against ``dist/nuitka/sidecar-<triple>`` and
 ``dist/pyinstaller/sidecar-<triple>`` (built by scripts/build-*.sh) and skip a
 packager whose binary is not built.
 
@@ -45,6 +48,12 @@ KILL_CYCLES = 50
 
 def binary_path(packager: str) -> Path:
     return REPO / "dist" / packager / f"sidecar-{buildinfo.target_triple()}"
+
+
+def bootstrap_of(packager: str) -> str:
+    """launcher (one process) or the packager's own bootstrap (two), from the build manifest."""
+    manifest = json.loads((REPO / "dist" / packager / "manifest.json").read_text())
+    return str(manifest.get("bootstrap") or packager)
 
 
 def extraction_folder_name() -> str:
@@ -153,8 +162,32 @@ def read_rest(proc: subprocess.Popen[bytes], seconds: float) -> list[bytes]:
 # ----------------------------------------------------------------------------- facts
 
 
+def test_one_process_behind_the_exec_launcher(
+    packager: str, launch: Callable[..., Launched], env: dict[str, str]
+) -> None:
+    """The launcher execs the unpacked program: the spawned pid IS the Python process, it runs
+    the program from the cache folder, and it stays in the host's process group."""
+    if bootstrap_of(packager) != "launcher":
+        pytest.skip(f"{packager} is built with its own bootstrap")
+    run = launch()
+    assert run.child_pid == run.bootstrap_pid
+    engine = psutil.Process(run.child_pid)
+    assert engine.ppid() == os.getpid()
+    assert os.getpgid(run.child_pid) == os.getpgid(0)
+    unpacked = Path(env["XDG_CACHE_HOME"]) / "PlutoDuck" / "sidecar" / extraction_folder_name()
+    assert Path(engine.exe()).parent == unpacked
+    engine_env = engine.environ()
+    assert engine_env.get("SIDECAR_LAUNCHER_DIR") == str(unpacked)
+    assert engine_env.get("SIDECAR_LAUNCHER_EXE") == str(binary_path(packager))
+    assert "NUITKA_ONEFILE_PARENT" not in engine_env
+    assert (unpacked / ".complete").is_file()
+    assert (unpacked / IN_USE).is_file()  # it found its own folder: the sweep knows what to spare
+
+
 def test_two_processes_in_one_process_group(packager: str, launch: Callable[..., Launched]) -> None:
     """The child is a direct child of the bootstrap and shares its process group."""
+    if bootstrap_of(packager) == "launcher":
+        pytest.skip("one process: the exec launcher (test_one_process_behind_the_exec_launcher)")
     run = launch()
     assert run.child_pid != run.bootstrap_pid
     child = psutil.Process(run.child_pid)
@@ -188,10 +221,20 @@ def test_sigterm_to_the_bootstrap_gives_one_shutdown_signal_line(
 
 @pytest.mark.parametrize("reaped", [True, False], ids=["reaped", "zombie"])
 def test_sigkill_of_the_bootstrap_ends_the_child(packager: str, launch: Callable[..., Launched], reaped: bool) -> None:
-    """What Tauri's kill() does. ``zombie``: the host has not reaped the bootstrap yet."""
+    """What Tauri's kill() does. ``zombie``: the host has not reaped the bootstrap yet.
+
+    Behind the exec launcher the kill hits the Python process itself: it is gone at once and
+    says nothing more (SIGKILL cannot be caught; DuckDB's WAL keeps committed work)."""
     run = launch()
     os.kill(run.bootstrap_pid, signal.SIGKILL)
     killed = time.monotonic()
+    if bootstrap_of(packager) == "launcher":
+        if reaped:
+            assert run.proc.wait(2) == -signal.SIGKILL
+        assert gone_within(run.child_pid, 0.5)
+        rest = read_rest(run.proc, 1)
+        assert [line for line in rest if line.startswith(b"SHUTDOWN")] == [], rest
+        return
     if reaped:
         run.proc.wait(2)
     assert gone_within(run.child_pid, 1.5), "the Python child outlived its SIGKILLed bootstrap by 1.5 s"
@@ -326,6 +369,9 @@ def test_manifest_describes_the_binary(packager: str) -> None:
     manifest = json.loads((REPO / "dist" / packager / "manifest.json").read_text())
     binary = binary_path(packager)
     assert manifest["packager"] == packager
+    assert manifest["bootstrap"] in ("launcher", packager)
+    if packager == "pyinstaller":
+        assert manifest["bootstrap"] == "pyinstaller"
     assert manifest["binary_size_bytes"] == binary.stat().st_size
     assert manifest["sha256"] == buildinfo.sha256(binary)
     assert manifest["sidecar_version"] == buildinfo.read_version()

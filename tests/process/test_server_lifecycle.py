@@ -14,7 +14,7 @@ import pytest
 
 from sidecar_host import RpcCallError, SidecarClient
 from tests.support import (
-    binary_packager,
+    binary_bootstrap,
     check_stdout,
     frames,
     run_once,
@@ -103,7 +103,7 @@ async def test_stdin_eof_is_a_normal_shutdown(data_dir: Path) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 async def test_signals_are_a_signal_shutdown(data_dir: Path, signum: signal.Signals) -> None:
-    if signum == signal.SIGHUP and binary_packager() == "nuitka" and signal.getsignal(signum) == signal.SIG_IGN:
+    if signum == signal.SIGHUP and binary_bootstrap() == "nuitka" and signal.getsignal(signum) == signal.SIG_IGN:
         # Under nohup the bootstrap inherits SIGHUP ignored and, as it installs no handler of its
         # own for it, lives on: nothing this test can check (the Python child sets its own).
         pytest.skip("SIGHUP is ignored in this process (nohup?), and so in the Nuitka bootstrap it spawns")
@@ -112,10 +112,10 @@ async def test_signals_are_a_signal_shutdown(data_dir: Path, signum: signal.Sign
         sent = time.monotonic()
         sidecar.send_signal(signum)
         status = await sidecar.wait(5)
-        assert status == 0 or (signum == signal.SIGHUP and binary_packager() == "nuitka" and status == -signal.SIGHUP)
+        assert status == 0 or (signum == signal.SIGHUP and binary_bootstrap() == "nuitka" and status == -signal.SIGHUP)
         assert time.monotonic() - sent < 2.0
         expected = {"signal"}
-        if signum == signal.SIGHUP and binary_packager() == "nuitka":
+        if signum == signal.SIGHUP and binary_bootstrap() == "nuitka":
             # Nuitka's bootstrap does not forward SIGHUP: it dies of it, and its child
             # sees that as the launcher's death (issue-log 0017).
             expected = {"parent_exit"}

@@ -236,3 +236,35 @@ def test_a_nuitka_folder_of_another_app_name_is_not_ours(tmp_path: Path, monkeyp
         monkeypatch.setenv("NUITKA_ONEFILE_PARENT", "1")
         monkeypatch.setattr(sys, "executable", str(folder / "sidecar"))
         assert (cache_cleanup.own_extraction_folder() == folder) is expected, app
+
+
+def test_the_exec_launcher_names_our_folder_only_when_we_run_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build/launcher execs the program in ``SIDECAR_LAUNCHER_DIR``; the variable counts only
+    when it is the folder our executable is in (an inherited one names someone else's)."""
+    from sidecar.daemon import cache_cleanup
+
+    folder = _folder(tmp_path / "PlutoDuck" / "sidecar", "0.1.0-abcd", 0)
+    other = _folder(tmp_path / "PlutoDuck" / "sidecar", "0.1.0-ef01", 0)
+    monkeypatch.delenv("NUITKA_ONEFILE_PARENT", raising=False)
+    monkeypatch.setattr(sys, "executable", str(folder / "sidecar"))
+    monkeypatch.setenv("SIDECAR_LAUNCHER_DIR", str(folder))
+    assert cache_cleanup.own_extraction_folder() == folder
+    monkeypatch.setenv("SIDECAR_LAUNCHER_DIR", str(other))
+    assert cache_cleanup.own_extraction_folder() is None
+    monkeypatch.delenv("SIDECAR_LAUNCHER_DIR")
+    assert cache_cleanup.own_extraction_folder() is None  # a plain standalone folder: not a cache
+
+
+def test_the_launchers_abandoned_unpacks_are_swept(tmp_path: Path) -> None:
+    """A launcher killed mid-unpack leaves ``<folder>.tmp-<pid>``; one that swapped out an
+    unfinished folder and died before removing it, ``<folder>.stale-<pid>``. Old and unused,
+    both go; a fresh one (an unpack under way right now) stays."""
+    root = tmp_path / "PlutoDuck" / "sidecar"
+    own = _folder(root, "0.2.0-bbbb", 0)
+    abandoned = _folder(root, "0.2.0-bbbb.tmp-4242", 3600)
+    stale = _folder(root, "0.2.0-bbbb.stale-4243", 3600)
+    unpacking = _folder(root, "0.2.0-bbbb.tmp-4244", 1)
+    assert sorted(sweep(own)) == sorted([abandoned, stale])
+    assert unpacking.is_dir()
