@@ -56,6 +56,13 @@ class ChildResult(Struct):
     read_stdin: bool
 
 
+class GcState(Struct):
+    """enabled: the cyclic collector is on. frozen: objects in its permanent generation."""
+
+    enabled: bool
+    frozen: int
+
+
 class SimulatedCrash(BaseException):
     """Not an Exception, so no handler boundary catches it: it ends the server."""
 
@@ -118,6 +125,13 @@ def register_test_methods(registry: Registry) -> None:
     async def crash(ctx: Ctx) -> bool:
         """Raise past the JSON-RPC boundary, as a bug in the server itself would: a fatal error."""
         raise SimulatedCrash("test.crash")
+
+    @registry.method("test.gc")
+    async def gc_state(ctx: Ctx) -> GcState:
+        """The garbage collector's state: off during the start, on (with the start frozen) after."""
+        import gc
+
+        return GcState(enabled=gc.isenabled(), frozen=gc.get_freeze_count())
 
     @registry.method("test.block")
     async def block(ctx: Ctx, params: SleepParams) -> bool:

@@ -35,7 +35,7 @@ from sidecar.api.context import SidecarState
 from sidecar.api.errors import translate_error
 from sidecar.apps.loader import LoadedApps
 from sidecar.common.shutdown import ShutdownReason
-from sidecar.daemon import early_signals, watchdog
+from sidecar.daemon import early_signals, startup_gc, watchdog
 from sidecar.daemon.config import Config
 from sidecar.daemon.lifecycle import Lifecycle, ShutdownHook
 from sidecar.daemon.parent_watch import PDEATH_SIGNAL, ParentWatch
@@ -255,11 +255,15 @@ async def _heartbeat(outbox: FrameSink, life: Lifecycle, interval: float) -> Non
 
 
 async def _complete_registry(registry: Registry) -> None:
-    """Register what was deferred past READY, so the first call to it does not pay for that.
+    """Register what was deferred past READY, so the first call to it does not pay for that,
+    then end the start: the garbage collector is switched back on (sidecar.daemon.startup_gc).
     On the loop, not in a worker thread: an import racing the loop's own imports (a request's
     lookup, the engine's warm-up) could meet a circular pair and fail with importlib's deadlock
     error, which would then stay the registry's error."""
-    registry.complete()
+    try:
+        registry.complete()
+    finally:
+        startup_gc.resume()
 
 
 async def _run_startup_hook(hook: StartupHook) -> None:

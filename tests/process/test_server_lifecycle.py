@@ -325,3 +325,15 @@ def test_sigterm_during_startup_still_ends_cleanly(tmp_path: Path) -> None:
         assert proc.wait(10) == 0
         lines = check_stdout(boot + rest)
         assert lines[-1] == "SHUTDOWN reason=signal"
+
+
+@pytest.mark.anyio
+async def test_the_garbage_collector_is_back_on_after_the_start(data_dir: Path) -> None:
+    """The entry point switches the cyclic collector off for the start (sidecar.daemon.startup_gc,
+    issue-log 0062); a server that left it off would keep every reference cycle it ever made.
+    Once the start is over it is on again, with what the start built frozen out of its way."""
+    async with running_sidecar(data_dir) as sidecar:
+        await sidecar.call("rpc.discover")
+        state = await sidecar.call("test.gc")
+        assert state["enabled"] is True
+        assert state["frozen"] > 1_000, state
