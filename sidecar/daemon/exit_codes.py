@@ -16,3 +16,7 @@ DATA_DIR_UNUSABLE: Final = 4
 FORCED: Final = 5
 #: an app package failed to load (stderr names it and why; stdout: BOOT, SHUTDOWN reason=error).
 APP_LOAD_FAILED: Final = 6
+#: the binary is damaged (no payload, a payload that fails its checksum, a program that cannot
+#: be executed). Never returned by Python code: the exec launcher (build/launcher) exits with it
+#: before Python starts. Listed here so the table has one home in the code.
+BINARY_DAMAGED: Final = 7

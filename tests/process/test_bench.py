@@ -79,13 +79,18 @@ def test_rpc_bench_measures_every_subject(tmp_path: Path) -> None:
 def test_startup_bench_times_every_variant(tmp_path: Path) -> None:
     document = run_bench("startup", tmp_path)
     variants = document["variants"]
-    assert {"source", "fastapi", "mcp"} <= set(variants)
+    assert {"source", "start-floor", "fastapi", "mcp"} <= set(variants)
     for name, entry in variants.items():
         assert entry["ready_ms"]["n"] == 2 and _positive(entry["ready_ms"]["p50"]), name
         if name not in ("fastapi", "mcp"):  # the sidecar's BOOT comes before its READY
             assert 0 < entry["first_line_ms"]["p50"] <= entry["ready_ms"]["p50"], name
     for name in ("nuitka-cold", "nuitka-warm", "pyinstaller"):
         assert (name in variants) != (name in document["skipped"])
+    # Target 4's four checks, each a value from this run (or none, not met, when not run).
+    assert len(document["targets"]) == 4
+    assert all(isinstance(t["met"], bool) for t in document["targets"])
+    source = next(t for t in document["targets"] if t["target"].startswith("source"))
+    assert source["value"] == variants["source"]["ready_ms"]["p50"]
 
 
 def test_transfer_bench_moves_every_row_by_every_path(tmp_path: Path) -> None:
