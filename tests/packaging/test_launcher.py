@@ -531,7 +531,9 @@ def test_ignored_signals_are_inherited(packed: Path, cache: Path, tmp_path: Path
         return next(line for line in out.splitlines() if line.startswith(name))
 
     assert field(via.stdout, b"SigIgn:") == field(direct.stdout, b"SigIgn:")
-    assert field(via.stdout, b"SigIgn:").endswith(b"0000000000000001")  # SIGHUP is bit 0
+    # SIGHUP is bit 0; the others are whatever this test's own process ignores (a background
+    # job also ignores SIGINT and SIGQUIT), which the comparison above covers.
+    assert int(field(via.stdout, b"SigIgn:").split(b"\t")[1], 16) & 1
     # Unlike ignored signals, the blocked mask is cleared (Rust's Command::exec), whatever
     # the host had blocked: the engine sets its own (sidecar/daemon/early_signals.py).
     assert field(via.stdout, b"SigBlk:").strip(b"SigBlk:\t0") == b""
