@@ -26,8 +26,8 @@
 #           build-nuitka group (nuitka, zstandard), nothing else. The sidecar package
 #           itself is compiled from this work tree (PYTHONPATH).
 #
-# --bootstrap launcher|nuitka: what the one file starts with (default: launcher on Linux and macOS,
-#           nuitka elsewhere). launcher: Nuitka builds --mode=standalone and build/launcher (a small
+# --bootstrap launcher|nuitka: what the one file starts with (default: launcher on Linux and macOS
+#           when cargo is there, else nuitka with a warning; nuitka elsewhere). launcher: Nuitka builds --mode=standalone and build/launcher (a small
 #           Rust program, built with cargo) carries the dist folder as a zstd tar; it unpacks it once
 #           and then execs the program directly, so the host's pid is the Python process and a warm
 #           launch reads nothing (docs/packaging.md, "The exec launcher"). nuitka: Nuitka's own
@@ -84,8 +84,16 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
+# The launcher is built with cargo; rustup installs it in ~/.cargo/bin, which a shell's PATH may lack.
+export PATH="$PATH:$HOME/.cargo/bin"
 if [[ -z "$BOOTSTRAP" ]]; then
   case "$(uname -s)" in Linux|Darwin) BOOTSTRAP=launcher ;; *) BOOTSTRAP=nuitka ;; esac
+  if [[ "$BOOTSTRAP" == launcher ]] && ! command -v cargo >/dev/null 2>&1; then
+    # Only the default falls back: a build must work on a machine with nothing but Python (the
+    # README's first command); an explicit --bootstrap launcher without cargo is an error below.
+    say "warning: no cargo (https://rustup.rs): building with Nuitka's own onefile bootstrap instead of the exec launcher (slower warm starts, two processes; docs/packaging.md)"
+    BOOTSTRAP=nuitka
+  fi
 fi
 case "$BOOTSTRAP" in
   launcher|nuitka) ;;
@@ -122,7 +130,6 @@ case "$(uname -s)" in
     ;;
 esac
 if [[ "$BOOTSTRAP" == launcher ]]; then
-  export PATH="$PATH:$HOME/.cargo/bin"
   command -v cargo >/dev/null 2>&1 \
     || die "the launcher needs cargo (https://rustup.rs), or build with --bootstrap nuitka"
 fi
