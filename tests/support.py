@@ -40,17 +40,21 @@ def under_test_is_binary() -> bool:
     return bool(os.environ.get("SIDECAR_BINARY"))
 
 
-def binary_bootstrap() -> str:
-    """What the binary under test starts with: launcher (build/launcher execs the program: one
-    process), nuitka or pyinstaller (the packager's bootstrap forks a child), or source."""
-    binary = os.environ.get("SIDECAR_BINARY")
-    if not binary:
-        return "source"
+def bootstrap_of(binary: Path) -> str:
+    """What a built binary starts with, from the build manifest beside it: launcher
+    (build/launcher execs the program: one process), nuitka or pyinstaller (the packager's
+    bootstrap forks a child), or unknown (no readable manifest)."""
     try:
-        manifest = json.loads((Path(binary).parent / "manifest.json").read_text())
+        manifest = json.loads((binary.parent / "manifest.json").read_text())
         return str(manifest.get("bootstrap") or manifest["packager"])
     except (OSError, ValueError, KeyError):
         return "unknown"
+
+
+def binary_bootstrap() -> str:
+    """:func:`bootstrap_of` the binary under test (``SIDECAR_BINARY``), or source."""
+    binary = os.environ.get("SIDECAR_BINARY")
+    return bootstrap_of(Path(binary)) if binary else "source"
 
 
 def sidecar_env(**extra: str) -> dict[str, str]:

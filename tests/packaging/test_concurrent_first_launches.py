@@ -19,7 +19,6 @@ and ``SIDECAR_LAUNCH_WIDTH`` change 10 and 8. Run with ``-s`` to see the figures
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -31,6 +30,7 @@ import anyio
 import pytest
 
 from sidecar_host import SidecarClient, SidecarStartError
+from tests.support import bootstrap_of
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "build"))
@@ -51,14 +51,6 @@ def nuitka_binary() -> Path | None:
     given = os.environ.get("SIDECAR_NUITKA_BINARY")
     path = Path(given) if given else REPO / "dist" / "nuitka" / f"sidecar-{buildinfo.target_triple()}"
     return path if path.is_file() and os.access(path, os.X_OK) else None
-
-
-def bootstrap_of(binary: Path) -> str:
-    """launcher or nuitka, from the manifest beside the binary (nuitka when there is none)."""
-    try:
-        return str(json.loads((binary.parent / "manifest.json").read_text()).get("bootstrap") or "nuitka")
-    except (OSError, ValueError):
-        return "nuitka"
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import check_stdout
+from tests.support import bootstrap_of, check_stdout
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "build"))
@@ -31,17 +31,11 @@ def _manifest() -> dict[str, object]:
     return dict(json.loads((BINARY.parent / "manifest.json").read_text()))
 
 
-def _built_with_launcher() -> bool:
-    try:
-        return BINARY.is_file() and _manifest().get("bootstrap") == "launcher"
-    except (OSError, ValueError):
-        return False
-
-
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG_CACHE_HOME is the Linux cache location"),
     pytest.mark.skipif(
-        not _built_with_launcher(), reason=f"{BINARY.relative_to(REPO)} not built with the launcher (build-nuitka.sh)"
+        not BINARY.is_file() or bootstrap_of(BINARY) != "launcher",
+        reason=f"{BINARY.relative_to(REPO)} not built with the launcher (build-nuitka.sh)",
     ),
 ]
 

@@ -39,6 +39,7 @@ import buildinfo  # noqa: E402
 
 from sidecar.daemon.cache_cleanup import LEFTOVER_MIN_AGE_S, SWEEP_DELAY_S  # noqa: E402
 from sidecar.daemon.extraction import IN_USE  # noqa: E402
+from tests.support import bootstrap_of  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process model checked on Linux")
 
@@ -48,12 +49,6 @@ KILL_CYCLES = 50
 
 def binary_path(packager: str) -> Path:
     return REPO / "dist" / packager / f"sidecar-{buildinfo.target_triple()}"
-
-
-def bootstrap_of(packager: str) -> str:
-    """launcher (one process) or the packager's own bootstrap (two), from the build manifest."""
-    manifest = json.loads((REPO / "dist" / packager / "manifest.json").read_text())
-    return str(manifest.get("bootstrap") or packager)
 
 
 def extraction_folder_name() -> str:
@@ -167,7 +162,7 @@ def test_one_process_behind_the_exec_launcher(
 ) -> None:
     """The launcher execs the unpacked program: the spawned pid IS the Python process, it runs
     the program from the cache folder, and it stays in the host's process group."""
-    if bootstrap_of(packager) != "launcher":
+    if bootstrap_of(binary_path(packager)) != "launcher":
         pytest.skip(f"{packager} is built with its own bootstrap")
     run = launch()
     assert run.child_pid == run.bootstrap_pid
@@ -186,7 +181,7 @@ def test_one_process_behind_the_exec_launcher(
 
 def test_two_processes_in_one_process_group(packager: str, launch: Callable[..., Launched]) -> None:
     """The child is a direct child of the bootstrap and shares its process group."""
-    if bootstrap_of(packager) == "launcher":
+    if bootstrap_of(binary_path(packager)) == "launcher":
         pytest.skip("one process: the exec launcher (test_one_process_behind_the_exec_launcher)")
     run = launch()
     assert run.child_pid != run.bootstrap_pid
@@ -228,7 +223,7 @@ def test_sigkill_of_the_bootstrap_ends_the_child(packager: str, launch: Callable
     run = launch()
     os.kill(run.bootstrap_pid, signal.SIGKILL)
     killed = time.monotonic()
-    if bootstrap_of(packager) == "launcher":
+    if bootstrap_of(binary_path(packager)) == "launcher":
         if reaped:
             assert run.proc.wait(2) == -signal.SIGKILL
         assert gone_within(run.child_pid, 0.5)

@@ -38,38 +38,31 @@ pub fn parse(bytes: &[u8]) -> Result<Meta, Failure> {
     Ok(meta)
 }
 
+/// One meta field, its value, and the rule it must satisfy.
+type FieldCheck<'a> = (&'static str, &'a str, fn(&str) -> bool);
+
 /// The names end up in paths we create, stat and exec: keep them inside the cache folder.
 fn validate(meta: &Meta) -> Result<(), Failure> {
-    if !is_single_component(&meta.app_name) {
-        return Err(Failure::damaged(format!(
-            "bad app_name in the launcher's meta: {:?}",
-            meta.app_name
-        )));
+    let fields: [FieldCheck; 4] = [
+        ("app_name", &meta.app_name, is_single_component),
+        ("folder", &meta.folder, is_single_component),
+        ("exe", &meta.exe, is_safe_relative),
+        ("payload_sha256", &meta.payload_sha256, is_sha256_hex),
+    ];
+    let files = meta
+        .files
+        .iter()
+        .map(|(path, _)| -> FieldCheck { ("file path", path, is_safe_relative) });
+    match fields
+        .into_iter()
+        .chain(files)
+        .find(|(_, value, ok)| !ok(value))
+    {
+        Some((field, value, _)) => Err(Failure::damaged(format!(
+            "bad {field} in the launcher's meta: {value:?}"
+        ))),
+        None => Ok(()),
     }
-    if !is_single_component(&meta.folder) {
-        return Err(Failure::damaged(format!(
-            "bad folder in the launcher's meta: {:?}",
-            meta.folder
-        )));
-    }
-    if !is_safe_relative(&meta.exe) {
-        return Err(Failure::damaged(format!(
-            "bad exe in the launcher's meta: {:?}",
-            meta.exe
-        )));
-    }
-    if !is_sha256_hex(&meta.payload_sha256) {
-        return Err(Failure::damaged(format!(
-            "bad payload_sha256 in the launcher's meta: {:?}",
-            meta.payload_sha256
-        )));
-    }
-    if let Some((bad, _)) = meta.files.iter().find(|(p, _)| !is_safe_relative(p)) {
-        return Err(Failure::damaged(format!(
-            "bad file path in the launcher's meta: {bad:?}"
-        )));
-    }
-    Ok(())
 }
 
 fn is_sha256_hex(s: &str) -> bool {
