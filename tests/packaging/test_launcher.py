@@ -518,7 +518,9 @@ def test_ignored_signals_are_inherited(packed: Path, cache: Path, tmp_path: Path
 
     probe = tmp_path / "probe"
     probe.mkdir()
-    (probe / "sig.sh").write_text('#!/bin/sh\ngrep -E "^Sig(Ign|Blk)" /proc/$$/status\n')
+    # exec, not a child of the shell: a shell blocks signals around its own forks, so reading
+    # /proc/$$/status while it starts grep caught that passing mask under load.
+    (probe / "sig.sh").write_text('#!/bin/sh\nexec grep -E "^Sig(Ign|Blk)" /proc/self/status\n')
     (probe / "sig.sh").chmod(0o755)
     binary = tmp_path / "sig-sidecar"
     packmod.pack(_launcher_of(packed), probe, "sig.sh", APP, "sig", binary, level=1)
