@@ -64,12 +64,11 @@ def own_extraction_folder() -> Path | None:
     from). Either way the folder must be the one our executable is in: a variable inherited
     from elsewhere (a shell, a parent sidecar) names nothing of ours.
     """
-    folder = Path(sys.executable).resolve().parent
     launcher_dir = os.environ.get("SIDECAR_LAUNCHER_DIR")
-    if launcher_dir:
-        if Path(launcher_dir).resolve() != folder:
-            return None
-    elif not os.environ.get("NUITKA_ONEFILE_PARENT"):
+    if not launcher_dir and not os.environ.get("NUITKA_ONEFILE_PARENT"):
+        return None  # from source or PyInstaller: no path work before BOOT
+    folder = Path(sys.executable).resolve().parent
+    if launcher_dir and Path(launcher_dir).resolve() != folder:
         return None
     if folder.parent.name != "sidecar" or not _FOLDER.match(folder.name):
         return None
