@@ -84,6 +84,7 @@ def register_db_methods(registry: Registry) -> None:
                 plans,
                 handle.read_only_begun,
                 params.layout,
+                handle.prepared,
             )
 
         read_only = not params.allow_write
@@ -125,7 +126,9 @@ def register_db_methods(registry: Registry) -> None:
         engine = await ctx.app.engine.started()
         from sidecar.database.catalog import list_tables
 
-        tables = await _duckdb_errors(lambda: engine.database.using(lambda handle: handle.run(list_tables)))
+        tables = await _duckdb_errors(
+            lambda: engine.database.using(lambda handle: handle.run(list_tables), read_only=True)
+        )
         return TablesResult(tables=tables)
 
     @registry.method("db.describe")
@@ -135,5 +138,7 @@ def register_db_methods(registry: Registry) -> None:
         from sidecar.database.catalog import describe
 
         return await _duckdb_errors(
-            lambda: engine.database.using(lambda handle: handle.run(describe, params.schema, params.table))
+            lambda: engine.database.using(
+                lambda handle: handle.run(describe, params.schema, params.table), read_only=True
+            )
         )

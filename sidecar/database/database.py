@@ -22,6 +22,7 @@ through (query.check_statements), which refuses SET, RESET, PRAGMA and the rest.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,9 @@ class Database:
         self._handles: set[QueryHandle] = set()
         self._closed = False
         self.duckdb_version: str | None = None
+        #: Moves when a handle that may write is handed out and when it closes: statements prepared
+        #: in an older epoch are never run again (prepared.py).
+        self.write_epoch = 0
 
     @property
     def is_open(self) -> bool:
@@ -110,7 +114,7 @@ class Database:
                 kind = open_failure_kind(exc)  # never "locked" for a damaged file ("block" holds "lock")
                 raise ApplicationError(kind, f"cannot open {self.path}: {clean_message(exc)}") from exc
             self._connection = connection
-            self._ready = ReadyCursors(connection)
+            self._ready = ReadyCursors(connection, lambda: self.write_epoch)
             self.duckdb_version = version
             log.info(
                 "database opened",
@@ -136,26 +140,45 @@ class Database:
         """A fresh cursor for one request or job (opens the database on first use).
 
         ``progress``: the owner will read ``QueryHandle.progress()`` (jobs do;
-        requests do not). ``read_only``: the cursor may come with a READ ONLY
-        transaction already begun (``QueryHandle.read_only_begun``; see ready_cursors.py).
+        requests do not). ``read_only``: the owner never writes; the cursor may come with a
+        READ ONLY transaction already begun (``QueryHandle.read_only_begun``; see
+        ready_cursors.py) and its prepared statements. Any other handle moves
+        :attr:`write_epoch` when it is handed out and when it closes.
         """
         await self.open()
         if self._closed or self._connection is None:
             raise ApplicationError("shutting_down", "the database is closed: the sidecar is stopping")
-        begun = None if not read_only or self._ready is None else self._ready.take()
-        if begun is not None:
-            handle = QueryHandle(begun, on_close=self._handles.discard, read_only_begun=True)
+        ready = self._ready
+        begun = None if not read_only or ready is None else ready.take()
+        if ready is not None and begun is not None:
+            statements = begun.statements
+            handle = QueryHandle(
+                begun.cursor,
+                on_close=self._handles.discard,
+                read_only_begun=True,
+                prepared=statements if statements.reusable else None,
+                give_back=functools.partial(ready.give_back, begun),
+            )
             self._handles.add(handle)
             return handle
+        if not read_only:
+            self.write_epoch += 1
         if progress:
             cursor = await anyio.to_thread.run_sync(_new_progress_cursor, self._connection)
         else:
             # A bare cursor is a few microseconds of in-memory setup (no I/O, no statement):
             # cheaper than the thread hop that would carry it.
             cursor = self._connection.cursor()
-        handle = QueryHandle(cursor, on_close=self._handles.discard, background=progress)
+        handle = QueryHandle(
+            cursor, on_close=self._closed_handle if not read_only else self._handles.discard, background=progress
+        )
         self._handles.add(handle)
         return handle
+
+    def _closed_handle(self, handle: QueryHandle) -> None:
+        """A handle that may have written is done: what it changed ends the epoch it began."""
+        self._handles.discard(handle)
+        self.write_epoch += 1
 
     async def using(
         self, work: Callable[[QueryHandle], Awaitable[Any]], progress: bool = False, read_only: bool = False

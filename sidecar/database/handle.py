@@ -21,6 +21,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from sidecar.database import thread_priority
+from sidecar.database.prepared import PreparedStatements
 
 log = logging.getLogger("sidecar.engine")
 
@@ -40,6 +41,9 @@ class QueryHandle:
     read_only_begun: the cursor came with a READ ONLY transaction begun (closing it rolls back).
     background: the owner is a job: its work runs in a thread of its own at idle priority
     (thread_priority.idle_current_thread) instead of the shared worker threads requests use.
+    prepared: the statements prepared on this cursor (prepared.py), for a cursor that is reused.
+    give_back: called instead of closing the cursor when the handle closes with its thread
+    returned and nothing cancelled (the cursor is reused, ready_cursors.py).
     """
 
     def __init__(
@@ -48,10 +52,14 @@ class QueryHandle:
         on_close: Callable[[QueryHandle], None] | None = None,
         read_only_begun: bool = False,
         background: bool = False,
+        prepared: PreparedStatements | None = None,
+        give_back: Callable[[], None] | None = None,
     ) -> None:
         self.cursor = cursor
         self.read_only_begun = read_only_begun
         self.background = background
+        self.prepared = prepared
+        self._give_back = give_back
         self.cancelled = False
         self._busy = threading.Event()
         self._busy.set()  # "set" means idle: no thread is running on the cursor
@@ -137,6 +145,9 @@ class QueryHandle:
             self._on_close(self)
         if not self._busy.is_set():
             return  # a stuck thread still uses it; the database close will end it
+        if self._give_back is not None and not self.cancelled:
+            self._give_back()
+            return
         try:
             self.cursor.close()
         except Exception:  # already closed with the database

@@ -31,6 +31,7 @@ from sidecar.database import columns, values
 from sidecar.database.errors import duckdb_kind
 from sidecar.database.messages import Column
 from sidecar.database.plans import GUARD_ERROR, ROW_ALIAS, Plan, Plans, described, guard_clause, row_type
+from sidecar.database.prepared import PreparedStatements
 
 READ_ONLY_TYPES: Final = frozenset({"SELECT", "EXPLAIN"})
 #: Types that change data or the catalog, accepted with allow_write (MULTI: PIVOT's CREATE TYPE + SELECT).
@@ -138,6 +139,7 @@ def run_query(
     plans: Plans | None = None,
     begun: bool = False,
     layout: str = "rows",
+    prepared: PreparedStatements | None = None,
 ) -> Rows:
     """Run every statement of ``sql``; return the rows of the last one.
 
@@ -145,6 +147,8 @@ def run_query(
     begun: the cursor already holds a READ ONLY transaction (Database.handle(read_only=True));
     closing the cursor rolls it back.
     layout: "rows" (arrays of values) or "columns" (one array per column, columns.py).
+    prepared: the statements prepared on ``cursor`` (prepared.py): a remembered plan runs as one
+    of them where it may; None runs every statement as text.
     """
     statements = _checked_statements(cursor, sql, params, allow_write, plans)
     if allow_write:
@@ -152,7 +156,7 @@ def run_query(
     if not begun:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
     try:
-        return _run_all(cursor, statements, params, limit, plans, layout, read_only=True)
+        return _run_all(cursor, statements, params, limit, plans, layout, read_only=True, prepared=prepared)
     finally:
         if not begun:
             rollback_quietly(cursor)
@@ -197,6 +201,7 @@ def _run_all(
     layout: str,
     *,
     read_only: bool,
+    prepared: PreparedStatements | None = None,
 ) -> Rows:
     for _, statement in statements[:-1]:
         cursor.execute(statement)
@@ -207,11 +212,11 @@ def _run_all(
             # DuckDB's JSON per column may need a second run (a NaN, an infinity or -0.0 in a
             # DOUBLE column): harmless in a READ ONLY transaction, not where the SELECT may write
             # (nextval() would advance twice), so a writable one is fetched once as rows below.
-            return select_columns(cursor, plans, text, params, limit)
+            return select_columns(cursor, plans, text, params, limit, prepared)
         if not read_only:
             rows = fetch_writable_select(cursor, text, params, limit)
         elif plans is not None:
-            rows = select_planned(cursor, plans, text, params, limit)
+            rows = select_planned(cursor, plans, text, params, limit, prepared)
         else:
             rows = fetch_select(cursor, text, params, limit)
     else:
@@ -307,20 +312,31 @@ def _execute(cursor: Any, sql: str, params: Any) -> Any:
     return cursor.execute(sql, params) if params is not None else cursor.execute(sql)
 
 
+def _execute_planned(cursor: Any, prepared: PreparedStatements | None, sql: str, params: Any) -> Any:
+    """A remembered plan's ``sql`` run as a prepared statement where it may be (prepared.py), else as text."""
+    if prepared is not None and params is None:
+        result = prepared.execute(cursor, sql)
+        if result is not None:
+            return result
+    return _execute(cursor, sql, params)
+
+
 def _rows(plan: Plan, result: Any, limit: int) -> Rows:
     fetched = result.fetchall()
     truncated = len(fetched) > limit
     return Rows(plan.columns, decode_rows(fetched[:limit], plan.decoders), truncated)
 
 
-def select_planned(cursor: Any, plans: Plans, sql: str, params: Any, limit: int) -> Rows:
+def select_planned(
+    cursor: Any, plans: Plans, sql: str, params: Any, limit: int, prepared: PreparedStatements | None = None
+) -> Rows:
     """Like :func:`fetch_select`, inside a READ ONLY transaction, through the plan of an earlier call
     when it still holds (plans.py): one DuckDB statement instead of a bind and a statement."""
     plan = plans.get(sql)
     stale: Plan | None = None
     if plan is not None and plan.guarded_sql is not None:
         try:
-            result = _execute(cursor, _limited(plan.guarded_sql, limit + 1), params)
+            result = _execute_planned(cursor, prepared, _limited(plan.guarded_sql, limit + 1), params)
         except Exception as exc:
             _restart_if_stale(cursor, exc)
             stale = plan
@@ -350,7 +366,9 @@ def _restart_if_stale(cursor: Any, exc: Exception) -> None:
     cursor.execute("BEGIN TRANSACTION READ ONLY")
 
 
-def select_columns(cursor: Any, plans: Plans | None, sql: str, params: Any, limit: int) -> Rows:
+def select_columns(
+    cursor: Any, plans: Plans | None, sql: str, params: Any, limit: int, prepared: PreparedStatements | None = None
+) -> Rows:
     """A SELECT's page in the column layout (columns.py), through the same plans as the row layout.
 
     A remembered plan runs with its guard (a plan of pass-through columns gets one here: the
@@ -362,7 +380,7 @@ def select_columns(cursor: Any, plans: Plans | None, sql: str, params: Any, limi
     if plan is not None and plan.guarded_sql is not None and plan.row_type is not None:
         guarded = plan.guarded_sql if plan.described is None else f"{plan.sql} WHERE {guard_clause(plan.row_type)}"
         try:
-            page = _columns_page(cursor, guarded, plan.decoders, params, limit)
+            page = _columns_page(cursor, guarded, plan.decoders, params, limit, prepared)
         except Exception as exc:
             _restart_if_stale(cursor, exc)
             stale = plan
@@ -379,11 +397,18 @@ def select_columns(cursor: Any, plans: Plans | None, sql: str, params: Any, limi
 
 
 def _columns_page(
-    cursor: Any, plan_sql: str, decoders: list[values.Decoder | None], params: Any, limit: int
+    cursor: Any,
+    plan_sql: str,
+    decoders: list[values.Decoder | None],
+    params: Any,
+    limit: int,
+    prepared: PreparedStatements | None = None,
 ) -> columns.Columns:
+    """The page's row from DuckDB; ``prepared`` only for a remembered plan (a fresh one runs as text)."""
     through_python: set[int] = set()
     while True:
-        row = _execute(cursor, columns.columns_sql(plan_sql, decoders, limit, through_python), params).fetchone()
+        sql = columns.columns_sql(plan_sql, decoders, limit, through_python)
+        row = _execute_planned(cursor, prepared, sql, params).fetchone()
         inexact = columns.inexact_doubles(decoders, through_python, row)
         if not inexact:
             return columns.decode_columns(decoders, through_python, row, limit)

@@ -10,8 +10,17 @@ tests/unit/test_query_plans.py). So one thread keeps a few such cursors
 ready, and a request takes one instead of beginning its own; closing the
 cursor rolls the transaction back.
 
-The thread sleeps until a cursor is taken (no work while nothing is asked),
-runs at the DuckDB threads' lower priority, and is ended with the database.
+A cursor comes back after its request (:meth:`ReadyCursors.give_back`) and
+the thread reuses it: ROLLBACK, then BEGIN again, off the request's path.
+Reuse keeps the statements the engine prepared on it (prepared.py); the
+cursor last given back is the next one taken, so a client asking one thing
+at a time keeps finding its statements prepared. A cursor whose statements
+are of an older epoch (something wrote since) or full is closed instead, and
+a fresh one made; so is any cursor that fails to roll back or begin.
+
+The thread sleeps until a cursor is taken or given back (no work while
+nothing is asked), runs at the DuckDB threads' lower priority, and is ended
+with the database.
 """
 
 from __future__ import annotations
@@ -19,72 +28,135 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from sidecar.database import thread_priority
+from sidecar.database.prepared import PreparedStatements, Verdicts
 
 log = logging.getLogger("sidecar.engine")
 
 #: Cursors kept ready: two, so a request arriving while the next one is being made still finds one.
 READY: Final = 2
+#: Cursors kept at most, counting the ones given back (each holds its prepared statements).
+KEPT: Final = 4
+
+
+@dataclass
+class ReadCursor:
+    """A cursor inside a READ ONLY transaction, and the statements prepared on it."""
+
+    cursor: Any
+    statements: PreparedStatements
 
 
 class ReadyCursors:
-    """Pre-begun read-only cursors on ``connection`` (the shared DuckDB connection)."""
+    """Pre-begun read-only cursors on ``connection`` (the shared DuckDB connection).
 
-    def __init__(self, connection: Any, size: int = READY) -> None:
+    epoch: the database's write epoch now (prepared.py); a cursor is reused only within one.
+    """
+
+    def __init__(self, connection: Any, epoch: Callable[[], int], size: int = READY, kept: int = KEPT) -> None:
         self._connection = connection
+        self._epoch = epoch
+        self._verdicts = Verdicts()
         self._size = size
-        self._ready: collections.deque[Any] = collections.deque()
+        self._kept = max(kept, size)
+        self._ready: list[ReadCursor] = []  # taken from the end: the cursor given back last
+        self._returned: collections.deque[ReadCursor] = collections.deque()
         self._wanted = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
 
-    def take(self) -> Any | None:
+    def take(self) -> ReadCursor | None:
         """A cursor inside a READ ONLY transaction, or None if none is ready yet (then one is being made)."""
         with self._wanted:
-            cursor = self._ready.popleft() if self._ready else None
+            ready = self._ready.pop() if self._ready else None
             if self._closed:
-                return cursor
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._fill, name="sidecar-ready-cursors", daemon=True)
-                self._thread.start()
+                return ready
+            self._start()
             self._wanted.notify()
-        return cursor
+        return ready
+
+    def give_back(self, ready: ReadCursor) -> None:
+        """Return a cursor whose request is over (its thread has returned) to be begun again."""
+        with self._wanted:
+            if not self._closed:
+                self._returned.append(ready)
+                self._start()
+                self._wanted.notify()
+                return
+        _close_quietly(ready.cursor)
 
     def close(self) -> None:
         """Stop making cursors and close the ready ones (before the connection closes)."""
         with self._wanted:
             self._closed = True
-            ready, self._ready = list(self._ready), collections.deque()
+            kept = self._ready + list(self._returned)
+            self._ready, self._returned = [], collections.deque()
             self._wanted.notify()
-        for cursor in ready:
-            _close_quietly(cursor)
+        for ready in kept:
+            _close_quietly(ready.cursor)
         if self._thread is not None:
             self._thread.join(timeout=1.0)
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._fill, name="sidecar-ready-cursors", daemon=True)
+            self._thread.start()
 
     def _fill(self) -> None:
         thread_priority.lower_current_thread()
         while True:
             with self._wanted:
-                while not self._closed and len(self._ready) >= self._size:
+                while not self._closed and not self._returned and len(self._ready) >= self._size:
                     self._wanted.wait()
                 if self._closed:
                     return
-            try:
-                cursor = self._connection.cursor()
-                cursor.execute("BEGIN TRANSACTION READ ONLY")
-            except Exception as exc:  # the connection is closing; requests begin their own meanwhile
-                log.debug("no ready cursor", extra={"ctx": {"error": str(exc)}})
-                with self._wanted:
-                    if not self._closed:
-                        self._wanted.wait(timeout=1.0)
+                returned = self._returned.popleft() if self._returned else None
+            ready = self._reuse(returned) if returned is not None else None
+            if ready is None and (returned is None or len(self._ready) < self._size):
+                try:
+                    ready = self._fresh()
+                except Exception as exc:  # the connection is closing; requests begin their own meanwhile
+                    log.debug("no ready cursor", extra={"ctx": {"error": str(exc)}})
+                    with self._wanted:
+                        if not self._closed:
+                            self._wanted.wait(timeout=1.0)
+                    continue
+            if ready is None:
                 continue
             with self._wanted:
-                if self._closed:
-                    _close_quietly(cursor)
-                    return
-                self._ready.append(cursor)
+                if self._closed or len(self._ready) >= self._kept:
+                    _close_quietly(ready.cursor)
+                    if self._closed:
+                        return
+                    continue
+                self._ready.append(ready)
+
+    def _fresh(self) -> ReadCursor:
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION READ ONLY")
+        except BaseException:
+            _close_quietly(cursor)
+            raise
+        return ReadCursor(cursor, PreparedStatements(self._epoch(), self._epoch, self._verdicts))
+
+    def _reuse(self, returned: ReadCursor) -> ReadCursor | None:
+        """``returned`` begun again, or None (then it is closed) when it must not be reused."""
+        if not returned.statements.reusable:
+            _close_quietly(returned.cursor)
+            return None
+        try:
+            returned.cursor.execute("ROLLBACK")
+            returned.cursor.execute("BEGIN TRANSACTION READ ONLY")
+        except Exception as exc:  # a cursor in a state of its own: a fresh one replaces it
+            log.debug("cursor not reused", extra={"ctx": {"error": str(exc)}})
+            _close_quietly(returned.cursor)
+            return None
+        return returned
 
 
 def _close_quietly(cursor: Any) -> None:

@@ -1,0 +1,156 @@
+"""The engine's own planned SQL, prepared once per cursor and run by name.
+
+A remembered plan (plans.py) still cost DuckDB a parse, a bind and an
+optimisation on every call: 355 us of the 10-row small query's ~1 ms on the
+2-vCPU bench machine, against 45 us to ``EXECUTE`` the same statement
+prepared (DuckDB 2.0.1; an in-process probe, 2000 calls each). DuckDB's
+Python API has no prepared-statement object, but its SQL does (``PREPARE
+name AS ...`` / ``EXECUTE name``), and a prepared statement lives on its
+connection (cursor) across transactions. So read-only cursors are kept and
+reused (ready_cursors.py), each with the statements prepared on it.
+
+What is prepared: only the engine's planned SQL of a remembered plan (the
+user's PREPARE and EXECUTE stay refused, query.check_statements), only
+without parameters (EXECUTE takes its arguments as SQL literals; a call with
+``params`` runs the text as before), and only when nothing the plan reads
+can change without DuckDB's catalog knowing. DuckDB rebinds a prepared
+statement when the catalog changed, but not when a file changed:
+
+* every leaf of the plan (``EXPLAIN``) must be a scan of the database's own
+  tables or a table built from the statement itself (range, VALUES, a CTE):
+  a file read through ``read_csv``, a ``'data.parquet'`` replacement scan or a
+  view over one is never prepared, so a file rewritten between two calls is
+  bound afresh as before (tests/unit/test_prepared.py);
+* a text naming a function DuckDB evaluates while binding
+  (``current_setting``, ``getvariable``, ``getenv``) is never prepared;
+* every write goes through a writable handle of the one Database, which
+  moves its *epoch* when it starts and when it ends: statements prepared in
+  an older epoch are not run again, and their cursor is replaced with a
+  fresh one instead of being reused, so no statement outlives a catalog
+  change and DuckDB's own rebind is never relied on.
+
+``now()``, ``random()`` and the data read are evaluated on each EXECUTE, not
+when preparing (tested). What a reused cursor carries from one request to
+the next besides these statements: nothing a read-only request can create
+(temporary objects and settings need statements the check refuses), except
+the seed ``setseed()`` leaves for the connection's ``random()``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Final
+
+#: Statements prepared on one cursor at most; a full cursor is replaced when it is next reused.
+MAX_PREPARED: Final = 64
+#: Plan leaves that read nothing outside DuckDB's catalog and the statement itself.
+_SELF_CONTAINED_LEAVES: Final = frozenset(
+    {
+        "SEQ_SCAN",
+        "INDEX_SCAN",
+        "RANGE",
+        "GENERATE_SERIES",
+        "COLUMN_DATA_SCAN",
+        "DUMMY_SCAN",
+        "EMPTY_RESULT",
+        "CTE_SCAN",
+        "DELIM_SCAN",
+        "CHUNK_SCAN",
+        "RECURSIVE_CTE_SCAN",
+    }
+)
+#: Functions DuckDB folds into the plan while binding (their value would be kept by a prepared plan).
+_BOUND_WHILE_BINDING: Final = re.compile(r"\b(current_setting|getvariable|getenv)\s*\(", re.IGNORECASE)
+
+
+def self_contained(cursor: Any, sql: str) -> bool:
+    """True when ``sql``'s plan reads only the database's tables and itself (see the module doc)."""
+    if _BOUND_WHILE_BINDING.search(sql):
+        return False
+    rows = cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchall()
+    leaves: list[str] = []
+    for _, text in rows:
+        for node in json.loads(text):
+            _collect_leaves(node, leaves)
+    return bool(leaves) and all(leaf in _SELF_CONTAINED_LEAVES for leaf in leaves)
+
+
+def _collect_leaves(node: dict[str, Any], leaves: list[str]) -> None:
+    children = node.get("children") or []
+    if not children:
+        leaves.append(str(node.get("name", "")).strip().upper())
+    for child in children:
+        _collect_leaves(child, leaves)
+
+
+class PreparedStatements:
+    """The statements prepared on one cursor, valid while the database's epoch is ``epoch``.
+
+    current_epoch: the database's epoch now (Database.write_epoch); verdicts: the checks
+    already made in this epoch (shared by the cursors of one database).
+    """
+
+    def __init__(self, epoch: int, current_epoch: Callable[[], int], verdicts: Verdicts) -> None:
+        self.epoch = epoch
+        self._current_epoch = current_epoch
+        self._verdicts = verdicts
+        self._names: dict[str, str] = {}
+
+    @property
+    def reusable(self) -> bool:
+        """True while these statements may still run and there is room for more."""
+        return self.epoch == self._current_epoch() and len(self._names) < MAX_PREPARED
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def execute(self, cursor: Any, sql: str) -> Any | None:
+        """``sql`` run as a statement prepared on ``cursor``, or None when it may not be (run the text).
+
+        The first call of a text on a cursor checks it (once per epoch for every cursor) and
+        prepares it; an error of either is the statement's own and propagates as the text's would.
+        """
+        name = self._names.get(sql)
+        if name is None:
+            if not self.reusable:
+                return None
+            verdict = self._verdicts.get(self.epoch, sql)
+            if verdict is None:
+                verdict = self_contained(cursor, sql)
+                self._verdicts.put(self.epoch, sql, verdict)
+            if not verdict:
+                return None
+            name = f"sidecar_prepared_{len(self._names)}"
+            cursor.execute(f"PREPARE {name} AS {sql}")
+            self._names[sql] = name
+        elif self.epoch != self._current_epoch():
+            return None
+        return cursor.execute(f"EXECUTE {name}")
+
+
+#: Verdicts kept per database (least recently used dropped first).
+MAX_VERDICTS: Final = 512
+
+
+class Verdicts:
+    """Which SQL texts may be prepared, per epoch: :func:`self_contained`'s answers, shared by
+    the worker threads of one database (one lock around each operation)."""
+
+    def __init__(self, size: int = MAX_VERDICTS) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[int, str], bool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, epoch: int, sql: str) -> bool | None:
+        with self._lock:
+            return self._items.get((epoch, sql))
+
+    def put(self, epoch: int, sql: str, verdict: bool) -> None:
+        with self._lock:
+            self._items[(epoch, sql)] = verdict
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
