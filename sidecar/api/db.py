@@ -72,7 +72,12 @@ def register_db_methods(registry: Registry) -> None:
 
         started = time.monotonic()
 
-        plans = engine.database.plans
+        database = engine.database
+        plans = database.plans
+        epoch = database.write_epoch
+        # A text found self-contained may run where earlier requests' statements are prepared
+        # (database/prepared.py); any other runs on a cursor that never held one.
+        reused = not params.allow_write and params.params is None and database.verdicts.get(epoch, params.sql) is True
 
         async def work(handle: QueryHandle) -> Any:
             return await handle.run(
@@ -85,10 +90,14 @@ def register_db_methods(registry: Registry) -> None:
                 handle.read_only_begun,
                 params.layout,
                 handle.prepared,
+                database.verdicts,
+                epoch,
             )
 
         read_only = not params.allow_write
-        rows = await _bounded("db.query", params.timeout_ms, lambda: engine.database.using(work, read_only=read_only))
+        rows = await _bounded(
+            "db.query", params.timeout_ms, lambda: database.using(work, read_only=read_only, reused=reused)
+        )
         return QueryResult(
             columns=rows.columns,
             rows=rows.rows,

@@ -38,6 +38,7 @@ from sidecar.database.errors import clean_message, is_duckdb_error, open_failure
 from sidecar.database.files import database_bytes
 from sidecar.database.handle import QueryHandle
 from sidecar.database.plans import Plans
+from sidecar.database.prepared import Verdicts
 from sidecar.database.ready_cursors import ReadyCursors
 
 log = logging.getLogger("sidecar.engine")
@@ -87,6 +88,8 @@ class Database:
         #: Moves when a handle that may write is handed out and when it closes: statements prepared
         #: in an older epoch are never run again (prepared.py).
         self.write_epoch = 0
+        #: Which read-only texts are self-contained in which epoch (prepared.py).
+        self.verdicts = Verdicts()
 
     @property
     def is_open(self) -> bool:
@@ -136,28 +139,31 @@ class Database:
             raise
         return connection, duckdb.__version__
 
-    async def handle(self, progress: bool = False, read_only: bool = False) -> QueryHandle:
+    async def handle(self, progress: bool = False, read_only: bool = False, reused: bool = False) -> QueryHandle:
         """A fresh cursor for one request or job (opens the database on first use).
 
         ``progress``: the owner will read ``QueryHandle.progress()`` (jobs do;
         requests do not). ``read_only``: the owner never writes; the cursor may come with a
         READ ONLY transaction already begun (``QueryHandle.read_only_begun``; see
-        ready_cursors.py) and its prepared statements. Any other handle moves
-        :attr:`write_epoch` when it is handed out and when it closes.
+        ready_cursors.py). Any other handle moves :attr:`write_epoch` when it is handed out
+        and when it closes. ``reused`` (with ``read_only``): the owner runs only texts
+        :attr:`verdicts` found self-contained in this epoch, so the cursor may be one that
+        holds earlier requests' prepared statements (``QueryHandle.prepared``), and it is
+        given back for reuse when the handle closes.
         """
         await self.open()
         if self._closed or self._connection is None:
             raise ApplicationError("shutting_down", "the database is closed: the sidecar is stopping")
         ready = self._ready
-        begun = None if not read_only or ready is None else ready.take()
+        begun = None if not read_only or ready is None else ready.take(reused)
         if ready is not None and begun is not None:
             statements = begun.statements
             handle = QueryHandle(
                 begun.cursor,
                 on_close=self._handles.discard,
                 read_only_begun=True,
-                prepared=statements if statements.reusable else None,
-                give_back=functools.partial(ready.give_back, begun),
+                prepared=statements if reused and statements.reusable else None,
+                give_back=functools.partial(ready.give_back, begun) if reused else None,
             )
             self._handles.add(handle)
             return handle
@@ -181,10 +187,14 @@ class Database:
         self.write_epoch += 1
 
     async def using(
-        self, work: Callable[[QueryHandle], Awaitable[Any]], progress: bool = False, read_only: bool = False
+        self,
+        work: Callable[[QueryHandle], Awaitable[Any]],
+        progress: bool = False,
+        read_only: bool = False,
+        reused: bool = False,
     ) -> Any:
         """Run ``work`` with a fresh handle, closing it afterwards."""
-        handle = await self.handle(progress, read_only)
+        handle = await self.handle(progress, read_only, reused)
         try:
             return await work(handle)
         finally:

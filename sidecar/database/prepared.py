@@ -90,14 +90,12 @@ def _collect_leaves(node: dict[str, Any], leaves: list[str]) -> None:
 class PreparedStatements:
     """The statements prepared on one cursor, valid while the database's epoch is ``epoch``.
 
-    current_epoch: the database's epoch now (Database.write_epoch); verdicts: the checks
-    already made in this epoch (shared by the cursors of one database).
+    current_epoch: the database's epoch now (Database.write_epoch).
     """
 
-    def __init__(self, epoch: int, current_epoch: Callable[[], int], verdicts: Verdicts) -> None:
+    def __init__(self, epoch: int, current_epoch: Callable[[], int]) -> None:
         self.epoch = epoch
         self._current_epoch = current_epoch
-        self._verdicts = verdicts
         self._names: dict[str, str] = {}
 
     @property
@@ -109,26 +107,21 @@ class PreparedStatements:
         return len(self._names)
 
     def execute(self, cursor: Any, sql: str) -> Any | None:
-        """``sql`` run as a statement prepared on ``cursor``, or None when it may not be (run the text).
+        """``sql`` run as a statement prepared on ``cursor`` (prepared on its first call here), or
+        None once the epoch moved or the cursor is full (then the caller runs the text).
 
-        The first call of a text on a cursor checks it (once per epoch for every cursor) and
-        prepares it; an error of either is the statement's own and propagates as the text's would.
+        Only for the planned SQL of a text :class:`Verdicts` found self-contained in this epoch.
+        An error of PREPARE or EXECUTE is the statement's own and propagates as the text's would.
         """
+        if self.epoch != self._current_epoch():
+            return None
         name = self._names.get(sql)
         if name is None:
-            if not self.reusable:
-                return None
-            verdict = self._verdicts.get(self.epoch, sql)
-            if verdict is None:
-                verdict = self_contained(cursor, sql)
-                self._verdicts.put(self.epoch, sql, verdict)
-            if not verdict:
+            if len(self._names) >= MAX_PREPARED:
                 return None
             name = f"sidecar_prepared_{len(self._names)}"
             cursor.execute(f"PREPARE {name} AS {sql}")
             self._names[sql] = name
-        elif self.epoch != self._current_epoch():
-            return None
         return cursor.execute(f"EXECUTE {name}")
 
 
@@ -137,8 +130,9 @@ MAX_VERDICTS: Final = 512
 
 
 class Verdicts:
-    """Which SQL texts may be prepared, per epoch: :func:`self_contained`'s answers, shared by
-    the worker threads of one database (one lock around each operation)."""
+    """Which ``db.query`` texts are self-contained, per epoch: :func:`self_contained`'s answers
+    for their plans, shared by the worker threads of one database (one lock around each
+    operation). Only a text found so runs on a cursor that holds prepared statements."""
 
     def __init__(self, size: int = MAX_VERDICTS) -> None:
         self._size = size

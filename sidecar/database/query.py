@@ -28,10 +28,11 @@ from typing import Any, Final
 
 from sidecar.common.errors import ApplicationError, ErrorCode, RpcError
 from sidecar.database import columns, values
+from sidecar.database import prepared as prepared_statements
 from sidecar.database.errors import duckdb_kind
 from sidecar.database.messages import Column
 from sidecar.database.plans import GUARD_ERROR, ROW_ALIAS, Plan, Plans, described, guard_clause, row_type
-from sidecar.database.prepared import PreparedStatements
+from sidecar.database.prepared import PreparedStatements, Verdicts
 
 READ_ONLY_TYPES: Final = frozenset({"SELECT", "EXPLAIN"})
 #: Types that change data or the catalog, accepted with allow_write (MULTI: PIVOT's CREATE TYPE + SELECT).
@@ -140,6 +141,8 @@ def run_query(
     begun: bool = False,
     layout: str = "rows",
     prepared: PreparedStatements | None = None,
+    verdicts: Verdicts | None = None,
+    epoch: int = 0,
 ) -> Rows:
     """Run every statement of ``sql``; return the rows of the last one.
 
@@ -147,19 +150,50 @@ def run_query(
     begun: the cursor already holds a READ ONLY transaction (Database.handle(read_only=True));
     closing the cursor rolls it back.
     layout: "rows" (arrays of values) or "columns" (one array per column, columns.py).
-    prepared: the statements prepared on ``cursor`` (prepared.py): a remembered plan runs as one
-    of them where it may; None runs every statement as text.
+    prepared: the statements prepared on ``cursor`` (prepared.py), given only for a text that
+    ``verdicts`` found self-contained: its remembered plan runs as one of them; None runs text.
+    verdicts, epoch: where a text's check is kept, and the database's write epoch when the
+    cursor was handed out. A text run a second time without ``prepared`` and without params is
+    checked here (one EXPLAIN, once per epoch), so its later calls may go prepared.
     """
     statements = _checked_statements(cursor, sql, params, allow_write, plans)
     if allow_write:
         return _run_all(cursor, statements, params, limit, None, layout, read_only=False)
+    learn = (
+        verdicts is not None
+        and plans is not None
+        and prepared is None
+        and params is None
+        and len(statements) == 1
+        and statements[0][0] == "SELECT"
+        and verdicts.get(epoch, sql) is None
+    )
+    text = _text_of(statements[-1][1])
+    planned_before = learn and plans is not None and plans.get(text) is not None
     if not begun:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
     try:
-        return _run_all(cursor, statements, params, limit, plans, layout, read_only=True, prepared=prepared)
+        rows = _run_all(cursor, statements, params, limit, plans, layout, read_only=True, prepared=prepared)
+        if planned_before and plans is not None and verdicts is not None:
+            verdicts.put(epoch, sql, _self_contained_plan(cursor, plans.get(text)))
+        return rows
     finally:
         if not begun:
             rollback_quietly(cursor)
+
+
+def _text_of(statement: Any) -> str:
+    return statement if isinstance(statement, str) else statement_text(statement)
+
+
+def _self_contained_plan(cursor: Any, plan: Plan | None) -> bool:
+    """Whether ``plan`` (the text's remembered plan) reads only the database and itself."""
+    if plan is None or plan.guarded_sql is None:
+        return False
+    try:
+        return prepared_statements.self_contained(cursor, plan.guarded_sql)
+    except Exception:  # an EXPLAIN that fails decides nothing: the text keeps running as text
+        return False
 
 
 def _checked_statements(
@@ -207,7 +241,7 @@ def _run_all(
         cursor.execute(statement)
     kind, last = statements[-1]
     if kind == "SELECT":
-        text = last if isinstance(last, str) else statement_text(last)
+        text = _text_of(last)
         if layout == "columns" and read_only:
             # DuckDB's JSON per column may need a second run (a NaN, an infinity or -0.0 in a
             # DOUBLE column): harmless in a READ ONLY transaction, not where the SELECT may write

@@ -33,14 +33,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sidecar.database import thread_priority
-from sidecar.database.prepared import PreparedStatements, Verdicts
+from sidecar.database.prepared import PreparedStatements
 
 log = logging.getLogger("sidecar.engine")
 
 #: Cursors kept ready: two, so a request arriving while the next one is being made still finds one.
 READY: Final = 2
-#: Cursors kept at most, counting the ones given back (each holds its prepared statements).
-KEPT: Final = 4
+#: Cursors given back kept at most (each holds its prepared statements).
+KEPT: Final = 3
 
 
 @dataclass
@@ -60,19 +60,25 @@ class ReadyCursors:
     def __init__(self, connection: Any, epoch: Callable[[], int], size: int = READY, kept: int = KEPT) -> None:
         self._connection = connection
         self._epoch = epoch
-        self._verdicts = Verdicts()
         self._size = size
-        self._kept = max(kept, size)
-        self._ready: list[ReadCursor] = []  # taken from the end: the cursor given back last
+        self._kept = kept
+        self._ready: collections.deque[ReadCursor] = collections.deque()  # fresh: never ran anything
+        self._reused: list[ReadCursor] = []  # given back and begun again; taken from the end
         self._returned: collections.deque[ReadCursor] = collections.deque()
         self._wanted = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
 
-    def take(self) -> ReadCursor | None:
-        """A cursor inside a READ ONLY transaction, or None if none is ready yet (then one is being made)."""
+    def take(self, reused: bool = False) -> ReadCursor | None:
+        """A cursor inside a READ ONLY transaction, or None if none is ready yet (then one is being made).
+
+        reused: a cursor given back before may do (the last one given back first), for a text
+        that may run where earlier requests' statements are prepared; otherwise a fresh one.
+        """
         with self._wanted:
-            ready = self._ready.pop() if self._ready else None
+            if reused and self._reused:
+                return self._reused.pop()
+            ready = self._ready.popleft() if self._ready else None
             if self._closed:
                 return ready
             self._start()
@@ -93,8 +99,8 @@ class ReadyCursors:
         """Stop making cursors and close the ready ones (before the connection closes)."""
         with self._wanted:
             self._closed = True
-            kept = self._ready + list(self._returned)
-            self._ready, self._returned = [], collections.deque()
+            kept = list(self._ready) + self._reused + list(self._returned)
+            self._ready, self._reused, self._returned = collections.deque(), [], collections.deque()
             self._wanted.notify()
         for ready in kept:
             _close_quietly(ready.cursor)
@@ -115,24 +121,27 @@ class ReadyCursors:
                 if self._closed:
                     return
                 returned = self._returned.popleft() if self._returned else None
-            ready = self._reuse(returned) if returned is not None else None
-            if ready is None and (returned is None or len(self._ready) < self._size):
-                try:
-                    ready = self._fresh()
-                except Exception as exc:  # the connection is closing; requests begin their own meanwhile
-                    log.debug("no ready cursor", extra={"ctx": {"error": str(exc)}})
-                    with self._wanted:
-                        if not self._closed:
-                            self._wanted.wait(timeout=1.0)
-                    continue
-            if ready is None:
+            if returned is not None:
+                reused = self._reuse(returned)
+                with self._wanted:
+                    if reused is not None and not self._closed and len(self._reused) < self._kept:
+                        self._reused.append(reused)
+                        continue
+                if reused is not None:
+                    _close_quietly(reused.cursor)
+                continue
+            try:
+                ready = self._fresh()
+            except Exception as exc:  # the connection is closing; requests begin their own meanwhile
+                log.debug("no ready cursor", extra={"ctx": {"error": str(exc)}})
+                with self._wanted:
+                    if not self._closed:
+                        self._wanted.wait(timeout=1.0)
                 continue
             with self._wanted:
-                if self._closed or len(self._ready) >= self._kept:
+                if self._closed:
                     _close_quietly(ready.cursor)
-                    if self._closed:
-                        return
-                    continue
+                    return
                 self._ready.append(ready)
 
     def _fresh(self) -> ReadCursor:
@@ -142,7 +151,7 @@ class ReadyCursors:
         except BaseException:
             _close_quietly(cursor)
             raise
-        return ReadCursor(cursor, PreparedStatements(self._epoch(), self._epoch, self._verdicts))
+        return ReadCursor(cursor, PreparedStatements(self._epoch(), self._epoch))
 
     def _reuse(self, returned: ReadCursor) -> ReadCursor | None:
         """``returned`` begun again, or None (then it is closed) when it must not be reused."""

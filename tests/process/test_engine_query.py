@@ -195,3 +195,32 @@ async def test_export_writes_parquet_csv_and_json(data_dir: Path, tmp_path: Path
         assert con.execute(f"SELECT count(*), max(id) FROM read_parquet('{parquet['path']}')").fetchone() == (600, 599)
         assert con.execute(f"SELECT count(*) FROM read_csv('{chosen}')").fetchone() == (1000,)
     assert Path(js["path"]).read_text().splitlines() == ['{"id":0}', '{"id":1}', '{"id":2}']
+
+
+async def test_repeated_texts_stay_exact_across_writes_and_never_show_each_other(data_dir: Path) -> None:
+    """A text asked again and again runs as a statement prepared on a reused cursor
+    (sidecar/database/prepared.py): through the real sidecar its answers stay those of a first
+    call across writes that change its table, and a text that lists a cursor's prepared
+    statements (as a hostile page could send) never sees another request's SQL."""
+    host = "SELECT 'hunter2' AS pw, a FROM t ORDER BY a"
+    peeks = [
+        "SELECT name, statement FROM duckdb_prepared_statements()",
+        "SELECT * FROM query('SELECT statement FROM duckdb_' || 'prepared_statements()')",
+    ]
+    async with running_sidecar(data_dir) as sidecar:
+        await sidecar.call("db.query", {"sql": "CREATE TABLE t AS SELECT 1 AS a", "allow_write": True})
+        for _ in range(12):
+            assert (await sidecar.call("db.query", {"sql": host}))["rows"] == [["hunter2", 1]]
+            for peek in peeks:
+                assert (await sidecar.call("db.query", {"sql": peek}))["rows"] == []
+        await sidecar.call("db.query", {"sql": "INSERT INTO t VALUES (2)", "allow_write": True})
+        assert (await sidecar.call("db.query", {"sql": host}))["rows"] == [["hunter2", 1], ["hunter2", 2]]
+        await sidecar.call(
+            "db.query", {"sql": "CREATE OR REPLACE TABLE t AS SELECT 'x' AS a, 3 AS b", "allow_write": True}
+        )
+        for _ in range(6):
+            answer = await sidecar.call("db.query", {"sql": host})
+            assert answer["rows"] == [["hunter2", "x"]]
+            assert [c["type"] for c in answer["columns"]] == ["VARCHAR", "VARCHAR"]
+        for peek in peeks:
+            assert (await sidecar.call("db.query", {"sql": peek}))["rows"] == []

@@ -34,11 +34,24 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def _read(database: Database, sql: str, params: Any = None, layout: str = "rows") -> tuple[Rows, list[str]]:
-    """A read-only db.query as the API runs it, and the statements prepared on its cursor after it."""
+    """A read-only db.query as the API runs it (sidecar/api/db.py), and the statements prepared on
+    its cursor after it."""
+    epoch = database.write_epoch
+    reused = params is None and database.verdicts.get(epoch, sql) is True
 
     def work(cursor: Any, handle: Any) -> tuple[Rows, list[str]]:
         rows = run_query(
-            cursor, sql, params, 100, False, database.plans, handle.read_only_begun, layout, handle.prepared
+            cursor,
+            sql,
+            params,
+            100,
+            False,
+            database.plans,
+            handle.read_only_begun,
+            layout,
+            handle.prepared,
+            database.verdicts,
+            epoch,
         )
         names = [str(row[0]) for row in cursor.execute("SELECT name FROM duckdb_prepared_statements()").fetchall()]
         return rows, names
@@ -46,7 +59,7 @@ async def _read(database: Database, sql: str, params: Any = None, layout: str = 
     async def run(handle: Any) -> tuple[Rows, list[str]]:
         return await handle.run(work, handle)  # type: ignore[no-any-return]
 
-    return await database.using(run, read_only=True)  # type: ignore[no-any-return]
+    return await database.using(run, read_only=True, reused=reused)  # type: ignore[no-any-return]
 
 
 async def _write(database: Database, sql: str) -> None:
@@ -72,8 +85,10 @@ async def test_a_repeated_query_runs_prepared_and_answers_as_the_text_does(datab
     warm = await _warm(database, sql)
     assert warm == first
     assert warm.rows == [(0, 0, "2024-01-02T03:04:05"), (1, 2, "2024-01-02T03:04:05"), (2, 4, "2024-01-02T03:04:05")]
-    columns_first, _ = await _read(database, "SELECT i FROM range(3) t(i)", layout="columns")
-    assert await _warm(database, "SELECT i FROM range(3) t(i)", layout="columns") == columns_first
+    # The column layout keeps plans with rendered columns only (query.select_columns).
+    dated = "SELECT i, DATE '2024-01-01' + CAST(i AS INTEGER) AS d FROM range(3) t(i)"
+    columns_first, _ = await _read(database, dated, layout="columns")
+    assert await _warm(database, dated, layout="columns") == columns_first
 
 
 async def test_now_and_random_are_evaluated_on_every_call(database: Database) -> None:
@@ -81,7 +96,7 @@ async def test_now_and_random_are_evaluated_on_every_call(database: Database) ->
     await _warm(database, sql)
     seen = set()
     for _ in range(4):
-        rows, names = await _read(database, sql)
+        rows, _ = await _read(database, sql)
         seen.add(tuple(rows.rows[0]))
         time.sleep(0.002)
     assert len(seen) == 4, seen
@@ -166,3 +181,21 @@ async def test_a_full_cursor_is_replaced_not_reused(database: Database, monkeypa
         rows, names = await _read(database, f"SELECT {n} AS n")
         assert rows.rows == [(n,)]
         assert len(names) <= 2
+
+
+async def test_no_text_can_read_what_other_requests_prepared(database: Database) -> None:
+    """The host's texts are prepared on reused cursors; a page's text that lists a cursor's prepared
+    statements (directly, or through query() so that no name shows in the text) only ever runs on a
+    cursor that never held one."""
+    await _write(database, "CREATE TABLE t AS SELECT 1 AS a")
+    host = "SELECT 'hunter2' AS pw, a FROM t"
+    await _warm(database, host)
+    peeks = [
+        "SELECT name, statement FROM duckdb_prepared_statements()",
+        "SELECT * FROM query('SELECT statement FROM duckdb_' || 'prepared_statements()')",
+    ]
+    for _ in range(6):
+        await _read(database, host)
+        for peek in peeks:
+            rows, names = await _read(database, peek)
+            assert rows.rows == [] and names == [], rows.rows
