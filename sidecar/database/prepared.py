@@ -6,34 +6,46 @@ optimisation on every call: 355 us of the 10-row small query's ~1 ms on the
 prepared (DuckDB 2.0.1; an in-process probe, 2000 calls each). DuckDB's
 Python API has no prepared-statement object, but its SQL does (``PREPARE
 name AS ...`` / ``EXECUTE name``), and a prepared statement lives on its
-connection (cursor) across transactions. So read-only cursors are kept and
-reused (ready_cursors.py), each with the statements prepared on it.
+connection (cursor) across transactions. So some read-only cursors are kept
+and reused (ready_cursors.py), each with the statements prepared on it.
 
 What is prepared: only the engine's planned SQL of a remembered plan (the
 user's PREPARE and EXECUTE stay refused, query.check_statements), only
 without parameters (EXECUTE takes its arguments as SQL literals; a call with
-``params`` runs the text as before), and only when nothing the plan reads
-can change without DuckDB's catalog knowing. DuckDB rebinds a prepared
-statement when the catalog changed, but not when a file changed:
+``params`` runs the text as before), and only for a text whose plan reads
+nothing that can change without DuckDB's catalog knowing. DuckDB rebinds a
+prepared statement when the catalog changed, but not when a file changed:
 
-* every leaf of the plan (``EXPLAIN``) must be a scan of the database's own
-  tables or a table built from the statement itself (range, VALUES, a CTE):
-  a file read through ``read_csv``, a ``'data.parquet'`` replacement scan or a
-  view over one is never prepared, so a file rewritten between two calls is
-  bound afresh as before (tests/unit/test_prepared.py);
+* every leaf of the text's plan (``EXPLAIN``, once per text and epoch, on the
+  text's second call) must be a scan of the database's own tables or a table
+  built from the statement itself (range, VALUES, a CTE): a file read through
+  ``read_csv``, a ``'data.parquet'`` replacement scan or a view over one is
+  never prepared, so a file rewritten between two calls is bound afresh as
+  before (tests/unit/test_prepared.py);
 * a text naming a function DuckDB evaluates while binding
   (``current_setting``, ``getvariable``, ``getenv``) is never prepared;
 * every write goes through a writable handle of the one Database, which
   moves its *epoch* when it starts and when it ends: statements prepared in
-  an older epoch are not run again, and their cursor is replaced with a
-  fresh one instead of being reused, so no statement outlives a catalog
-  change and DuckDB's own rebind is never relied on.
+  an older epoch are not run again, and their cursor is closed instead of
+  being reused, so no statement outlives a catalog change and DuckDB's own
+  rebind is never relied on.
+
+Who sees a reused cursor: only texts found self-contained in the current
+epoch run on one (the same check as above). Every other text, one run for
+the first time included, gets a cursor that never held a prepared statement
+and is closed after it. This matters because DuckDB lists a connection's
+prepared statements, SQL included, to anyone who asks
+(``duckdb_prepared_statements()``, also reachable through ``query('...')``
+with the name spelt in pieces): a page's text must never see the host's. A
+text that reads that list is not self-contained, so it never lands on a
+cursor holding one.
 
 ``now()``, ``random()`` and the data read are evaluated on each EXECUTE, not
 when preparing (tested). What a reused cursor carries from one request to
-the next besides these statements: nothing a read-only request can create
-(temporary objects and settings need statements the check refuses), except
-the seed ``setseed()`` leaves for the connection's ``random()``.
+the next besides these statements: nothing a self-contained read-only text
+can create (temporary objects and settings need statements the check
+refuses), except the seed ``setseed()`` leaves for the connection's
+``random()``.
 """
 
 from __future__ import annotations

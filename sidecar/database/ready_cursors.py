@@ -10,13 +10,16 @@ tests/unit/test_query_plans.py). So one thread keeps a few such cursors
 ready, and a request takes one instead of beginning its own; closing the
 cursor rolls the transaction back.
 
-A cursor comes back after its request (:meth:`ReadyCursors.give_back`) and
-the thread reuses it: ROLLBACK, then BEGIN again, off the request's path.
-Reuse keeps the statements the engine prepared on it (prepared.py); the
-cursor last given back is the next one taken, so a client asking one thing
-at a time keeps finding its statements prepared. A cursor whose statements
-are of an older epoch (something wrote since) or full is closed instead, and
-a fresh one made; so is any cursor that fails to roll back or begin.
+Two kinds are kept. Fresh cursors have never run anything; any read-only
+request may take one, and it is closed after the request. A request for a
+text found self-contained (prepared.py) takes a *reused* cursor instead, if
+there is one (the last given back first, so a client asking one thing at a
+time keeps finding its statements prepared), else a fresh one; either way
+the cursor comes back after the request (:meth:`ReadyCursors.give_back`) and
+the thread begins it again (ROLLBACK, then BEGIN) off the request's path,
+keeping the statements prepared on it. A cursor whose statements are of an
+older epoch (something wrote since) or full is closed instead, and so is one
+that fails to roll back or begin, or one more than :data:`KEPT`.
 
 The thread sleeps until a cursor is taken or given back (no work while
 nothing is asked), runs at the DuckDB threads' lower priority, and is ended
