@@ -9,8 +9,6 @@ docs/SECURITY.md.
 
 from __future__ import annotations
 
-import hmac
-
 from sidecar.api.context import Ctx
 from sidecar.common.errors import ApplicationError
 
@@ -24,5 +22,7 @@ def require_host_key(ctx: Ctx, method: str, given: str) -> None:
             f"{method} is host-only, and this sidecar was started without a host key (SIDECAR_HOST_KEY)",
             method=method,
         )
+    import hmac  # here: at the top it loaded hashlib's OpenSSL (~1 ms) before READY for no call
+
     if not hmac.compare_digest(given.encode(), expected.encode()):  # constant time: no guessing by timing
         raise ApplicationError("host_only", f"{method} is host-only: the host_key is wrong", method=method)

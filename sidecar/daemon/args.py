@@ -53,6 +53,22 @@ def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's formatter with the width found here: left to itself it imports shutil (and
+    with it bz2, lzma, zlib and fnmatch, ~2 ms before READY) for the terminal's width, because
+    ``add_argument`` builds a formatter to check every option even when no help is printed."""
+    import argparse
+
+    try:
+        width = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        try:
+            width = os.get_terminal_size(sys.__stdout__.fileno() if sys.__stdout__ else 1).columns
+        except (AttributeError, ValueError, OSError):
+            width = 80
+    return argparse.HelpFormatter(prog, width=max(width - 2, 11))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to render --help in the docs)."""
     import argparse
@@ -60,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     default = _defaults(os.environ)
     parser = argparse.ArgumentParser(
         prog="sidecar",
+        formatter_class=_formatter,
         description="Local engine for a desktop app, spoken to over stdin/stdout "
         "(lifecycle lines + JSON-RPC 2.0; see docs/PROTOCOL.md).",
     )

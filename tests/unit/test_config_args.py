@@ -3,6 +3,7 @@ parser gives for an empty command line, and the Config's repr never shows the ho
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -65,3 +66,20 @@ def test_repr_leaves_the_host_key_out(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.host_key == key
     assert key not in repr(config)
     assert "app_name=" in repr(config)
+
+
+def test_the_parser_wraps_help_to_columns_and_loads_no_shutil() -> None:
+    """argparse's own formatter imports shutil (and bz2, lzma) for the terminal width before
+    READY; the sidecar's reads COLUMNS or the terminal itself (args._formatter) and wraps the
+    help exactly as argparse's would."""
+    code = (
+        "import argparse, os, sys; os.environ['COLUMNS'] = '60'\n"
+        "from sidecar.daemon.args import build_parser\n"
+        "parser = build_parser()\n"
+        "loaded = 'shutil' in sys.modules\n"
+        "ours = parser.format_help()\n"
+        "parser.formatter_class = argparse.HelpFormatter\n"
+        "print(loaded, ours == parser.format_help())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["False", "True"], out.stdout
