@@ -28,9 +28,11 @@ Binaries are launched once beforehand (the first launch fills Nuitka's
 extraction cache; its READY figure is recorded apart), so the measured launches
 are the ones every later start makes. Subjects run one at a time (nothing else of ours holds memory meanwhile); with
 ``--repeats`` above 1 each repeat starts every subject afresh, in a rotated
-order, and the median of each figure is quoted. A onefile binary (Nuitka,
-PyInstaller) runs as two processes, a bootstrap that unpacks and a child that
-is the sidecar; the tree RSS counts both. MB are 10^6 bytes.
+order, and the median of each figure is quoted. A PyInstaller onefile (and a
+Nuitka one built with ``--bootstrap nuitka``) runs as two processes, a bootstrap
+that unpacks and a child that is the sidecar; the tree RSS counts both. The
+Nuitka onefile's exec launcher becomes the sidecar itself: one process. MB are
+10^6 bytes.
 """
 
 from __future__ import annotations
@@ -204,15 +206,17 @@ def render(document: dict[str, Any]) -> str:
     lines += [
         "Notes:",
         "",
-        "- RSS is of the whole process tree (the process and its descendants). A Nuitka or PyInstaller onefile "
-        "binary runs as two processes, the bootstrap that unpacks the payload and the child that is the sidecar; "
-        "the figures count both (`processes` column).",
+        "- RSS is of the whole process tree (the process and its descendants). A PyInstaller onefile binary "
+        "(and a Nuitka one with Nuitka's own bootstrap) runs as two processes, the bootstrap that unpacks the "
+        "payload and the child that is the sidecar; the figures count both (`processes` column). The Nuitka "
+        "onefile's exec launcher (build/launcher) replaces itself with the unpacked program: one process.",
         "- After READY: the moment the READY line is read (sidecar) or the first `GET /health` answers 200 (FastAPI). "
         "The sidecar loads DuckDB on its first engine method, so its READY figure is without DuckDB; "
         "FastAPI imports DuckDB and opens the database before it serves, so its two first figures hardly differ.",
         "- Binaries are measured as every launch but the first runs them: one launch beforehand fills the "
-        "extraction cache (a private XDG_CACHE_HOME). The first launch after an install differs: Nuitka's bootstrap "
-        "keeps what it unpacked resident for its whole life. After READY on that first launch: "
+        "extraction cache (a private XDG_CACHE_HOME). The first launch after an install differs (it unpacks: "
+        "what it wrote may stay in the page cache, and a bootstrap that stays alive keeps its own memory). "
+        "After READY on that first launch: "
         + (", ".join(f"`{k}` {v} MB" for k, v in document["first_launch_after_ready_mb"].items()) or "-")
         + ".",
         "- After DuckDB: after a first small query (`db.query` `SELECT 42`; `POST /query`).",
