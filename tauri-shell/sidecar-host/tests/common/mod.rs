@@ -91,10 +91,20 @@ pub fn fixture(name: &str) -> SidecarConfig {
 
 /// A small shell-script sidecar written into `dir` (for stop-step tests).
 pub fn shell_sidecar(dir: &Scratch, name: &str, body: &str) -> SidecarConfig {
-    use std::os::unix::fs::PermissionsExt;
     let path = dir.path().join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Written by a short-lived child, not by this process: tests run on parallel threads, and a
+    // fork for another test's spawn while this process held the file open for writing would
+    // carry that descriptor until its exec, making our own exec of the script fail with
+    // ETXTBSY ("Text file busy"), as it once did in CI.
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(r#"printf '%s\n' "$1" > "$2" && chmod 755 "$2""#)
+        .arg("sh")
+        .arg(format!("#!/bin/sh\n{body}"))
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "could not write {}", path.display());
     SidecarConfig::new(path)
 }
 
