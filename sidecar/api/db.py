@@ -76,8 +76,11 @@ def register_db_methods(registry: Registry) -> None:
         plans = database.plans
         epoch = database.write_epoch
         # A text found self-contained may run where earlier requests' statements are prepared
-        # (database/prepared.py); any other runs on a cursor that never held one.
-        reused = not params.allow_write and params.params is None and database.verdicts.get(epoch, params.sql) is True
+        # (database/prepared.py); any other runs on a cursor that never held one, and one not
+        # checked yet in this epoch is checked by run_query once it has a plan.
+        preparable = params.params is None and not params.allow_write
+        verdict = plans.self_contained.get((epoch, params.sql)) if preparable else False
+        reused = verdict is True
 
         async def work(handle: QueryHandle) -> Any:
             return await handle.run(
@@ -90,8 +93,7 @@ def register_db_methods(registry: Registry) -> None:
                 handle.read_only_begun,
                 params.layout,
                 handle.prepared,
-                database.verdicts,
-                epoch,
+                epoch if verdict is None else None,
             )
 
         read_only = not params.allow_write

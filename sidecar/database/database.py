@@ -38,7 +38,6 @@ from sidecar.database.errors import clean_message, is_duckdb_error, open_failure
 from sidecar.database.files import database_bytes
 from sidecar.database.handle import QueryHandle
 from sidecar.database.plans import Plans
-from sidecar.database.prepared import Verdicts
 from sidecar.database.ready_cursors import ReadyCursors
 
 log = logging.getLogger("sidecar.engine")
@@ -88,8 +87,6 @@ class Database:
         #: Moves when a handle that may write is handed out and when it closes: statements prepared
         #: in an older epoch are never run again (prepared.py).
         self.write_epoch = 0
-        #: Which read-only texts are self-contained in which epoch (prepared.py).
-        self.verdicts = Verdicts()
 
     @property
     def is_open(self) -> bool:
@@ -147,7 +144,7 @@ class Database:
         READ ONLY transaction already begun (``QueryHandle.read_only_begun``; see
         ready_cursors.py). Any other handle moves :attr:`write_epoch` when it is handed out
         and when it closes. ``reused`` (with ``read_only``): the owner runs only texts
-        :attr:`verdicts` found self-contained in this epoch, so the cursor may be one that
+        ``plans.self_contained`` found self-contained in this epoch, so the cursor may be one that
         holds earlier requests' prepared statements (``QueryHandle.prepared``), and it is
         given back for reuse when the handle closes.
         """

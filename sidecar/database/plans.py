@@ -108,6 +108,9 @@ class Plans:
         self._plans: _Lru[str, Plan] = _Lru(size)
         # Texts whose guard failed although nothing had changed: never planned again.
         self._unplannable: _Lru[str, bool] = _Lru(size)
+        #: Per (write epoch, text): whether its plan is self-contained, i.e. may run prepared on a
+        #: reused cursor (prepared.py). Absent: not checked yet in that epoch.
+        self.self_contained: _Lru[tuple[int, str], bool] = _Lru(size)
 
     def get(self, sql: str) -> Plan | None:
         """The plan last made for ``sql``, if any."""

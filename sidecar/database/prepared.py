@@ -52,8 +52,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -122,7 +120,7 @@ class PreparedStatements:
         """``sql`` run as a statement prepared on ``cursor`` (prepared on its first call here), or
         None once the epoch moved or the cursor is full (then the caller runs the text).
 
-        Only for the planned SQL of a text :class:`Verdicts` found self-contained in this epoch.
+        Only for the planned SQL of a text found self-contained in this epoch (Plans.self_contained).
         An error of PREPARE or EXECUTE is the statement's own and propagates as the text's would.
         """
         if self.epoch != self._current_epoch():
@@ -135,28 +133,3 @@ class PreparedStatements:
             cursor.execute(f"PREPARE {name} AS {sql}")
             self._names[sql] = name
         return cursor.execute(f"EXECUTE {name}")
-
-
-#: Verdicts kept per database (least recently used dropped first).
-MAX_VERDICTS: Final = 512
-
-
-class Verdicts:
-    """Which ``db.query`` texts are self-contained, per epoch: :func:`self_contained`'s answers
-    for their plans, shared by the worker threads of one database (one lock around each
-    operation). Only a text found so runs on a cursor that holds prepared statements."""
-
-    def __init__(self, size: int = MAX_VERDICTS) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[int, str], bool] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, epoch: int, sql: str) -> bool | None:
-        with self._lock:
-            return self._items.get((epoch, sql))
-
-    def put(self, epoch: int, sql: str, verdict: bool) -> None:
-        with self._lock:
-            self._items[(epoch, sql)] = verdict
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)

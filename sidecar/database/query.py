@@ -32,7 +32,7 @@ from sidecar.database import prepared as prepared_statements
 from sidecar.database.errors import duckdb_kind
 from sidecar.database.messages import Column
 from sidecar.database.plans import GUARD_ERROR, ROW_ALIAS, Plan, Plans, described, guard_clause, row_type
-from sidecar.database.prepared import PreparedStatements, Verdicts
+from sidecar.database.prepared import PreparedStatements
 
 READ_ONLY_TYPES: Final = frozenset({"SELECT", "EXPLAIN"})
 #: Types that change data or the catalog, accepted with allow_write (MULTI: PIVOT's CREATE TYPE + SELECT).
@@ -141,8 +141,7 @@ def run_query(
     begun: bool = False,
     layout: str = "rows",
     prepared: PreparedStatements | None = None,
-    verdicts: Verdicts | None = None,
-    epoch: int = 0,
+    check_in_epoch: int | None = None,
 ) -> Rows:
     """Run every statement of ``sql``; return the rows of the last one.
 
@@ -151,31 +150,27 @@ def run_query(
     closing the cursor rolls it back.
     layout: "rows" (arrays of values) or "columns" (one array per column, columns.py).
     prepared: the statements prepared on ``cursor`` (prepared.py), given only for a text that
-    ``verdicts`` found self-contained: its remembered plan runs as one of them; None runs text.
-    verdicts, epoch: where a text's check is kept, and the database's write epoch when the
-    cursor was handed out. A text run a second time without ``prepared`` and without params is
-    checked here (one EXPLAIN, once per epoch), so its later calls may go prepared.
+    ``plans.self_contained`` found self-contained: its remembered plan runs as one of them; None
+    runs text.
+    check_in_epoch: the write epoch the cursor was handed out in, for a text without params not
+    checked in it yet: once the text has a remembered plan (from its second call), one EXPLAIN
+    decides whether its later calls may go prepared, kept in ``plans.self_contained``.
     """
     statements = _checked_statements(cursor, sql, params, allow_write, plans)
     if allow_write:
         return _run_all(cursor, statements, params, limit, None, layout, read_only=False)
-    learn = (
-        verdicts is not None
-        and plans is not None
-        and prepared is None
-        and params is None
-        and len(statements) == 1
-        and statements[0][0] == "SELECT"
-        and verdicts.get(epoch, sql) is None
-    )
-    text = _text_of(statements[-1][1])
-    planned_before = learn and plans is not None and plans.get(text) is not None
+    # The plan from a call before this one, if this text is to be checked (read before this call
+    # replaces it): a text checked on its first call would pay an EXPLAIN even if never repeated.
+    to_check: str | None = None
+    if check_in_epoch is not None and plans is not None and len(statements) == 1 and statements[0][0] == "SELECT":
+        text = _text_of(statements[0][1])
+        to_check = text if plans.get(text) is not None else None
     if not begun:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
     try:
         rows = _run_all(cursor, statements, params, limit, plans, layout, read_only=True, prepared=prepared)
-        if planned_before and plans is not None and verdicts is not None:
-            verdicts.put(epoch, sql, _self_contained_plan(cursor, plans.get(text)))
+        if to_check is not None and plans is not None and check_in_epoch is not None:
+            plans.self_contained.put((check_in_epoch, sql), _self_contained_plan(cursor, plans.get(to_check)))
         return rows
     finally:
         if not begun:

@@ -37,7 +37,7 @@ async def _read(database: Database, sql: str, params: Any = None, layout: str = 
     """A read-only db.query as the API runs it (sidecar/api/db.py), and the statements prepared on
     its cursor after it."""
     epoch = database.write_epoch
-    reused = params is None and database.verdicts.get(epoch, sql) is True
+    verdict = database.plans.self_contained.get((epoch, sql)) if params is None else False
 
     def work(cursor: Any, handle: Any) -> tuple[Rows, list[str]]:
         rows = run_query(
@@ -50,8 +50,7 @@ async def _read(database: Database, sql: str, params: Any = None, layout: str = 
             handle.read_only_begun,
             layout,
             handle.prepared,
-            database.verdicts,
-            epoch,
+            epoch if verdict is None else None,
         )
         names = [str(row[0]) for row in cursor.execute("SELECT name FROM duckdb_prepared_statements()").fetchall()]
         return rows, names
@@ -59,7 +58,7 @@ async def _read(database: Database, sql: str, params: Any = None, layout: str = 
     async def run(handle: Any) -> tuple[Rows, list[str]]:
         return await handle.run(work, handle)  # type: ignore[no-any-return]
 
-    return await database.using(run, read_only=True, reused=reused)  # type: ignore[no-any-return]
+    return await database.using(run, read_only=True, reused=verdict is True)  # type: ignore[no-any-return]
 
 
 async def _write(database: Database, sql: str) -> None:
